@@ -1,0 +1,90 @@
+/// @file json.hpp
+/// @brief The wire codec: Fed-BioMed payload text <-> JSON objects, byte-compatible with the reference.
+///
+/// The reference encodes with Python's `json.dumps` (separators ", " and ": ", ASCII only, floats in
+/// shortest round-trip form, non-finite floats as the bare tokens NaN / Infinity / -Infinity) and decodes
+/// with `json.loads`; both rewrite two top-level keys: `errnum` (ErrorNumbers <-> its text) and
+/// `training_args.test_metric` (MetricTypes <-> its name). This header reproduces all of it.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "fedbiomed/errors.hpp"
+
+namespace fedbiomed {
+
+/// @brief A decoded message. An ordered JSON object, so members keep their wire order as Python dicts do
+/// (the reference's byte-exact encodings depend on it). A `nlohmann::json` converts to it implicitly.
+using Json = nlohmann::ordered_json;
+
+/// @brief The metrics a training request may name in `training_args.test_metric` (reference MetricTypes).
+enum class MetricTypes {
+    ACCURACY,
+    F1_SCORE,
+    PRECISION,
+    RECALL,
+    MEAN_SQUARE_ERROR,
+    MEAN_ABSOLUTE_ERROR,
+    EXPLAINED_VARIANCE,
+};
+
+/// @brief The name of a metric as it travels on the wire ("ACCURACY").
+/// @throws nothing.
+std::string_view metric_name(MetricTypes metric) noexcept;
+
+/// @brief Looks a metric up by its exact name; std::nullopt when unknown.
+/// @throws nothing.
+std::optional<MetricTypes> metric_from_name(std::string_view name) noexcept;
+
+/// @brief Limits applied while decoding an untrusted payload.
+struct DecodeLimits {
+    /// Deepest nesting of arrays and objects accepted (the reference, in CPython, fails near 1000).
+    std::size_t max_depth = 512;
+    /// Largest payload accepted, in bytes; 0 means no limit.
+    std::size_t max_bytes = 0;
+};
+
+/// @brief Encodes a message as the reference does (`serialize_msg` of fedbiomed.common.json).
+///
+/// Top-level `errnum` must hold an ErrorNumbers member (see to_json(Json&, ErrorNumbers)) and is written as
+/// its text. If top-level `training_args` is present it must be an object; a `test_metric` inside it that is
+/// a MetricTypes name is written as that name. Everything else is written byte-exact as Python would.
+/// @throws MessageError (FB601) when `errnum` is not an ErrorNumbers member, when `training_args` is not an
+///         object, or when a string is not valid UTF-8.
+std::string serialize_msg(const Json& msg);
+
+/// @brief Decodes a payload as the reference does (`deserialize_msg` of fedbiomed.common.json).
+///
+/// Accepts the reference dialect (JSON plus NaN, Infinity, -Infinity). Integers stay integers (64-bit; a
+/// larger literal is an error, see the README), floats stay floats. Duplicate keys keep the last value.
+/// Top-level `errnum`, when present, becomes an ErrorNumbers member: the member whose text matches exactly,
+/// else FB999. A truthy top-level `training_args.test_metric` that is not a metric name becomes null.
+/// The result may be any JSON value the reference would return (an array or a string too); the transport
+/// layer is what requires an object.
+/// @throws DecodeError (FB601) on invalid UTF-8, invalid JSON, nesting deeper than @p limits, a payload
+///         larger than @p limits, a top-level number/boolean/null (the reference fails there too), or a
+///         top-level `training_args` that is not an object. The message names what and where (byte offset).
+Json deserialize_msg(std::string_view payload, const DecodeLimits& limits = {});
+
+/// @brief Stores an ErrorNumbers member in a JSON value, as the reference keeps an enum member in its dict.
+///
+/// The member is a tagged value distinct from every string, so a plain string "FB301: Protocol error" is
+/// not mistaken for the member (the reference rejects such a string). Read it back with
+/// `value.get<ErrorNumbers>()`; serialize_msg() writes its text. Used by nlohmann's ADL:
+/// `msg["errnum"] = ErrorNumbers::FB301;`
+void to_json(Json& value, ErrorNumbers code);
+
+/// @brief Reads an ErrorNumbers member from a JSON value: the tagged member, or an exact error text.
+/// @throws MessageError (FB601) for anything else.
+void from_json(const Json& value, ErrorNumbers& code);
+
+/// @brief True when @p value holds an ErrorNumbers member (see to_json(Json&, ErrorNumbers)).
+/// @throws nothing.
+bool is_error_number(const Json& value) noexcept;
+
+}  // namespace fedbiomed

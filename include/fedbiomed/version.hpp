@@ -1,0 +1,94 @@
+/// @file version.hpp
+/// @brief The messaging protocol version and the reference's compatibility rule (spec section 4.3).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fedbiomed/json.hpp"
+
+namespace fedbiomed {
+
+/// @brief The protocol version this library speaks: "1", as Fed-BioMed 4.4 and 4.5.
+inline constexpr std::string_view kProtocolVersion = "1";
+
+/// @brief A PEP 440 version, parsed the way Python's `packaging.version.Version` parses it.
+///
+/// Accepts surrounding whitespace, a leading `v`, an epoch (`1!2.0`), any number of release segments,
+/// pre-releases (a/alpha, b/beta, c/rc/pre/preview), post-releases (`.post1`, `-1`, `rev`, `r`),
+/// dev-releases and local segments (`+ubuntu.1`), with the separators and case PEP 440 allows.
+class Version {
+public:
+    /// @brief Parses @p text.
+    /// @throws InvalidVersionError (FB625) when @p text is not a PEP 440 version; the message quotes it.
+    static Version parse(std::string_view text);
+
+    /// @brief Parses @p text; std::nullopt when it is not a PEP 440 version.
+    /// @throws nothing except std::bad_alloc.
+    static std::optional<Version> try_parse(std::string_view text);
+
+    /// @brief First release component (0 when absent).
+    std::uint64_t major() const noexcept;
+    /// @brief Second release component (0 when absent).
+    std::uint64_t minor() const noexcept;
+    /// @brief Third release component (0 when absent).
+    std::uint64_t micro() const noexcept;
+
+    /// @brief The normalised form, as `str(Version(...))` prints it ("v1.0 " -> "1.0", "1.0RC1" -> "1.0rc1").
+    std::string str() const;
+
+    /// @brief PEP 440 ordering: -1, 0 or 1. Trailing zero release components are insignificant.
+    int compare(const Version& other) const noexcept;
+
+    bool operator==(const Version& other) const noexcept { return compare(other) == 0; }
+    bool operator!=(const Version& other) const noexcept { return compare(other) != 0; }
+    bool operator<(const Version& other) const noexcept { return compare(other) < 0; }
+
+private:
+    struct Parts;
+    Version() = default;
+    std::uint64_t epoch_ = 0;
+    std::vector<std::uint64_t> release_;
+    // Pre-release: kind 'a', 'b' or 'c' (rc) and number; absent when kind == 0.
+    char pre_kind_ = 0;
+    std::uint64_t pre_number_ = 0;
+    std::optional<std::uint64_t> post_;
+    std::optional<std::uint64_t> dev_;
+    std::string local_;  // normalised: lowercase, segments joined by '.'; empty when absent
+};
+
+/// @brief What check_protocol_version() concluded when it did not throw.
+enum class VersionVerdict {
+    pass,  ///< equal under PEP 440: accepted silently
+    warn,  ///< accepted, and a warning was logged (same major, peer not newer in minor/micro)
+};
+
+/// @brief The outcome of an accepted version, with the warning text when there was one.
+struct VersionCheck {
+    VersionVerdict verdict = VersionVerdict::pass;
+    /// "Found version <their>, expected version <our> -> See https://..." for warn; empty for pass.
+    std::string warning;
+};
+
+/// @brief Applies the reference's compatibility rule to a peer's `protocol_version` value.
+///
+/// @param their the JSON value of the message's `protocol_version`, or nullptr when the key is absent
+///        (which counts as "0", as in the reference).
+/// @param our our version string (kProtocolVersion by default).
+/// @return pass or warn; on warn the warning is also logged on the library logger.
+/// @throws VersionError with FB104 when the versions are incompatible (text exact to the reference:
+///         "FB104: message exchange error: Received message with protocol version <their> which is
+///         incompatible with the current protocol version <our> -> See https://fedbiomed.org/latest/
+///         user-guide/deployment/versions for more information"); VersionError with FB625 when @p their is
+///         not a string (a number, null, boolean, array or object); InvalidVersionError (FB625) when
+///         @p their or @p our is a string that is not a PEP 440 version.
+VersionCheck check_protocol_version(const Json* their, std::string_view our = kProtocolVersion);
+
+/// @brief check_protocol_version() on the `protocol_version` member of a decoded message.
+/// @throws as check_protocol_version(); VersionError (FB625) if @p msg is not an object.
+VersionCheck check_message_version(const Json& msg, std::string_view our = kProtocolVersion);
+
+}  // namespace fedbiomed
