@@ -20,6 +20,16 @@ inline constexpr std::string_view kProtocolVersion = "1";
 /// Accepts surrounding whitespace, a leading `v`, an epoch (`1!2.0`), any number of release segments,
 /// pre-releases (a/alpha, b/beta, c/rc/pre/preview), post-releases (`.post1`, `-1`, `rev`, `r`),
 /// dev-releases and local segments (`+ubuntu.1`), with the separators and case PEP 440 allows.
+///
+/// Two deliberate differences from packaging, both about strings no real peer sends:
+/// - a number in the epoch, release, pre, post or dev part must fit in 64 bits; a larger one makes the
+///   string invalid (packaging accepts integers of any size). Digit segments of the local label may be of
+///   any length, as in packaging;
+/// - only ASCII is accepted: packaging's regex, run on a Python str, also takes Unicode whitespace around
+///   the version and a few non-ASCII letters that case-fold to ASCII ones (U+0130, U+0131, U+017F, U+212A);
+///   here any non-ASCII byte makes the string invalid.
+///
+/// Parsing is linear in the length of the text and uses no recursion, whatever the input.
 class Version {
 public:
     /// @brief Parses @p text.
@@ -48,7 +58,6 @@ public:
     bool operator<(const Version& other) const noexcept { return compare(other) < 0; }
 
 private:
-    struct Parts;
     Version() = default;
     std::uint64_t epoch_ = 0;
     std::vector<std::uint64_t> release_;
@@ -75,20 +84,27 @@ struct VersionCheck {
 
 /// @brief Applies the reference's compatibility rule to a peer's `protocol_version` value.
 ///
+/// Thread-safe (no shared state besides the library logger). The reference's order is kept: a string
+/// @p their is parsed first, then @p our, then a non-string @p their is rejected.
 /// @param their the JSON value of the message's `protocol_version`, or nullptr when the key is absent
 ///        (which counts as "0", as in the reference).
 /// @param our our version string (kProtocolVersion by default).
-/// @return pass or warn; on warn the warning is also logged on the library logger.
+/// @return pass or warn; on warn the warning is also logged at WARNING on the library logger.
 /// @throws VersionError with FB104 when the versions are incompatible (text exact to the reference:
 ///         "FB104: message exchange error: Received message with protocol version <their> which is
 ///         incompatible with the current protocol version <our> -> See https://fedbiomed.org/latest/
 ///         user-guide/deployment/versions for more information"); VersionError with FB625 when @p their is
-///         not a string (a number, null, boolean, array or object); InvalidVersionError (FB625) when
-///         @p their or @p our is a string that is not a PEP 440 version.
+///         not a string (a number, null, boolean, array or object): "FB625: Component version error:
+///         Component version has incorrect type `their_version` type=<JSON type> value=<JSON text, cut to
+///         200 bytes>". Both are also logged, on one line, at ERROR on the library logger (the reference
+///         logs them at CRITICAL). InvalidVersionError (FB625, not logged) when @p their or @p our is a
+///         string that is not a PEP 440 version: "FB625: Component version error: invalid version string
+///         '<text, escaped, cut to 64 bytes>' (not a PEP 440 version)"; the reference raises packaging's
+///         InvalidVersion there, which has no FB code.
 VersionCheck check_protocol_version(const Json* their, std::string_view our = kProtocolVersion);
 
 /// @brief check_protocol_version() on the `protocol_version` member of a decoded message.
-/// @throws as check_protocol_version(); VersionError (FB625) if @p msg is not an object.
+/// @throws as check_protocol_version(); VersionError (FB625, logged at ERROR) if @p msg is not an object.
 VersionCheck check_message_version(const Json& msg, std::string_view our = kProtocolVersion);
 
 }  // namespace fedbiomed
