@@ -43,7 +43,9 @@ std::optional<MetricTypes> metric_from_name(std::string_view name) noexcept;
 
 /// @brief Limits applied while decoding an untrusted payload.
 struct DecodeLimits {
-    /// Deepest nesting of arrays and objects accepted (the reference, in CPython, fails near 1000).
+    /// Deepest nesting of arrays and objects accepted: the outermost container is level 1, so 0 admits no
+    /// container at all (the reference, in CPython, fails near 1000). The decoder itself never recurses;
+    /// the limit protects code that walks the result recursively (nlohmann's copy, comparison, dump()).
     std::size_t max_depth = 512;
     /// Largest payload accepted, in bytes; 0 means no limit.
     std::size_t max_bytes = 0;
@@ -53,19 +55,36 @@ struct DecodeLimits {
 ///
 /// Top-level `errnum` must hold an ErrorNumbers member (see to_json(Json&, ErrorNumbers)) and is written as
 /// its text. If top-level `training_args` is present it must be an object; a `test_metric` inside it that is
-/// a MetricTypes name is written as that name. Everything else is written byte-exact as Python would.
+/// a MetricTypes name is written as that name. Everything else is written byte-exact as Python would:
+/// `", "` / `": "` separators, members in their order, ASCII only (`\uXXXX` lowercase, surrogate pairs
+/// above U+FFFF), integers plain, floats as Python's repr() (`1.0`, `1e+16`, `1.5e-07`), non-finite floats
+/// as NaN / Infinity / -Infinity. An ErrorNumbers member found below the top level is written as its text
+/// too. Strings must be UTF-8; the 3-byte form of a surrogate (how deserialize_msg() keeps an unpaired
+/// `\udXXX` escape) is accepted and written back as that escape. A value that is not an object is written
+/// without any rewrite. @p msg is not modified (the reference rewrote the caller's dict in place).
 /// @throws MessageError (FB601) when `errnum` is not an ErrorNumbers member, when `training_args` is not an
-///         object, or when a string is not valid UTF-8.
+///         object, when a string is not valid UTF-8, or for a binary value that is not an ErrorNumbers
+///         member.
 std::string serialize_msg(const Json& msg);
 
 /// @brief Decodes a payload as the reference does (`deserialize_msg` of fedbiomed.common.json).
 ///
 /// Accepts the reference dialect (JSON plus NaN, Infinity, -Infinity). Integers stay integers (64-bit; a
-/// larger literal is an error, see the README), floats stay floats. Duplicate keys keep the last value.
+/// larger literal is an error, see the README: non-negative ones are number_unsigned, negative ones
+/// number_integer), floats stay floats (a literal beyond the double range becomes +/-infinity or +/-0.0,
+/// as in Python). Duplicate keys keep the first position and the last value, like a Python dict.
 /// Top-level `errnum`, when present, becomes an ErrorNumbers member: the member whose text matches exactly,
 /// else FB999. A truthy top-level `training_args.test_metric` that is not a metric name becomes null.
 /// The result may be any JSON value the reference would return (an array or a string too); the transport
-/// layer is what requires an object.
+/// layer is what requires an object. Like the reference, a top-level array holding the string "errnum" or
+/// "training_args", or a top-level string containing either word, is an error.
+///
+/// The payload must be strict UTF-8 (no overlong forms, no encoded surrogates, nothing above U+10FFFF); a
+/// UTF-8 BOM at the very start is skipped. An unpaired `\udXXX` escape, which Python keeps, is stored as
+/// the surrogate's 3-byte generalized UTF-8 form (WTF-8) so that serialize_msg() writes the same escape.
+/// Deliberate differences from `json.loads(bytes)`: no UTF-16/UTF-32 detection and no `surrogatepass` for
+/// raw encoded surrogates (a Python peer never sends either: its payloads are ASCII), and no integers
+/// beyond 64 bits. Linear time, no recursion: safe on hostile input.
 /// @throws DecodeError (FB601) on invalid UTF-8, invalid JSON, nesting deeper than @p limits, a payload
 ///         larger than @p limits, a top-level number/boolean/null (the reference fails there too), or a
 ///         top-level `training_args` that is not an object. The message names what and where (byte offset).
