@@ -17,3 +17,6 @@ bash scripts/bootstrap.sh
 cmake --preset "$preset"
 cmake --build --preset "$preset"
 ctest --preset "$preset"
+
+# The conformance summary (ctest keeps every test's output in LastTest.log).
+grep -h "^conformance " "build/$preset/Testing/Temporary/LastTest.log" | sort -u || true
