@@ -1,9 +1,21 @@
 /// @file logger.hpp
-/// @brief The library logger ("fedbiomed", spdlog) and the levels it understands.
+/// @brief The library logger ("fedbiomed", spdlog), its levels, and where log forwarding plugs in.
 ///
-/// Every component of this library logs through one spdlog logger named "fedbiomed". Applications may add
-/// sinks to it or replace its level. Log forwarding over MQTT (nodes, spec section 9) is installed by
-/// Messaging; see messaging.hpp.
+/// Every component of this library logs through one spdlog logger named "fedbiomed". It has two sinks:
+/// - a console sink (stderr) with its own level, WARNING at first, set by set_log_level();
+/// - a hub through which sinks added at run time receive records (add_log_sink(), and the log forwarder
+///   of a node's Messaging). spdlog's own `logger::sinks()` vector must not be changed while other threads
+///   log; the hub is the thread-safe way to add and remove sinks.
+/// The logger's own level is kept at the lowest level any sink wants, so a sink at INFO receives INFO
+/// records while the console stays at WARNING. Prefer set_log_level() to `library_logger()->set_level()`:
+/// the console sink filters by its own level.
+///
+/// Log forwarding over MQTT (spec section 9): a node's Messaging (MessagingOptions::forward_logs) adds,
+/// on each successful start(), a sink at INFO that publishes every record as a reference `log` message on
+/// general/logger, and removes it in stop(). As in the reference there is at most one such forwarder per
+/// process (the first node started); records logged while a record is being forwarded are never forwarded
+/// (no recursion); publication is asynchronous and never blocks the logging thread; records that cannot be
+/// sent are counted in MessagingStats::logs_dropped.
 #pragma once
 
 #include <memory>
@@ -19,10 +31,19 @@ namespace fedbiomed {
 /// @throws nothing after the first call; the first call may throw std::bad_alloc.
 std::shared_ptr<spdlog::logger> library_logger();
 
-/// @brief Sets the level of the library logger from a case-insensitive name: DEBUG, INFO, WARNING
-/// (or WARN), ERROR, CRITICAL.
+/// @brief Sets the level of the console sink of the library logger from a case-insensitive name: DEBUG,
+/// INFO, WARNING (or WARN), ERROR, CRITICAL. Other sinks (log forwarding, add_log_sink()) keep theirs.
 /// @return false (and the level is set to WARNING, as the reference does) when @p level is unknown.
 /// @throws nothing.
 bool set_log_level(std::string_view level) noexcept;
+
+/// @brief Adds @p sink to the library logger, thread-safely, even while other threads log. The sink keeps
+/// its own level and formatter (records at or above its level reach it). No-op for null or a sink
+/// already added. @throws std::bad_alloc only.
+void add_log_sink(std::shared_ptr<spdlog::sinks::sink> sink);
+
+/// @brief Removes a sink added with add_log_sink(); when it returns, no thread is still writing to it.
+/// @throws nothing but std::bad_alloc.
+void remove_log_sink(const std::shared_ptr<spdlog::sinks::sink>& sink);
 
 }  // namespace fedbiomed

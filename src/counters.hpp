@@ -1,0 +1,45 @@
+// The counters behind MessagingStats: plain relaxed atomics, bumped from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "fedbiomed/messaging.hpp"
+
+namespace fedbiomed::detail {
+
+struct Counters {
+    std::atomic<std::uint64_t> received{0};
+    std::atomic<std::uint64_t> handled{0};
+    std::atomic<std::uint64_t> decode_errors{0};
+    std::atomic<std::uint64_t> version_errors{0};
+    std::atomic<std::uint64_t> version_warnings{0};
+    std::atomic<std::uint64_t> handler_errors{0};
+    std::atomic<std::uint64_t> inbound_dropped{0};
+    std::atomic<std::uint64_t> published{0};
+    std::atomic<std::uint64_t> publish_failures{0};
+    std::atomic<std::uint64_t> logs_forwarded{0};
+    std::atomic<std::uint64_t> logs_dropped{0};
+
+    static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
+        counter.fetch_add(by, std::memory_order_relaxed);
+    }
+
+    MessagingStats snapshot() const noexcept {
+        MessagingStats stats;
+        stats.received = received.load(std::memory_order_relaxed);
+        stats.handled = handled.load(std::memory_order_relaxed);
+        stats.decode_errors = decode_errors.load(std::memory_order_relaxed);
+        stats.version_errors = version_errors.load(std::memory_order_relaxed);
+        stats.version_warnings = version_warnings.load(std::memory_order_relaxed);
+        stats.handler_errors = handler_errors.load(std::memory_order_relaxed);
+        stats.inbound_dropped = inbound_dropped.load(std::memory_order_relaxed);
+        stats.published = published.load(std::memory_order_relaxed);
+        stats.publish_failures = publish_failures.load(std::memory_order_relaxed);
+        stats.logs_forwarded = logs_forwarded.load(std::memory_order_relaxed);
+        stats.logs_dropped = logs_dropped.load(std::memory_order_relaxed);
+        return stats;
+    }
+};
+
+}  // namespace fedbiomed::detail

@@ -1,0 +1,131 @@
+#include "dispatcher.hpp"
+
+#include <utility>
+
+namespace fedbiomed::detail {
+
+Dispatcher::Dispatcher(std::size_t capacity, Process process, ReportDrops report_drops)
+    : capacity_(capacity == 0 ? 1 : capacity),
+      process_(std::move(process)),
+      report_drops_(std::move(report_drops)) {}
+
+Dispatcher::~Dispatcher() {
+    stop();
+    if (thread_.joinable()) {
+        // stop() was called from the dispatcher thread earlier; this destructor runs elsewhere.
+        if (thread_.get_id() != std::this_thread::get_id()) {
+            thread_.join();
+        } else {
+            thread_.detach();
+        }
+    }
+}
+
+void Dispatcher::start() {
+    std::thread previous;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (thread_.joinable() && !stopping_) {
+            return;
+        }
+        previous = std::move(thread_);  // a thread stopped from inside itself: join it outside the lock
+    }
+    if (previous.joinable()) {
+        previous.join();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = false;
+    queue_.clear();
+    dropped_unreported_ = 0;
+    thread_ = std::thread([this] { run(); });
+}
+
+bool Dispatcher::push(InboundItem&& item) {
+    bool was_empty = false;
+    bool dropped = false;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_) {
+            return false;
+        }
+        if (queue_.size() >= capacity_) {
+            queue_.pop_front();
+            ++dropped_unreported_;
+            dropped = true;
+        }
+        was_empty = queue_.empty();
+        queue_.push_back(std::move(item));
+    }
+    // The thread only sleeps when the queue is empty, so only that transition needs a wake-up.
+    if (was_empty || dropped) {
+        wake_.notify_one();
+    }
+    return dropped;
+}
+
+Dispatcher::Stopping Dispatcher::request_stop() noexcept {
+    Stopping result;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+        result.discarded = queue_.size();
+        queue_.clear();
+        if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
+            result.thread = std::move(thread_);
+        }
+    }
+    wake_.notify_all();
+    return result;
+}
+
+std::size_t Dispatcher::stop() noexcept {
+    Stopping stopping = request_stop();
+    if (stopping.thread.joinable()) {
+        stopping.thread.join();
+    }
+    return stopping.discarded;
+}
+
+bool Dispatcher::on_dispatcher_thread() const noexcept {
+    return std::this_thread::get_id() == thread_id_.load();
+}
+
+void Dispatcher::run() {
+    // Set here, not by start(): a finished thread's id may be reused by another thread.
+    thread_id_.store(std::this_thread::get_id());
+    struct ClearId {
+        std::atomic<std::thread::id>& id;
+        ~ClearId() { id.store(std::thread::id()); }
+    } clear_id{thread_id_};
+    for (;;) {
+        InboundItem item;
+        std::uint64_t dropped = 0;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || dropped_unreported_ != 0; });
+            if (stopping_) {
+                return;
+            }
+            dropped = dropped_unreported_;
+            dropped_unreported_ = 0;
+            if (!queue_.empty()) {
+                item = std::move(queue_.front());
+                queue_.pop_front();
+            } else {
+                item.kind = InboundItem::Kind::event;  // nothing to process, only the drops to report
+            }
+        }
+        try {
+            if (dropped != 0) {
+                report_drops_(dropped);
+            }
+            if (item.kind != InboundItem::Kind::event || !item.text.empty()) {
+                process_(item);
+            }
+        } catch (...) {
+            // process_ catches everything itself; this is the last line of defence of the thread.
+        }
+    }
+}
+
+}  // namespace fedbiomed::detail

@@ -1,0 +1,320 @@
+#include "paho_session.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+namespace fedbiomed::detail {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+// Extra time given to Paho's own connect timeout so that ours, which knows the caller's deadline, decides.
+constexpr std::chrono::seconds kPahoTimeoutSlack{1};
+// Longest time spent on the TCP probe that tells "refused" from "accepted but the handshake failed".
+constexpr milliseconds kProbeBudget{1000};
+
+milliseconds remaining(PahoSession::Clock::time_point deadline) {
+    const auto left = duration_cast<milliseconds>(deadline - PahoSession::Clock::now());
+    return std::max(left, milliseconds(0));
+}
+
+std::string format_host(const std::string& host) {
+    // An IPv6 literal needs brackets in a URI.
+    if (host.find(':') != std::string::npos && host.front() != '[') {
+        return "[" + host + "]";
+    }
+    return host;
+}
+
+int mqtt_version_number(MqttVersion version) {
+    return version == MqttVersion::v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+}
+
+struct AddrInfo {
+    addrinfo* list = nullptr;
+    ~AddrInfo() {
+        if (list != nullptr) {
+            ::freeaddrinfo(list);
+        }
+    }
+};
+
+// Resolves host:port; returns an empty string on success, else the resolver's message.
+std::string resolve(const std::string& host, int port, AddrInfo& out) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    const std::string service = std::to_string(port);
+    const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &out.list);
+    if (rc != 0) {
+        return rc == EAI_SYSTEM ? std::string(std::strerror(errno)) : std::string(::gai_strerror(rc));
+    }
+    return {};
+}
+
+// Tries a plain TCP connection to the first address; returns 0 when it was accepted, else the errno
+// (ETIMEDOUT when no answer within budget).
+int probe_tcp(const addrinfo* address, milliseconds budget) {
+    const int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                            address->ai_protocol);
+    if (fd < 0) {
+        return errno;
+    }
+    int result = 0;
+    if (::connect(fd, address->ai_addr, address->ai_addrlen) != 0) {
+        if (errno != EINPROGRESS) {
+            result = errno;
+        } else {
+            pollfd waiter{fd, POLLOUT, 0};
+            const int ready = ::poll(&waiter, 1, static_cast<int>(budget.count()));
+            if (ready <= 0) {
+                result = ETIMEDOUT;
+            } else {
+                socklen_t length = sizeof result;
+                if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &length) != 0) {
+                    result = errno;
+                }
+            }
+        }
+    }
+    ::close(fd);
+    return result;
+}
+
+}  // namespace
+
+std::string connack_text(int code) {
+    switch (code) {
+    case 1: return "unacceptable protocol version (CONNACK 1)";
+    case 2: return "client identifier rejected (CONNACK 2)";
+    case 3: return "server unavailable (CONNACK 3)";
+    case 4: return "bad user name or password (CONNACK 4)";
+    case 5: return "not authorised (CONNACK 5)";
+    default: break;
+    }
+    std::string text;
+    switch (code) {
+    case 0x84: text = "unsupported protocol version"; break;
+    case 0x85: text = "client identifier not valid"; break;
+    case 0x86: text = "bad user name or password"; break;
+    case 0x87: text = "not authorised"; break;
+    case 0x88: text = "server unavailable"; break;
+    case 0x89: text = "server busy"; break;
+    case 0x8A: text = "banned"; break;
+    case 0x8C: text = "bad authentication method"; break;
+    default: {
+        const char* paho = ::MQTTReasonCode_toString(static_cast<MQTTReasonCodes>(code));
+        text = paho != nullptr ? paho : "refused";
+        break;
+    }
+    }
+    return text + " (CONNACK reason code " + std::to_string(code) + ")";
+}
+
+PahoSession::PahoSession(const MessagingOptions& options, Callbacks callbacks, PendingPublications& pending)
+    : options_(options), pending_(pending) {
+    endpoint_ = options.broker + ":" + std::to_string(options.port);
+    uri_ = std::string(options.tls.enabled ? "ssl://" : "tcp://") + format_host(options.broker) + ":" +
+           std::to_string(options.port);
+    const int version = mqtt_version_number(options.mqtt_version);
+
+    mqtt::create_options create(version);
+    // Paho C counts publications queued but not yet written against this limit even while connected and
+    // refuses more with -12 ("No more messages can be buffered"); the default (100) is far too low for a
+    // burst of sends. Nothing is buffered while disconnected: send_message() fails at once then.
+    create.set_max_buffered_messages(1000000);
+    create.set_send_while_disconnected(false, false);
+    try {
+        client_ = std::make_unique<mqtt::async_client>(uri_, options.client_id, create, nullptr);
+    } catch (const std::exception& error) {
+        throw MessagingError(ErrorNumbers::FB101,
+                             "invalid broker address " + uri_ + " (" + std::string(error.what()) + ")");
+    }
+
+    // Registered before connect() and never changed afterwards (Paho's rule). Nothing escapes into Paho.
+    client_->set_message_callback(
+        [on_message = std::move(callbacks.on_message)](mqtt::const_message_ptr message) {
+            try {
+                on_message(std::move(message));
+            } catch (...) {
+            }
+        });
+    client_->set_connection_lost_handler(
+        [on_lost = std::move(callbacks.on_connection_lost)](const std::string& cause) {
+            try {
+                on_lost(cause);
+            } catch (...) {
+            }
+        });
+
+    connect_options_.set_mqtt_version(version);  // explicit: the default falls back to 3.1 (callbacks twice)
+    if (version == MQTTVERSION_5) {
+        connect_options_.set_clean_session(false);  // v5 uses clean start; Paho refuses cleansession there
+        connect_options_.set_clean_start(true);
+    } else {
+        connect_options_.set_clean_session(true);
+    }
+    connect_options_.set_keep_alive_interval(static_cast<int>(options.keepalive.count()));
+    const auto timeout_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+        options.connect_timeout + std::chrono::milliseconds(999));
+    connect_options_.set_connect_timeout(static_cast<int>((timeout_seconds + kPahoTimeoutSlack).count()));
+    connect_options_.set_automatic_reconnect(false);
+    if (!options.username.empty()) {
+        connect_options_.set_user_name(options.username);
+        connect_options_.set_password(options.password);
+    }
+    if (options.tls.enabled) {
+        mqtt::ssl_options ssl;
+        if (!options.tls.ca_file.empty()) {
+            ssl.set_trust_store(options.tls.ca_file);
+        }
+        if (!options.tls.cert_file.empty()) {
+            ssl.set_key_store(options.tls.cert_file);
+        }
+        if (!options.tls.key_file.empty()) {
+            ssl.set_private_key(options.tls.key_file);
+        }
+        if (!options.tls.key_password.empty()) {
+            ssl.set_private_key_password(options.tls.key_password);
+        }
+        ssl.set_enable_server_cert_auth(options.tls.verify_server);
+        ssl.set_verify(options.tls.verify_server);
+        // No error or PSK handler: those of Paho C++ 1.2.0 crash.
+        connect_options_.set_ssl(std::move(ssl));
+    }
+}
+
+PahoSession::~PahoSession() {
+    try {
+        client_.reset();
+    } catch (...) {
+    }
+    kept_tokens_.clear();
+    pending_.release_tokens();
+}
+
+void PahoSession::throw_connect_failure(const std::string& detail) const {
+    throw MessagingError(ErrorNumbers::FB101, detail);
+}
+
+std::string PahoSession::describe_transport_failure(const std::string& paho_text,
+                                                    Clock::time_point deadline) const {
+    AddrInfo addresses;
+    const std::string resolve_error = resolve(options_.broker, options_.port, addresses);
+    if (!resolve_error.empty()) {
+        return "unknown host " + options_.broker + " (name resolution failed: " + resolve_error + ")";
+    }
+    const milliseconds budget = std::min(kProbeBudget, std::max(remaining(deadline), milliseconds(100)));
+    const int probe = probe_tcp(addresses.list, budget);
+    if (probe == ECONNREFUSED) {
+        return "broker " + endpoint_ +
+               " refused the TCP connection (connection refused: is the broker running?)";
+    }
+    if (probe != 0) {
+        return "broker " + endpoint_ + " is not reachable (" + std::string(std::strerror(probe)) + ")";
+    }
+    if (options_.tls.enabled) {
+        return "TLS connection to " + endpoint_ +
+               " failed (handshake or certificate verification; check tls.ca_file, tls.cert_file, "
+               "tls.key_file, "
+               "tls.verify_server and that the listener speaks TLS): " +
+               paho_text;
+    }
+    return "broker " + endpoint_ + " accepted the TCP connection but the MQTT handshake failed: " + paho_text;
+}
+
+void PahoSession::connect(Clock::time_point deadline) {
+    mqtt::token_ptr token;
+    try {
+        token = client_->connect(connect_options_);
+        kept_tokens_.push_back(token);
+    } catch (const mqtt::exception& error) {
+        throw_connect_failure("cannot start connecting to " + uri_ + ": " + std::string(error.what()));
+    }
+    bool answered = false;
+    try {
+        answered = token->wait_for(remaining(deadline));
+    } catch (const mqtt::exception& error) {
+        const int code = error.get_return_code();
+        if (code > 0) {
+            throw_connect_failure("broker " + endpoint_ + " refused the connection: " + connack_text(code));
+        }
+        std::string paho_text = error.what();
+        throw_connect_failure(describe_transport_failure(paho_text, deadline));
+    }
+    if (!answered) {
+        throw_connect_failure("broker " + endpoint_ + " did not answer within " +
+                              std::to_string(options_.connect_timeout.count()) + " ms (timeout)");
+    }
+}
+
+void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clock::time_point deadline) {
+    // Issue every SUBSCRIBE first, then wait: one round trip in total instead of one per topic.
+    std::vector<mqtt::token_ptr> tokens;
+    tokens.reserve(topics.size());
+    for (const auto& topic : topics) {
+        try {
+            tokens.push_back(client_->subscribe(topic, qos));
+            kept_tokens_.push_back(tokens.back());
+        } catch (const mqtt::exception& error) {
+            throw_connect_failure("cannot subscribe to " + topic + ": " + std::string(error.what()));
+        }
+    }
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        bool answered = false;
+        try {
+            answered = tokens[i]->wait_for(remaining(deadline));
+        } catch (const mqtt::exception& error) {
+            const int code = error.get_reason_code();
+            std::string why = error.what();
+            if (code == 0x80 || code == 0x87) {
+                why = "not authorised (SUBACK " + std::to_string(code) + ")";
+            }
+            throw_connect_failure("broker " + endpoint_ + " refused the subscription to " + topics[i] + ": " +
+                                  why);
+        }
+        if (!answered) {
+            throw_connect_failure("broker " + endpoint_ + " did not acknowledge the subscription to " +
+                                  topics[i] + " within " + std::to_string(options_.connect_timeout.count()) +
+                                  " ms (timeout)");
+        }
+    }
+}
+
+void PahoSession::publish(mqtt::string_ref topic, const std::string& payload, int qos, void* context) {
+    pending_.attach(context, client_->publish(std::move(topic), payload.data(), payload.size(), qos, false,
+                                              context, pending_));
+}
+
+bool PahoSession::connected() const noexcept {
+    try {
+        return client_->is_connected();
+    } catch (...) {
+        return false;
+    }
+}
+
+bool PahoSession::disconnect(std::chrono::milliseconds timeout) noexcept {
+    try {
+        if (!client_->is_connected()) {
+            return false;
+        }
+        auto token = client_->disconnect(static_cast<int>(timeout.count()));
+        kept_tokens_.push_back(token);
+        return token->wait_for(timeout + std::chrono::milliseconds(500));
+    } catch (...) {
+        return false;
+    }
+}
+
+}  // namespace fedbiomed::detail

@@ -1,0 +1,86 @@
+#include "topics.hpp"
+
+#include <array>
+
+namespace fedbiomed {
+namespace detail {
+
+std::string default_topic(ComponentType type) {
+    return std::string(type == ComponentType::researcher ? kNodesTopic : kResearcherTopic);
+}
+
+std::vector<std::string> subscriptions(ComponentType type, const std::string& id) {
+    if (type == ComponentType::researcher) {
+        return {std::string(kResearcherTopic), std::string(kMonitoringTopic), std::string(kLoggerTopic)};
+    }
+    return {std::string(kNodesTopic), std::string(kTopicPrefix) + id};
+}
+
+std::string topic_level_problem(std::string_view level) {
+    if (level.empty()) {
+        return "it is empty";
+    }
+    for (const char c : level) {
+        switch (c) {
+        case '/': return "it contains '/' (a topic level separator)";
+        case '+': return "it contains '+' (an MQTT wildcard)";
+        case '#': return "it contains '#' (an MQTT wildcard)";
+        case '\0': return "it contains a NUL character";
+        default: break;
+        }
+    }
+    return {};
+}
+
+std::string printable(std::string_view text) {
+    // Error texts travel through what() (a C string) and logs: show control bytes instead of cutting there.
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[byte >> 4];
+            out += kHex[byte & 0x0f];
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::string client_topic(const std::string& client) {
+    const std::string problem = topic_level_problem(client);
+    if (!problem.empty()) {
+        throw MessagingError(ErrorNumbers::FB103,
+                             "invalid client '" + printable(client) + "' for send_message: " + problem);
+    }
+    std::string topic;
+    topic.reserve(kTopicPrefix.size() + client.size());
+    topic.append(kTopicPrefix).append(client);
+    return topic;
+}
+
+}  // namespace detail
+
+void validate_component_id(const std::string& id) {
+    std::string problem = detail::topic_level_problem(id);
+    if (problem.empty()) {
+        // A node called "nodes" would receive broadcasts twice, one called "researcher" every reply.
+        static constexpr std::array<std::string_view, 4> kReserved = {"nodes", "researcher", "monitoring",
+                                                                      "logger"};
+        for (const auto reserved : kReserved) {
+            if (id == reserved) {
+                problem = "it is a reserved topic name";
+            }
+        }
+    }
+    if (!problem.empty()) {
+        throw MessagingError(ErrorNumbers::FB103, "invalid component id '" + detail::printable(id) +
+                                                      "': " + problem +
+                                                      " (an id is one MQTT topic level: general/<id>)");
+    }
+}
+
+}  // namespace fedbiomed
