@@ -193,10 +193,11 @@ run_round() {
     shift 2
     round_no=$((round_no + 1))
     section "Round $round_no: $title"
-    info "${dim}\$ fbm-researcher --broker 127.0.0.1 --port $port --id researcher_demo $*${reset}"
     local out="$work/round$round_no.jsonl" err="$work/round$round_no.stderr.log"
     local args=("$@") started ended status=0
     ((expected > 0)) && args+=(--nodes "$expected")
+    # Show the exact command, --nodes included, so a reader can rerun it by hand.
+    info "${dim}\$ fbm-researcher --broker 127.0.0.1 --port $port --id researcher_demo ${args[*]}${reset}"
     started=$(now_ms)
     "$researcher_bin" --broker 127.0.0.1 --port "$port" --id researcher_demo "${args[@]}" >"$out" 2>"$err" ||
         status=$?
