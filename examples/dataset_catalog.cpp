@@ -38,8 +38,8 @@ std::string type_problem(const std::string& field, const Json& value) {
 const std::vector<std::string>& DatasetCatalog::required_fields() {
     // The member order of the reference's DatasetManager entries.
     static const std::vector<std::string> fields = {"name",        "data_type", "tags",
-                                                     "description", "shape",     "path",
-                                                     "dataset_id",  "dtypes",    "dataset_parameters"};
+                                                    "description", "shape",     "path",
+                                                    "dataset_id",  "dtypes",    "dataset_parameters"};
     return fields;
 }
 
