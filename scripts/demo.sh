@@ -130,6 +130,8 @@ for _ in 1 2 3 4 5; do
     {
         echo "listener $port 127.0.0.1"
         echo "allow_anonymous true"
+        # Nagle off on the broker side too, or each QoS 1 hop waits for a delayed ACK (docs/performance.md).
+        echo "set_tcp_nodelay true"
         echo "persistence false"
         echo "log_dest file $work/mosquitto.log"
         echo "connection_messages true"

@@ -139,6 +139,57 @@ constexpr std::array<bool, 256> make_plain_table() {
 }
 constexpr std::array<bool, 256> kPlainByte = make_plain_table();
 
+// Eight bytes at a time for the long plain runs of strings (a forwarded log record, a description): a
+// word-wide test says whether any of eight bytes needs attention, and only such words are looked at byte
+// by byte. The tests never miss a byte that needs attention (they may flag a byte after a flagged one,
+// which only sends that word to the byte loop).
+constexpr std::uint64_t kLowBits = 0x0101010101010101ULL;
+constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+
+std::uint64_t load_word(const char* p) noexcept {
+    std::uint64_t word = 0;
+    std::memcpy(&word, p, sizeof word);
+    return word;
+}
+
+// High bit set in bytes that are zero (and possibly in bytes after one).
+constexpr std::uint64_t zero_bytes(std::uint64_t word) noexcept {
+    return (word - kLowBits) & ~word & kHighBits;
+}
+
+// High bit set in bytes below 0x20 (a control character), or at or above 0x80 (the high bit itself).
+constexpr std::uint64_t control_or_high_bytes(std::uint64_t word) noexcept {
+    return ((word - kLowBits * 0x20U) & ~word & kHighBits) | (word & kHighBits);
+}
+
+// True when one of the eight bytes is not plain for the decoder: '"', '\\', a control byte or >= 0x80.
+constexpr bool decoder_stops(std::uint64_t word) noexcept {
+    return (control_or_high_bytes(word) | zero_bytes(word ^ (kLowBits * '"')) |
+            zero_bytes(word ^ (kLowBits * '\\'))) != 0;
+}
+
+// True when one of the eight bytes is not copied verbatim by the encoder: the decoder's stops, and DEL.
+constexpr bool encoder_stops(std::uint64_t word) noexcept {
+    return decoder_stops(word) || zero_bytes(word ^ (kLowBits * 0x7FU)) != 0;
+}
+
+// Each byte value alone in a word of 'a's: the word tests agree with the byte tables.
+constexpr bool word_tests_agree() {
+    for (std::uint64_t value = 0; value < 256; ++value) {
+        for (unsigned position = 0; position < 8; ++position) {
+            const std::uint64_t word =
+                (kLowBits * 'a' & ~(std::uint64_t{0xFF} << (8 * position))) | (value << (8 * position));
+            const bool plain_for_decoder = value >= 0x20 && value < 0x80 && value != '"' && value != '\\';
+            const bool plain_for_encoder = plain_for_decoder && value != 0x7F;
+            if (decoder_stops(word) == plain_for_decoder || encoder_stops(word) == plain_for_encoder) {
+                return false;
+            }
+        }
+    }
+    return !decoder_stops(kLowBits * 'a') && !encoder_stops(kLowBits * ' ');
+}
+static_assert(word_tests_agree(), "the eight-byte tests must flag exactly the bytes the byte tables stop at");
+
 // ---------------------------------------------------------------------------------------------------------
 // Decoding
 // ---------------------------------------------------------------------------------------------------------
@@ -516,6 +567,9 @@ void Parser::parse_string(std::string& out) {
     ++p_;
     for (;;) {
         const char* run = p_;
+        while (end_ - p_ >= 8 && !decoder_stops(load_word(p_))) {
+            p_ += 8;
+        }
         while (p_ != end_ && kPlainByte[byte_at(p_)]) {
             ++p_;
         }
@@ -779,11 +833,20 @@ bool Writer::write_or_open(const Json& value, std::vector<Frame>& stack) {
 }
 
 void Writer::write_string(std::string_view text) {
+    // A long string (a log record) is mostly copied as is: make room for it at once rather than growing
+    // the output several times while it is appended.
+    const std::size_t needed = out_.size() + text.size() + 2;
+    if (needed > out_.capacity()) {
+        out_.reserve(std::max(needed, 2 * out_.capacity()));
+    }
     out_.push_back('"');
     const char* p = text.data();
     const char* const end = p + text.size();
     while (p != end) {
         const char* run = p;
+        while (end - p >= 8 && !encoder_stops(load_word(p))) {
+            p += 8;
+        }
         while (p != end && byte_at(p) < 0x80 && kEscape[byte_at(p)] == 0) {
             ++p;
         }

@@ -1,9 +1,13 @@
 #include "fedbiomed/messaging.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <limits>
 #include <mutex>
-#include <shared_mutex>
+#include <random>
+#include <thread>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -11,20 +15,46 @@
 #include "counters.hpp"
 #include "delivery.hpp"
 #include "dispatcher.hpp"
+#include "end_to_end.hpp"
 #include "fedbiomed/logger.hpp"
 #include "fedbiomed/version.hpp"
 #include "log_forwarder.hpp"
 #include "log_hub.hpp"
+#include "outbox.hpp"
 #include "paho_session.hpp"
+#include "presence.hpp"
+#include "reconnect_policy.hpp"
+#include "resilience_counters.hpp"
+#include "takeover_detector.hpp"
 #include "topics.hpp"
 
 namespace fedbiomed {
 
 using detail::Counters;
 using detail::InboundItem;
-using detail::PendingPublications;
+using detail::Outbox;
+using detail::ResilienceCounters;
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A connection that lasted this long was not a flapping one: the next loss starts the backoff afresh.
+constexpr std::chrono::seconds kStableConnection{10};
+// Publications handed to Paho per batch when the outbox is flushed (the send mutex is held throughout).
+constexpr std::size_t kPumpBatch = 512;
+// At most this many QoS 1/2 publications unacknowledged at a time (performance, docs/performance.md): Paho
+// C 1.3 finishes a partial socket write only when data arrives or its 1 s poll times out, so the data in
+// flight must stay below the socket buffer; 16 publications of 64 KiB never stalled, with no cost for
+// small messages.
+constexpr std::size_t kFlowWindow = 16;
+// Receivers remember this many end-to-end ids to drop duplicates.
+constexpr std::size_t kRecentIds = 65536;
+// Waits bounded by these when the component announces its end (clean stop, duplicate id).
+constexpr std::chrono::milliseconds kDisconnectTimeout{1000};
+constexpr std::chrono::milliseconds kFarewellTimeout{2000};
+// The text of a dispatcher item that only wakes the dispatcher to deliver connection-state events.
+constexpr const char* kControlToken = "\x01state";
 
 std::string with_code(ErrorNumbers code, const std::string& detail) {
     std::string text(error_text(code));
@@ -56,6 +86,8 @@ void validate_options(const MessagingOptions& options) {
         problem = "qos " + std::to_string(options.qos) + " is not 0, 1 or 2";
     } else if (options.connect_timeout.count() <= 0) {
         problem = "connect_timeout must be positive";
+    } else if (options.first_connect_deadline.count() <= 0) {
+        problem = "first_connect_deadline must be positive";
     } else if (options.keepalive.count() < 0 || options.keepalive.count() > 65535) {
         problem = "keepalive must be in 0..65535 s";
     } else if (options.inbound_queue_capacity == 0) {
@@ -66,13 +98,62 @@ void validate_options(const MessagingOptions& options) {
         problem = "max_json_depth must be positive";
     } else if (options.stop_timeout.count() < 0) {
         problem = "stop_timeout must not be negative";
+    } else if (options.reconnect.min_delay.count() <= 0 ||
+               options.reconnect.max_delay < options.reconnect.min_delay) {
+        problem = "reconnect delays must satisfy 0 < min_delay <= max_delay";
+    } else if (options.outbox_capacity == 0 || options.outbox_max_bytes == 0) {
+        problem = "outbox_capacity and outbox_max_bytes must be positive";
+    } else if (options.outbox_capacity > 1000000) {
+        problem = "outbox_capacity must not exceed 1000000 (the MQTT client's own buffer)";
+    } else if (options.takeover_threshold < 0 || options.takeover_window.count() <= 0) {
+        problem = "takeover_threshold must not be negative and takeover_window must be positive";
+    } else if (options.session_expiry.count() < 0) {
+        problem = "session_expiry must not be negative";
+    } else if (options.end_to_end_ack && options.mqtt_version != MqttVersion::v5) {
+        problem = "end_to_end_ack needs mqtt_version v5 (the message id travels in MQTT 5 user properties)";
+    } else if (options.end_to_end_ack && options.qos == 0) {
+        problem = "end_to_end_ack needs qos 1 or 2";
+    } else if (options.end_to_end_ack &&
+               (options.end_to_end_timeout.count() <= 0 || options.end_to_end_resend_interval.count() <= 0)) {
+        problem = "end_to_end_timeout and end_to_end_resend_interval must be positive";
     }
     if (!problem.empty()) {
         throw MessagingError(ErrorNumbers::FB103, "invalid messaging options: " + problem);
     }
 }
 
+std::string effective_client_id(ComponentType type, const std::string& id, const MessagingOptions& options) {
+    if (!options.client_id.empty()) {
+        return options.client_id;
+    }
+    return options.persistent_session ? detail::default_client_id(type, id) : std::string();
+}
+
+Clock::time_point saturating_add(Clock::time_point from, std::chrono::milliseconds span) {
+    if (span >= std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - from)) {
+        return Clock::time_point::max();
+    }
+    return from + span;
+}
+
+// True when Paho refused a publication because it is not connected (it waits for the next connection).
+bool is_disconnection(const mqtt::exception& error) {
+    const int rc = error.get_return_code();
+    return rc == MQTTASYNC_DISCONNECTED || rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ||
+           rc == MQTTASYNC_OPERATION_INCOMPLETE;
+}
+
 }  // namespace
+
+MessagingOptions MessagingOptions::reference_compatible() {
+    MessagingOptions options;
+    options.qos = 0;
+    options.persistent_session = false;
+    options.client_id.clear();
+    options.presence = false;
+    options.end_to_end_ack = false;
+    return options;
+}
 
 class Messaging::Impl {
 public:
@@ -83,11 +164,22 @@ public:
           options_((validate_options(options), std::move(options))),
           default_topic_(detail::default_topic(type_)),
           subscriptions_(detail::subscriptions(type_, id_)),
+          all_subscriptions_(make_all_subscriptions()),
+          client_id_(effective_client_id(type_, id_, options_)),
+          instance_(detail::make_instance_id()),
+          own_presence_topic_(detail::presence_topic(type_, id_)),
+          own_ack_topic_(detail::ack_topic(type_, id_)),
           default_topic_ref_(default_topic_),
           researcher_topic_ref_(std::string(detail::kResearcherTopic)),
           logger_topic_ref_(std::string(detail::kLoggerTopic)),
+          presence_topic_ref_(own_presence_topic_),
+          uri_(detail::PahoSession::make_uri(options_)),
           limits_{options_.max_json_depth, options_.max_payload_bytes},
-          pending_(counters_),
+          outbox_(
+              Outbox::Limits{options_.outbox_capacity, options_.outbox_max_bytes, options_.outbox_overflow},
+              counters_, resilience_, [this] { request_work(); }),
+          takeover_(options_.takeover_threshold, options_.takeover_window),
+          recent_ids_(kRecentIds),
           dispatcher_(
               options_.inbound_queue_capacity, [this](InboundItem& item) { process(item); },
               [this](std::uint64_t dropped) { report_drops(dropped); }) {
@@ -101,12 +193,23 @@ public:
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
 
-    void set_fault_handler(FaultHandler on_fault) {
+    template <class Handler>
+    void set_before_start(Handler& slot, Handler value, const char* name) {
         std::lock_guard<std::mutex> lock(lifecycle_mutex_);
         if (started_) {
-            throw MessagingError(ErrorNumbers::FB103, "set_fault_handler() must be called before start()");
+            throw MessagingError(ErrorNumbers::FB103, std::string(name) + "() must be called before start()");
         }
-        on_fault_ = std::move(on_fault);
+        slot = std::move(value);
+    }
+
+    void set_fault_handler(FaultHandler on_fault) {
+        set_before_start(on_fault_, std::move(on_fault), "set_fault_handler");
+    }
+    void set_connection_state_handler(ConnectionStateHandler on_state) {
+        set_before_start(on_state_, std::move(on_state), "set_connection_state_handler");
+    }
+    void set_presence_handler(PresenceHandler on_presence) {
+        set_before_start(on_presence_, std::move(on_presence), "set_presence_handler");
     }
 
     void start(bool block) {
@@ -132,6 +235,7 @@ public:
     }
 
     void stop() noexcept {
+        interrupt_start();
         detail::Dispatcher::Stopping stopping;
         bool was_started = false;
         std::size_t abandoned = 0;
@@ -139,28 +243,35 @@ public:
             std::lock_guard<std::mutex> lock(lifecycle_mutex_);
             was_started = started_;
             started_ = false;
+            accepting_.store(false);
             uninstall_forwarder();
-            connected_.store(false);
-            std::unique_ptr<detail::PahoSession> session;
-            {
-                std::unique_lock<std::shared_mutex> write(session_mutex_);
-                // Let what was handed to Paho finish first (PUBACKs at QoS 1/2), bounded by stop_timeout.
-                if (session_ && pending_.size() != 0) {
-                    write.unlock();
-                    pending_.wait_empty(options_.stop_timeout);
-                    write.lock();
+            if (supervisor_.joinable()) {
+                leaving_.store(true);
+                if (was_started && !sticky_.load()) {
+                    if (options_.presence && connected_.load()) {
+                        outbox_.add_control_waited(
+                            presence_topic_ref_, presence_payload("offline", "stopped"), options_.qos, true);
+                        pump();
+                    }
+                    // Let what is owed finish first (PUBACKs; a reconnection if one is under way), bounded.
+                    outbox_.wait_empty(options_.stop_timeout);
                 }
-                session = std::move(session_);
+                // What is still pending now will not be waited for: say why before the client goes.
+                abandoned = outbox_.fail_all(with_code(
+                    ErrorNumbers::FB103, "messaging stopped before the broker acknowledged the publication"));
+                {
+                    std::lock_guard<std::mutex> state(state_mutex_);
+                    stop_requested_ = true;
+                    if (connecting_ != nullptr) {
+                        connecting_->interrupt();
+                    }
+                }
+                state_cv_.notify_all();
+                supervisor_.join();  // it sends DISCONNECT and destroys the client: no Paho callback after
             }
-            // What is still pending now will not be waited for: say why before Paho discards it (-11).
-            abandoned = pending_.fail_all(with_code(
+            abandoned += outbox_.fail_all(with_code(
                 ErrorNumbers::FB103, "messaging stopped before the broker acknowledged the publication"));
-            if (session) {
-                session->disconnect(std::chrono::milliseconds(1000));
-                session.reset();  // no Paho callback runs after this
-            }
-            pending_.fail_all(with_code(ErrorNumbers::FB103,
-                                        "messaging stopped before the broker acknowledged the publication"));
+            connected_.store(false);
             stopping = dispatcher_.request_stop();
         } catch (...) {
             // stop() never throws; everything above only throws std::bad_alloc.
@@ -193,9 +304,9 @@ public:
         check_size(payload);
         if (client) {
             return publish(mqtt::string_ref(detail::client_topic(*client)), std::move(payload),
-                           PendingPublications::Kind::message);
+                           Outbox::Kind::message);
         }
-        return publish(default_topic_ref_, std::move(payload), PendingPublications::Kind::message);
+        return publish(default_topic_ref_, std::move(payload), Outbox::Kind::message);
     }
 
     Delivery send_error(ErrorNumbers errnum, const std::string& extra_msg, const std::string& researcher_id) {
@@ -212,7 +323,7 @@ public:
         msg["protocol_version"] = std::string(kProtocolVersion);
         std::string payload = serialize_msg(msg);
         check_size(payload);
-        return publish(researcher_topic_ref_, std::move(payload), PendingPublications::Kind::message);
+        return publish(researcher_topic_ref_, std::move(payload), Outbox::Kind::message);
     }
 
     const std::string& default_send_topic() const noexcept { return default_topic_; }
@@ -220,66 +331,104 @@ public:
     bool is_connected() const noexcept { return connected_.load(); }
     bool is_failed() const noexcept { return failed_.load(); }
     const std::string& id() const noexcept { return id_; }
+    const std::string& client_id() const noexcept { return client_id_; }
     ComponentType component_type() const noexcept { return type_; }
-    MessagingStats stats() const noexcept { return counters_.snapshot(); }
+    std::vector<std::string> online_nodes() const { return presence_.online(); }
+
+    MessagingStats stats() const noexcept {
+        MessagingStats stats = counters_.snapshot();
+        resilience_.fill(stats);
+        return stats;
+    }
 
 private:
-    // Runs with lifecycle_mutex_ held.
+    std::vector<std::string> make_all_subscriptions() const {
+        // The reference's topics first (in its order), then the library's own.
+        std::vector<std::string> topics = subscriptions_;
+        if (options_.presence) {
+            topics.push_back(detail::presence_topic(type_, id_));
+            if (type_ == ComponentType::researcher) {
+                topics.push_back(detail::node_presence_filter());
+            }
+        }
+        if (options_.end_to_end_ack) {
+            topics.push_back(detail::ack_topic(type_, id_));
+        }
+        return topics;
+    }
+
+    // ---- Lifecycle (start/stop, caller's thread) ----
+
+    // Runs with lifecycle_mutex_ held: starts the dispatcher and the supervisor, and waits for the first
+    // connection (or its failure).
     void connect_locked() {
+        if (supervisor_.joinable()) {
+            supervisor_.join();  // a supervisor that ended on a sticky failure
+        }
         dispatcher_.start();
-        const auto deadline = detail::PahoSession::Clock::now() + options_.connect_timeout;
-        std::unique_ptr<detail::PahoSession> session;
-        try {
-            detail::PahoSession::Callbacks callbacks;
-            callbacks.on_message = [this](mqtt::const_message_ptr message) {
-                on_paho_message(std::move(message));
-            };
-            callbacks.on_connection_lost = [this](const std::string& cause) {
-                on_paho_connection_lost(cause);
-            };
-            session = std::make_unique<detail::PahoSession>(options_, std::move(callbacks), pending_);
-            session->connect(deadline);
-            session->subscribe(subscriptions_, options_.qos, deadline);
-            if (!session->connected()) {
-                // Lost between the last SUBACK and now: the connection-lost callback saw "not connected".
-                throw MessagingError(ErrorNumbers::FB101, "connection to " + session->endpoint() +
-                                                              " lost right after subscribing");
-            }
-        } catch (const std::exception& error) {
-            failed_.store(true);
-            // Destroying the client is what cancels a connection attempt still running in Paho's threads.
-            session.reset();
-            dispatcher_.stop();
-            library_logger()->critical("Messaging {}: {}", id_, error.what());
-            if (dynamic_cast<const MessagingError*>(&error) != nullptr) {
-                throw;
-            }
-            throw MessagingError(ErrorNumbers::FB101, error.what());
-        }
         {
-            std::unique_lock<std::shared_mutex> write(session_mutex_);
-            session_ = std::move(session);
+            std::lock_guard<std::mutex> state(state_mutex_);
+            stop_requested_ = false;
+            lost_signal_ = false;
+            work_signal_ = false;
+            takeover_signal_ = false;
+            start_outcome_ = StartOutcome::pending;
+            start_error_.clear();
         }
-        failed_.store(false);
-        connected_.store(true);
+        sticky_.store(false);
+        leaving_.store(false);
+        takeover_.reset();
+        accepting_.store(true);
+        supervisor_ = std::thread([this] { supervise(); });
+        std::string error;
+        {
+            std::unique_lock<std::mutex> state(state_mutex_);
+            state_cv_.wait(state, [&] { return start_outcome_ != StartOutcome::pending; });
+            if (start_outcome_ == StartOutcome::failed) {
+                error = start_error_;
+            }
+        }
+        if (!error.empty()) {
+            accepting_.store(false);
+            supervisor_.join();
+            outbox_.fail_all(with_code(ErrorNumbers::FB103, "not connected to the broker: " + error));
+            dispatcher_.stop();
+            failed_.store(true);
+            const MessagingError failure(ErrorNumbers::FB101, error);
+            library_logger()->critical("Messaging {}: {}", id_, failure.what());
+            throw failure;
+        }
         started_ = true;
-        library_logger()->info("Messaging {} successfully connected to the message broker {}", id_,
-                               session_uri());
+        library_logger()->info("Messaging {} successfully connected to the message broker {} as {}", id_,
+                               uri_, client_id_.empty() ? std::string("(broker-assigned id)") : client_id_);
         if (type_ == ComponentType::node && options_.forward_logs) {
             install_forwarder();
         }
     }
 
-    std::string session_uri() {
-        std::shared_lock<std::shared_mutex> read(session_mutex_);
-        return session_ ? session_->uri() : std::string();
+    // stop() called while start() waits: the first connection is abandoned and start() throws FB101.
+    void interrupt_start() noexcept {
+        try {
+            {
+                std::lock_guard<std::mutex> state(state_mutex_);
+                if (start_outcome_ != StartOutcome::pending) {
+                    return;
+                }
+                stop_requested_ = true;
+                if (connecting_ != nullptr) {
+                    connecting_->interrupt();
+                }
+            }
+            state_cv_.notify_all();
+        } catch (...) {
+        }
     }
 
     void install_forwarder() {
         auto forwarder = std::make_shared<detail::LogForwarder>(
             id_,
             [this](std::string&& payload) {
-                publish(logger_topic_ref_, std::move(payload), PendingPublications::Kind::log);
+                publish(logger_topic_ref_, std::move(payload), Outbox::Kind::log);
             },
             counters_);
         forwarder->set_level(spdlog::level::info);
@@ -307,46 +456,532 @@ private:
         }
     }
 
-    // The one publication path (messages, errors, log records). Never waits for the broker.
-    // The topic is taken by value and moved into Paho: no reference count of it changes on this thread
-    // after Paho took its own (see PahoSession::publish()).
-    Delivery publish(mqtt::string_ref topic, std::string&& payload, PendingPublications::Kind kind) {
-        const bool is_log = kind == PendingPublications::Kind::log;
+    // ---- Publication path (any thread). Never waits for the broker. ----
+
+    Delivery publish(mqtt::string_ref topic, std::string&& payload, Outbox::Kind kind) {
+        const bool is_log = kind == Outbox::Kind::log;
         auto refuse = [&](const std::string& why) {
             Counters::bump(is_log ? counters_.logs_dropped : counters_.publish_failures);
             return detail::failed_delivery(with_code(ErrorNumbers::FB103, why));
         };
-        if (!connected_.load(std::memory_order_acquire)) {
+        if (!accepting_.load(std::memory_order_acquire)) {
             return refuse("not connected to the broker, message to " + topic.str() + " not sent");
         }
-        std::shared_ptr<Delivery::Shared> shared;
-        if (!is_log) {
-            shared = std::make_shared<Delivery::Shared>();
+        if (sticky_.load(std::memory_order_acquire)) {
+            return refuse("messaging has failed (" + sticky_reason() + "), message to " + topic.str() +
+                          " not sent");
         }
-        std::shared_lock<std::shared_mutex> read(session_mutex_);
-        if (!session_) {
-            return refuse("not connected to the broker, message to " + topic.str() + " not sent");
+        const bool end_to_end = options_.end_to_end_ack && kind == Outbox::Kind::message;
+        const bool connected = connected_.load(std::memory_order_acquire);
+        Outbox::Added added =
+            outbox_.add(kind, topic, std::move(payload), options_.qos, false, end_to_end, connected);
+        if (added.evicted != 0) {
+            push_fault(ErrorNumbers::FB103,
+                       with_code(ErrorNumbers::FB103,
+                                 "outbox full (capacity " + std::to_string(options_.outbox_capacity) +
+                                     " messages, " + std::to_string(options_.outbox_max_bytes) + " bytes): " +
+                                     std::to_string(added.evicted) + " older message(s) dropped"));
         }
-        void* context = pending_.add(shared, kind);
+        if (added.rejected) {
+            const std::string why = "outbox full (capacity " + std::to_string(options_.outbox_capacity) +
+                                    " messages, " + std::to_string(options_.outbox_max_bytes) +
+                                    " bytes): message to " + topic.str() + " not sent";
+            push_fault(ErrorNumbers::FB103, with_code(ErrorNumbers::FB103, why));
+            if (options_.outbox_overflow == OutboxOverflow::throw_error) {
+                throw MessagingError(ErrorNumbers::FB103, why);
+            }
+        }
+        // Read again: had the connection come back between the first read and add(), the supervisor's
+        // flush might have run before this publication was there to be taken.
+        if (added.accepted && connected_.load(std::memory_order_acquire)) {
+            pump();
+        }
+        return added.delivery;
+    }
+
+    // Hands what waits in the outbox to the client, oldest first.
+    void pump() {
+        std::lock_guard<std::mutex> send(send_mutex_);
+        pump_locked();
+    }
+
+    // send_mutex_ held: the session cannot change, and publications leave in the outbox's order.
+    void pump_locked() {
+        if (!session_ || !connected_.load(std::memory_order_acquire)) {
+            return;
+        }
+        for (;;) {
+            std::vector<Outbox::Ready> batch = outbox_.take(kPumpBatch);
+            if (batch.empty()) {
+                return;
+            }
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                Outbox::Ready& ready = batch[i];
+                void* context = reinterpret_cast<void*>(static_cast<std::uintptr_t>(ready.id));
+                try {
+                    std::optional<mqtt::properties> properties;
+                    if (ready.end_to_end) {
+                        properties = detail::end_to_end_properties(detail::end_to_end_id(instance_, ready.id),
+                                                                   own_ack_topic_);
+                    }
+                    outbox_.attach(ready.id, session_->publish(std::move(ready.topic), *ready.payload,
+                                                               ready.qos, ready.retained, context, outbox_,
+                                                               properties ? &*properties : nullptr));
+                } catch (const mqtt::exception& error) {
+                    if (is_disconnection(error)) {
+                        // The connection is going: this one and the rest of the batch wait for the next.
+                        for (std::size_t j = i; j < batch.size(); ++j) {
+                            outbox_.refused(batch[j].id, true, {});
+                        }
+                        return;
+                    }
+                    outbox_.refused(
+                        ready.id, false,
+                        with_code(ErrorNumbers::FB103,
+                                  std::string("the MQTT client refused the publication: ") + error.what()));
+                } catch (const std::exception& error) {
+                    outbox_.refused(
+                        ready.id, false,
+                        with_code(ErrorNumbers::FB103,
+                                  std::string("the MQTT client refused the publication: ") + error.what()));
+                }
+            }
+        }
+    }
+
+    // ---- The supervisor thread: connects, watches the connection, reconnects ----
+
+    enum class StartOutcome { pending, connected, failed };
+
+    enum class Attempt { connected, transient, refused };
+
+    struct AttemptResult {
+        Attempt kind = Attempt::transient;
+        std::string detail;  // why, without the FB101 text
+    };
+
+    enum class Ending { stop, lost, takeover };
+
+    void supervise() {
+        const auto started_at = Clock::now();
+        const bool keep_trying = options_.first_connect == FirstConnect::keep_trying;
+        const auto first_deadline = saturating_add(started_at, options_.first_connect_deadline);
+        std::random_device seed;
+        detail::ReconnectPolicy backoff(options_.reconnect,
+                                        (static_cast<std::uint64_t>(seed()) << 32U) ^ seed());
+        bool ever_connected = false;
+        std::uint64_t attempts = 0;
+        std::string last_error;
+        for (;;) {
+            if (stop_requested()) {
+                if (!ever_connected) {
+                    finish_start(false, "start() interrupted by stop()" +
+                                            (last_error.empty() ? std::string()
+                                                                : " (last attempt: " + last_error + ")"));
+                }
+                break;
+            }
+            ++attempts;
+            ResilienceCounters::bump(resilience_.connection_attempts);
+            const AttemptResult result = attempt();
+            if (result.kind == Attempt::connected) {
+                const auto connected_at = Clock::now();
+                if (ever_connected) {
+                    ResilienceCounters::bump(resilience_.reconnections);
+                    library_logger()->info("Messaging {} reconnected to the broker after {} attempt(s)", id_,
+                                           attempts);
+                } else {
+                    finish_start(true, {});
+                }
+                emit_state(ConnectionState::connected, {}, attempts);
+                ever_connected = true;
+                attempts = 0;
+                const Ending ending = watch();
+                if (ending == Ending::stop) {
+                    break;
+                }
+                if (ending == Ending::takeover) {
+                    give_up_duplicate();
+                    break;
+                }
+                const std::string cause = take_loss_cause();
+                handle_loss(cause);
+                if (Clock::now() - connected_at >= kStableConnection) {
+                    backoff.reset();
+                }
+                if (!options_.reconnect.enabled) {
+                    fail_sticky(ErrorNumbers::FB100,
+                                with_code(ErrorNumbers::FB100, "Messaging " + id_ +
+                                                                   " lost its connection to the broker" +
+                                                                   cause + " and reconnection is disabled"));
+                    break;
+                }
+                last_error = "connection lost" + cause;
+            } else if (result.kind == Attempt::refused) {
+                // Credentials, authorisation, banned...: retrying in a loop would only hammer the broker.
+                if (!ever_connected) {
+                    finish_start(false, result.detail);
+                } else {
+                    fail_sticky(
+                        ErrorNumbers::FB101,
+                        with_code(ErrorNumbers::FB101, result.detail + " (on reconnection; not retried)"));
+                }
+                break;
+            } else {
+                last_error = result.detail;
+                library_logger()->debug("Messaging {}: connection attempt {} failed: {}", id_, attempts,
+                                        result.detail);
+                if (!ever_connected && (!keep_trying || Clock::now() >= first_deadline)) {
+                    std::string error = result.detail;
+                    if (keep_trying) {
+                        error += " (gave up after " + std::to_string(attempts) + " attempts in " +
+                                 std::to_string(options_.first_connect_deadline.count()) + " ms)";
+                    }
+                    finish_start(false, error);
+                    break;
+                }
+            }
+            auto wake = Clock::now() + backoff.next();
+            if (!ever_connected) {
+                wake = std::min(wake, first_deadline);
+            }
+            if (!wait_backoff(wake)) {
+                continue;  // stop requested: handled at the top of the loop
+            }
+        }
+        teardown_session(true);
+    }
+
+    bool stop_requested() {
+        std::lock_guard<std::mutex> state(state_mutex_);
+        return stop_requested_;
+    }
+
+    void finish_start(bool ok, const std::string& error) {
+        {
+            std::lock_guard<std::mutex> state(state_mutex_);
+            if (start_outcome_ != StartOutcome::pending) {
+                return;
+            }
+            start_outcome_ = ok ? StartOutcome::connected : StartOutcome::failed;
+            start_error_ = error;
+        }
+        state_cv_.notify_all();
+    }
+
+    // Sleeps until @p wake (end-to-end deadlines keep being enforced meanwhile). False when stop() asked.
+    bool wait_backoff(Clock::time_point wake) {
+        for (;;) {
+            auto until = wake;
+            if (options_.end_to_end_ack) {
+                until = std::min(until, sweep_end_to_end());
+            }
+            std::unique_lock<std::mutex> state(state_mutex_);
+            state_cv_.wait_until(state, until, [&] { return stop_requested_; });
+            if (stop_requested_) {
+                return false;
+            }
+            if (Clock::now() >= wake) {
+                return true;
+            }
+        }
+    }
+
+    detail::SessionSettings make_settings(std::uint64_t seq) const {
+        detail::SessionSettings settings;
+        settings.client_id = client_id_;
+        settings.clean_session = !options_.persistent_session;
+        if (options_.presence) {
+            settings.will = detail::SessionSettings::Will{own_presence_topic_,
+                                                          presence_record("offline", "connection lost", seq)};
+        }
+        return settings;
+    }
+
+    // A new client (no network activity); callbacks carry its generation, so that a late callback of a
+    // client already destroyed is ignored.
+    std::unique_ptr<detail::PahoSession> make_session() {
+        const std::uint64_t generation = ++generation_;
+        detail::PahoSession::Callbacks callbacks;
+        callbacks.on_message = [this](mqtt::const_message_ptr message) {
+            on_paho_message(std::move(message));
+        };
+        callbacks.on_connection_lost = [this, generation](const std::string& cause) {
+            on_paho_connection_lost(generation, cause);
+        };
+        callbacks.on_disconnect_packet = [this, generation](int reason) {
+            on_paho_disconnect_packet(generation, reason);
+        };
+        return std::make_unique<detail::PahoSession>(options_, make_settings(connection_seq_.load() + 1),
+                                                     std::move(callbacks));
+    }
+
+    // One connection attempt, with a client of its own (see paho_session.hpp): a failed attempt or a lost
+    // connection destroys the client, so nothing Paho held can be sent again behind the Outbox's back.
+    AttemptResult attempt() {
+        const std::uint64_t seq = connection_seq_.load() + 1;
+        AttemptResult result;
+        std::unique_ptr<detail::PahoSession> session;
         try {
-            session_->publish(std::move(topic), payload, options_.qos, context);
+            session = make_session();
+            {
+                std::lock_guard<std::mutex> state(state_mutex_);
+                if (stop_requested_) {
+                    session->interrupt();
+                }
+                connecting_ = session.get();
+                lost_signal_ = false;
+                loss_cause_.clear();
+            }
+            const auto deadline = Clock::now() + options_.connect_timeout;
+            session->connect(deadline);
+            session->subscribe(all_subscriptions_, options_.qos, deadline);
+            if (!session->connected()) {
+                // Lost between the last SUBACK and now: the connection-lost callback saw "not connected".
+                throw MessagingError(ErrorNumbers::FB101, "connection to " + session->endpoint() +
+                                                              " lost right after subscribing");
+            }
+            result.kind = Attempt::connected;
+        } catch (const detail::ConnectRefused& error) {
+            result.kind = error.transient() ? Attempt::transient : Attempt::refused;
+            result.detail = error.detail();
+        } catch (const FedbiomedError& error) {
+            result.kind = Attempt::transient;
+            result.detail = error.detail();
         } catch (const std::exception& error) {
-            pending_.cancel(
-                context, with_code(ErrorNumbers::FB103,
-                                   std::string("the MQTT client refused the publication: ") + error.what()));
+            result.kind = Attempt::transient;
+            result.detail = error.what();
         }
-        if (is_log) {
-            return Delivery(nullptr);
+        {
+            std::lock_guard<std::mutex> state(state_mutex_);
+            connecting_ = nullptr;
         }
-        return Delivery(std::move(shared));
+        if (result.kind != Attempt::connected) {
+            // Destroying the client is what cancels a connection attempt still running in Paho's threads.
+            session.reset();
+            outbox_.release_tokens();
+            return result;
+        }
+        connection_seq_.store(seq);
+        outbox_.set_window(std::min(session->receive_maximum(), kFlowWindow));
+        outbox_.connected();
+        {
+            std::lock_guard<std::mutex> send(send_mutex_);
+            session_ = std::move(session);
+            failed_.store(false);
+            connected_.store(true, std::memory_order_release);
+            if (options_.presence) {
+                // Retained: researchers that subscribe later learn it too; it replaces our will's record.
+                outbox_.add(Outbox::Kind::control, presence_topic_ref_, presence_payload("online", {}),
+                            options_.qos, true, false, true);
+            }
+            pump_locked();  // what waited for this connection, in order
+        }
+        return result;
+    }
+
+    // Connected: waits for the loss, stop(), a duplicate-id verdict, or work (re-send, end-to-end sweeps).
+    Ending watch() {
+        for (;;) {
+            auto until = Clock::time_point::max();
+            if (options_.end_to_end_ack) {
+                until = sweep_end_to_end();
+            }
+            bool work = false;
+            {
+                std::unique_lock<std::mutex> state(state_mutex_);
+                state_cv_.wait_until(state, until, [&] {
+                    return stop_requested_ || lost_signal_ || takeover_signal_ || work_signal_;
+                });
+                if (stop_requested_) {
+                    return Ending::stop;
+                }
+                if (takeover_signal_) {
+                    return Ending::takeover;
+                }
+                if (lost_signal_) {
+                    return Ending::lost;
+                }
+                work = work_signal_;
+                work_signal_ = false;
+            }
+            if (work || options_.end_to_end_ack) {
+                pump();
+            }
+        }
+    }
+
+    // End-to-end bookkeeping; @return when it has work next.
+    Clock::time_point sweep_end_to_end() {
+        const auto sweep = outbox_.sweep_end_to_end(Clock::now(), options_.end_to_end_resend_interval,
+                                                    options_.end_to_end_timeout);
+        if (sweep.timed_out != 0) {
+            push_fault(
+                ErrorNumbers::FB102,
+                with_code(ErrorNumbers::FB102, std::to_string(sweep.timed_out) +
+                                                   " message(s) not acknowledged end to end within " +
+                                                   std::to_string(options_.end_to_end_timeout.count()) +
+                                                   " ms: their Delivery failed"));
+        }
+        if (sweep.resend != 0) {
+            request_work();
+        }
+        // A sweep walks the whole outbox: a few per resend interval, however many messages are due (and
+        // new messages need no wake-up of their own).
+        const auto period = std::clamp(options_.end_to_end_resend_interval / 4, std::chrono::milliseconds(10),
+                                       std::chrono::milliseconds(1000));
+        return Clock::now() + period;
+    }
+
+    std::string take_loss_cause() {
+        std::lock_guard<std::mutex> state(state_mutex_);
+        return loss_cause_.empty() ? std::string() : " (" + loss_cause_ + ")";
+    }
+
+    void handle_loss(const std::string& cause) {
+        connected_.store(false);
+        ResilienceCounters::bump(resilience_.connection_losses);
+        // What the old client had in flight waits for the next connection; then the old client goes.
+        outbox_.connection_lost();
+        teardown_session(false);
+        const std::string text =
+            with_code(ErrorNumbers::FB100, "Messaging " + id_ + " lost its connection to the broker" + cause +
+                                               (options_.reconnect.enabled ? "; reconnecting" : ""));
+        push_fault(ErrorNumbers::FB100, text);
+        emit_state(ConnectionState::disconnected, text, 0);
+    }
+
+    // Removes the session from the publication path and destroys it (supervisor thread only).
+    void teardown_session(bool clean) {
+        std::unique_ptr<detail::PahoSession> session;
+        {
+            std::lock_guard<std::mutex> send(send_mutex_);
+            connected_.store(false);
+            session = std::move(session_);
+        }
+        if (!session) {
+            return;
+        }
+        if (clean) {
+            session->disconnect(kDisconnectTimeout);
+        }
+        session.reset();  // no Paho callback of this client runs after this
+        outbox_.release_tokens();
+    }
+
+    void fail_sticky(ErrorNumbers code, const std::string& text) {
+        {
+            std::lock_guard<std::mutex> state(state_mutex_);
+            sticky_reason_ = text;
+        }
+        sticky_.store(true);
+        failed_.store(true);
+        connected_.store(false);
+        teardown_session(true);
+        outbox_.fail_all(text);
+        try {
+            library_logger()->critical("Messaging {}: {}", id_, text);
+        } catch (...) {
+        }
+        push_fault(code, text);
+        emit_state(ConnectionState::failed, text, 0);
+    }
+
+    std::string sticky_reason() {
+        std::lock_guard<std::mutex> state(state_mutex_);
+        return sticky_reason_;
+    }
+
+    // Another process uses this id: tell it (a retained "duplicate" record naming it, so that it stops
+    // too even if it had not seen enough signs yet), disconnect, and stay failed.
+    void give_up_duplicate() {
+        std::string other;
+        {
+            std::lock_guard<std::mutex> state(state_mutex_);
+            other = takeover_other_;
+        }
+        const std::string text =
+            with_code(ErrorNumbers::FB101,
+                      "another process is connected with the same component id (" +
+                          std::string(detail::type_name(type_)) + " " + id_ +
+                          (client_id_.empty() ? std::string() : ", client id " + client_id_) +
+                          "): the broker keeps disconnecting one for the other; stopped reconnecting (" +
+                          takeover_.describe() + "). Give every component its own id.");
+        leaving_.store(true);
+        if (options_.presence && connected_.load()) {
+            detail::PresenceRecord record = make_record("duplicate", takeover_.describe());
+            record.other = other;
+            Delivery farewell = outbox_.add_control_waited(
+                presence_topic_ref_, detail::encode_presence(record), options_.qos, true);
+            pump();
+            farewell.wait_for(kFarewellTimeout);
+        }
+        fail_sticky(ErrorNumbers::FB101, text);
+    }
+
+    // ---- Presence records ----
+
+    detail::PresenceRecord make_record(const std::string& state, const std::string& reason,
+                                       std::uint64_t seq = 0) const {
+        detail::PresenceRecord record;
+        record.state = state;
+        record.type = detail::type_name(type_);
+        record.id = id_;
+        record.instance = instance_;
+        record.reason = reason;
+        record.seq = seq == 0 ? connection_seq_.load() : seq;
+        return record;
+    }
+
+    std::string presence_record(const std::string& state, const std::string& reason,
+                                std::uint64_t seq) const {
+        return detail::encode_presence(make_record(state, reason, seq));
+    }
+
+    std::string presence_payload(const std::string& state, const std::string& reason) const {
+        return detail::encode_presence(make_record(state, reason));
+    }
+
+    // ---- Signals to the supervisor (any thread; never block) ----
+
+    void request_work() noexcept {
+        try {
+            {
+                std::lock_guard<std::mutex> state(state_mutex_);
+                work_signal_ = true;
+            }
+            state_cv_.notify_all();
+        } catch (...) {
+        }
+    }
+
+    void request_takeover(const std::string& other) {
+        {
+            std::lock_guard<std::mutex> state(state_mutex_);
+            takeover_signal_ = true;
+            takeover_other_ = other;
+        }
+        state_cv_.notify_all();
     }
 
     // ---- Paho threads: copy, count, hand over, return. No user code, no logging, no waiting. ----
 
     void on_paho_message(mqtt::const_message_ptr message) {
-        Counters::bump(counters_.received);
+        const std::string& topic = message->get_topic();
+        if (options_.end_to_end_ack && topic == own_ack_topic_) {
+            // A receiver acknowledged one of our messages: complete it here, like a PUBACK.
+            if (const auto sequence = detail::sequence_of(message->get_payload_str(), instance_)) {
+                outbox_.end_to_end_acknowledged(*sequence);
+            }
+            return;
+        }
+        const bool is_presence =
+            topic.compare(0, detail::kPresencePrefix.size(), detail::kPresencePrefix) == 0;
+        if (!is_presence) {
+            Counters::bump(counters_.received);  // reference traffic only: presence is the library's own
+        }
         InboundItem item;
-        item.topic = message->get_topic();
+        item.topic = topic;
         const std::string& payload = message->get_payload_str();
         if (payload.size() > options_.max_payload_bytes) {
             item.kind = InboundItem::Kind::fault;
@@ -361,42 +996,231 @@ private:
             // A copy: Paho's message object stays on Paho's thread (its reference count changes inside
             // libpaho-mqttpp3, where ThreadSanitizer cannot follow it to our thread).
             item.payload = payload;
+            if (is_presence) {
+                // For presence items the text says whether the broker delivered a retained record.
+                item.text = message->is_retained() ? "retained" : "live";
+            } else if (options_.mqtt_version == MqttVersion::v5) {
+                if (auto tag = detail::read_end_to_end(*message)) {
+                    item.text = detail::pack_tag(*tag);
+                }
+            }
         }
         if (dispatcher_.push(std::move(item))) {
             Counters::bump(counters_.inbound_dropped);
         }
     }
 
-    void on_paho_connection_lost(const std::string& cause) {
-        const bool was_connected = connected_.exchange(false);
-        failed_.store(true);
-        // No automatic reconnection yet: nothing pending will ever complete.
-        pending_.fail_all(
-            with_code(ErrorNumbers::FB103, "connection to the broker lost before the publication completed"));
-        if (was_connected) {
-            InboundItem item;
-            item.kind = InboundItem::Kind::fault;
-            item.code = ErrorNumbers::FB100;
-            item.text =
-                with_code(ErrorNumbers::FB100, "Messaging " + id_ + " lost its connection to the broker" +
-                                                   (cause.empty() ? std::string() : " (" + cause + ")"));
-            dispatcher_.push(std::move(item));
+    void on_paho_connection_lost(std::uint64_t generation, const std::string& cause) {
+        {
+            std::lock_guard<std::mutex> state(state_mutex_);
+            if (generation != generation_.load()) {
+                return;  // a callback of a client already replaced
+            }
+            lost_signal_ = true;
+            loss_cause_ = cause;
+        }
+        connected_.store(false);
+        state_cv_.notify_all();
+    }
+
+    void on_paho_disconnect_packet(std::uint64_t generation, int reason) {
+        constexpr int kSessionTakenOver = 0x8E;
+        if (reason != kSessionTakenOver || generation != generation_.load()) {
+            return;
+        }
+        {
+            std::lock_guard<std::mutex> state(state_mutex_);
+            loss_cause_ = "the broker said: session taken over (MQTT 5 reason code 0x8E)";
+        }
+        // With presence on, the announcements are the signs (and tell the other process); without it, the
+        // broker's word is the only sign there is.
+        if (!options_.presence &&
+            takeover_.sign(Clock::now(),
+                           "session taken over by another connection (MQTT 5 reason code 0x8E)")) {
+            request_takeover({});
         }
     }
 
     // ---- Dispatcher thread ----
 
+    void push_fault(ErrorNumbers code, std::string text) {
+        InboundItem item;
+        item.kind = InboundItem::Kind::fault;
+        item.code = code;
+        item.text = std::move(text);
+        dispatcher_.push(std::move(item));
+    }
+
+    void emit_state(ConnectionState state, std::string reason, std::uint64_t attempts) {
+        ConnectionEvent event;
+        event.state = state;
+        event.reason = std::move(reason);
+        event.attempts = attempts;
+        {
+            std::lock_guard<std::mutex> lock(control_mutex_);
+            control_.push_back(std::move(event));
+        }
+        InboundItem item;
+        item.kind = InboundItem::Kind::event;
+        item.text = kControlToken;
+        dispatcher_.push(std::move(item));
+    }
+
+    void deliver_state_events() {
+        std::deque<ConnectionEvent> events;
+        {
+            std::lock_guard<std::mutex> lock(control_mutex_);
+            events.swap(control_);
+        }
+        for (const auto& event : events) {
+            if (!on_state_) {
+                continue;
+            }
+            try {
+                on_state_(event);
+            } catch (const std::exception& error) {
+                log_callback_error("connection-state handler", error.what());
+            } catch (...) {
+                log_callback_error("connection-state handler", "a non-standard exception");
+            }
+        }
+    }
+
+    void log_callback_error(const char* which, const char* what) noexcept {
+        try {
+            library_logger()->error("Messaging {}: the {} threw: {}", id_, which, what);
+        } catch (...) {
+        }
+    }
+
     void process(InboundItem& item) {
+        // State events first: a token dropped by a full queue only delays them to the next item.
+        deliver_state_events();
         if (item.kind == InboundItem::Kind::message) {
-            handle_message(item.topic, item.payload);
+            if (item.topic.compare(0, detail::kPresencePrefix.size(), detail::kPresencePrefix) == 0) {
+                handle_presence(item.topic, item.payload, item.text == "retained");
+            } else {
+                handle_message(item);
+            }
         } else if (item.kind == InboundItem::Kind::fault) {
             report_fault(item.code, std::move(item.text), std::move(item.topic));
-        } else {
+        } else if (item.text != kControlToken) {
             library_logger()->warn("Messaging {}: {}", id_, item.text);
         }
     }
 
-    void handle_message(const std::string& topic, const std::string& payload) {
+    void handle_presence(const std::string& topic, const std::string& payload, bool retained) {
+        std::optional<detail::PresenceRecord> record;
+        try {
+            record = detail::decode_presence(payload, limits_);
+        } catch (const std::exception& error) {
+            Counters::bump(counters_.decode_errors);
+            const auto* fedbiomed_error = dynamic_cast<const FedbiomedError*>(&error);
+            report_fault(ErrorNumbers::FB601,
+                         (fedbiomed_error != nullptr ? std::string(error.what())
+                                                     : with_code(ErrorNumbers::FB601, error.what())) +
+                             " (presence announcement on " + topic + " ignored)",
+                         topic);
+            return;
+        }
+        if (!record) {
+            return;
+        }
+        if (topic == own_presence_topic_) {
+            own_presence(*record, retained);
+            return;
+        }
+        if (type_ != ComponentType::researcher || detail::node_of_presence_topic(topic) != record->id) {
+            return;
+        }
+        if (auto event = presence_.apply(*record)) {
+            library_logger()->debug("Messaging {}: node {} is {} ({})", id_, event->id,
+                                    event->online ? "online" : "offline", event->reason);
+            if (on_presence_) {
+                try {
+                    on_presence_(*event);
+                } catch (const std::exception& error) {
+                    log_callback_error("presence handler", error.what());
+                } catch (...) {
+                    log_callback_error("presence handler", "a non-standard exception");
+                }
+            }
+        }
+    }
+
+    // A record on our own presence topic.
+    void own_presence(const detail::PresenceRecord& record, bool retained) {
+        if (record.instance == instance_) {
+            // Our own record. A retained one is replaced by the "online" we publish at each connection; a
+            // live "offline" of an earlier connection is its will, published by a broker that noticed it
+            // dead only after we had reconnected (a stalled network): announce again, so that the retained
+            // record is right. (The will of the current connection comes from a broker shutting down:
+            // the connection is closing, the next one announces itself anyway.)
+            if (!retained && record.state != "online" && record.seq < connection_seq_.load() &&
+                connected_.load() && !leaving_.load()) {
+                outbox_.add(Outbox::Kind::control, presence_topic_ref_, presence_payload("online", {}),
+                            options_.qos, true, false, true);
+                pump();
+            }
+            return;
+        }
+        bool verdict = false;
+        const std::string who = "instance " + record.instance;
+        if (record.state == "duplicate" && record.other == instance_) {
+            verdict = takeover_.explicit_verdict("the other process (" + who +
+                                                 ") detected the duplicate id first: " + record.reason);
+        } else if (!retained && record.state == "online") {
+            // Announced while we are connected: another process is connected at the same time as us.
+            verdict =
+                takeover_.explicit_verdict(who + " announced itself online while this one was connected");
+        } else {
+            // Someone else's record was published on our topic since our last connection: count it once
+            // per connection (a single one can be the record of a previous run of this component).
+            const std::uint64_t seq = connection_seq_.load();
+            if (evidence_generation_.exchange(seq) != seq) {
+                verdict = takeover_.sign(Clock::now(),
+                                         who + " (" + record.state + ") found on " + own_presence_topic_);
+            }
+        }
+        if (verdict) {
+            request_takeover(record.instance);
+        }
+    }
+
+    void send_end_to_end_ack(const detail::EndToEndTag& tag) {
+        if (!detail::is_ack_topic(tag.ack_topic)) {
+            return;  // not an acknowledgement topic: never publish where a message tells us to
+        }
+        // QoS 0: an acknowledgement takes no place in the in-flight window, and a lost one only costs a
+        // duplicate (the sender sends again, this receiver drops it and acknowledges again).
+        std::string payload = tag.id;
+        const Outbox::Added added = outbox_.add(Outbox::Kind::control, mqtt::string_ref(tag.ack_topic),
+                                                std::move(payload), 0, false, false, connected_.load());
+        if (added.accepted && connected_.load(std::memory_order_acquire)) {
+            pump();
+        }
+    }
+
+    void handle_message(InboundItem& item) {
+        const std::string& topic = item.topic;
+        const std::string& payload = item.payload;
+        std::optional<detail::EndToEndTag> tag;
+        if (!item.text.empty()) {
+            tag = detail::unpack_tag(item.text);
+        }
+        if (tag && !recent_ids_.insert(tag->id)) {
+            // Handled already: acknowledge again (the first acknowledgement may be lost), do not deliver.
+            ResilienceCounters::bump(resilience_.duplicates_dropped);
+            send_end_to_end_ack(*tag);
+            return;
+        }
+        handle_payload(topic, payload);
+        if (tag) {
+            send_end_to_end_ack(*tag);
+        }
+    }
+
+    void handle_payload(const std::string& topic, const std::string& payload) {
         if (!on_message_) {
             return;  // as the reference: without a handler the payload is ignored (warned at construction)
         }
@@ -488,45 +1312,77 @@ private:
             fault.topic = std::move(topic);
             on_fault_(fault);
         } catch (const std::exception& error) {
-            try {
-                library_logger()->error("Messaging {}: the fault handler threw: {}", id_, error.what());
-            } catch (...) {
-            }
+            log_callback_error("fault handler", error.what());
         } catch (...) {
-            try {
-                library_logger()->error("Messaging {}: the fault handler threw a non-standard exception",
-                                        id_);
-            } catch (...) {
-            }
+            log_callback_error("fault handler", "a non-standard exception");
         }
     }
 
     // Immutable after construction (read from every thread without locks).
     const MessageHandler on_message_;
-    FaultHandler on_fault_;  // written before start() only, read by the dispatcher thread it starts
+    // Written before start() only, read by the threads it starts.
+    FaultHandler on_fault_;
+    ConnectionStateHandler on_state_;
+    PresenceHandler on_presence_;
     const ComponentType type_;
     const std::string id_;
     const MessagingOptions options_;
     const std::string default_topic_;
     const std::vector<std::string> subscriptions_;
+    const std::vector<std::string> all_subscriptions_;
+    const std::string client_id_;
+    const std::string instance_;
+    const std::string own_presence_topic_;
+    const std::string own_ack_topic_;
     const mqtt::string_ref default_topic_ref_;
     const mqtt::string_ref researcher_topic_ref_;
     const mqtt::string_ref logger_topic_ref_;
+    const mqtt::string_ref presence_topic_ref_;
+    const std::string uri_;
     const DecodeLimits limits_;
 
     Counters counters_;
-    PendingPublications pending_;
+    ResilienceCounters resilience_;
+    Outbox outbox_;
+    detail::PresenceTracker presence_;
+    detail::TakeoverDetector takeover_;
+    detail::RecentIds recent_ids_;  // dispatcher thread only
 
     std::atomic<bool> connected_{false};
     std::atomic<bool> failed_{false};
+    std::atomic<bool> accepting_{false};        // started: publications are accepted (sent or buffered)
+    std::atomic<bool> sticky_{false};           // a sticky failure: publications are refused
+    std::atomic<bool> leaving_{false};          // announcing our end: our own records must not be "repaired"
+    std::atomic<std::uint64_t> generation_{0};  // connection attempts made (callbacks carry theirs)
+    std::atomic<std::uint64_t> connection_seq_{0};       // successful connections (presence record order)
+    std::atomic<std::uint64_t> evidence_generation_{0};  // connection that already counted a duplicate sign
 
     std::mutex lifecycle_mutex_;                       // serialises start() and stop()
     bool started_ = false;                             // guarded by lifecycle_mutex_
     std::shared_ptr<detail::LogForwarder> forwarder_;  // guarded by lifecycle_mutex_
+    std::thread supervisor_;                           // started and joined under lifecycle_mutex_
 
-    // Shared by publishers (the client is used, never replaced), exclusive to install or remove it.
-    mutable std::shared_mutex session_mutex_;
+    // The supervisor's state, guarded by state_mutex_; state_cv_ wakes it (and start()).
+    std::mutex state_mutex_;
+    std::condition_variable state_cv_;
+    bool stop_requested_ = false;
+    bool lost_signal_ = false;
+    bool work_signal_ = false;
+    bool takeover_signal_ = false;
+    std::string takeover_other_;
+    std::string loss_cause_;
+    std::string sticky_reason_;
+    StartOutcome start_outcome_ = StartOutcome::connected;
+    std::string start_error_;
+    detail::PahoSession* connecting_ = nullptr;  // the attempt stop() may interrupt
+
+    // The connected session; publishers and the supervisor use it under send_mutex_.
+    std::mutex send_mutex_;
     std::unique_ptr<detail::PahoSession> session_;
+
+    // Connection-state events waiting for the dispatcher thread.
+    std::mutex control_mutex_;
+    std::deque<ConnectionEvent> control_;
 
     std::mutex block_mutex_;
     std::condition_variable block_cv_;
@@ -554,6 +1410,14 @@ Messaging::~Messaging() = default;
 
 void Messaging::set_fault_handler(FaultHandler on_fault) {
     impl_->set_fault_handler(std::move(on_fault));
+}
+
+void Messaging::set_connection_state_handler(ConnectionStateHandler on_state) {
+    impl_->set_connection_state_handler(std::move(on_state));
+}
+
+void Messaging::set_presence_handler(PresenceHandler on_presence) {
+    impl_->set_presence_handler(std::move(on_presence));
 }
 
 void Messaging::start(bool block) {
@@ -587,6 +1451,14 @@ bool Messaging::is_connected() const noexcept {
 
 bool Messaging::is_failed() const noexcept {
     return impl_->is_failed();
+}
+
+const std::string& Messaging::client_id() const noexcept {
+    return impl_->client_id();
+}
+
+std::vector<std::string> Messaging::online_nodes() const {
+    return impl_->online_nodes();
 }
 
 const std::string& Messaging::id() const noexcept {

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <utility>
 
+#include "socket_tuning.hpp"
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -121,21 +123,41 @@ std::string connack_text(int code) {
     return text + " (CONNACK reason code " + std::to_string(code) + ")";
 }
 
-PahoSession::PahoSession(const MessagingOptions& options, Callbacks callbacks, PendingPublications& pending)
-    : options_(options), pending_(pending) {
-    endpoint_ = options.broker + ":" + std::to_string(options.port);
-    uri_ = std::string(options.tls.enabled ? "ssl://" : "tcp://") + format_host(options.broker) + ":" +
+std::string PahoSession::make_uri(const MessagingOptions& options) {
+    return std::string(options.tls.enabled ? "ssl://" : "tcp://") + format_host(options.broker) + ":" +
            std::to_string(options.port);
+}
+
+bool ConnectRefused::transient() const noexcept {
+    switch (code_) {
+    case 3:     // MQTT 3.1.1: server unavailable
+    case 0x88:  // MQTT 5: server unavailable
+    case 0x89:  // server busy
+    case 0x97:  // quota exceeded
+    case 0x9C:  // use another server
+    case 0x9D:  // server moved
+    case 0x9F:  // connection rate exceeded
+        return true;
+    default: return false;
+    }
+}
+
+PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings& settings,
+                         Callbacks callbacks)
+    : options_(options) {
+    endpoint_ = options.broker + ":" + std::to_string(options.port);
+    uri_ = make_uri(options);
     const int version = mqtt_version_number(options.mqtt_version);
 
     mqtt::create_options create(version);
     // Paho C counts publications queued but not yet written against this limit even while connected and
     // refuses more with -12 ("No more messages can be buffered"); the default (100) is far too low for a
-    // burst of sends. Nothing is buffered while disconnected: send_message() fails at once then.
+    // burst of sends. Nothing is buffered by Paho while disconnected: the Outbox keeps what waits for a
+    // connection, and a publication made while Paho is disconnected is refused at once and kept there.
     create.set_max_buffered_messages(1000000);
     create.set_send_while_disconnected(false, false);
     try {
-        client_ = std::make_unique<mqtt::async_client>(uri_, options.client_id, create, nullptr);
+        client_ = std::make_unique<mqtt::async_client>(uri_, settings.client_id, create, nullptr);
     } catch (const std::exception& error) {
         throw MessagingError(ErrorNumbers::FB101,
                              "invalid broker address " + uri_ + " (" + std::string(error.what()) + ")");
@@ -156,13 +178,34 @@ PahoSession::PahoSession(const MessagingOptions& options, Callbacks callbacks, P
             } catch (...) {
             }
         });
+    if (version == MQTTVERSION_5 && callbacks.on_disconnect_packet) {
+        client_->set_disconnected_handler([on_disconnect = std::move(callbacks.on_disconnect_packet)](
+                                              const mqtt::properties&, mqtt::ReasonCode reason) {
+            try {
+                on_disconnect(static_cast<int>(reason));
+            } catch (...) {
+            }
+        });
+    }
 
     connect_options_.set_mqtt_version(version);  // explicit: the default falls back to 3.1 (callbacks twice)
     if (version == MQTTVERSION_5) {
         connect_options_.set_clean_session(false);  // v5 uses clean start; Paho refuses cleansession there
-        connect_options_.set_clean_start(true);
+        connect_options_.set_clean_start(settings.clean_session);
+        // A persistent MQTT 5 session needs an expiry: 0 (the default) ends it with the connection.
+        const auto expiry = settings.clean_session ? std::chrono::seconds(0) : options.session_expiry;
+        mqtt::properties properties;
+        properties.add(mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL,
+                                      static_cast<int32_t>(std::min<std::chrono::seconds::rep>(
+                                          expiry.count(), std::numeric_limits<int32_t>::max()))));
+        connect_options_.set_properties(properties);
     } else {
-        connect_options_.set_clean_session(true);
+        connect_options_.set_clean_session(settings.clean_session);
+    }
+    if (settings.will) {
+        // Retained, so that whoever subscribes later still learns that the component went away.
+        connect_options_.set_will(mqtt::will_options(settings.will->topic, settings.will->payload.data(),
+                                                     settings.will->payload.size(), options.qos, true));
     }
     connect_options_.set_keep_alive_interval(static_cast<int>(options.keepalive.count()));
     const auto timeout_seconds = std::chrono::duration_cast<std::chrono::seconds>(
@@ -195,12 +238,43 @@ PahoSession::PahoSession(const MessagingOptions& options, Callbacks callbacks, P
 }
 
 PahoSession::~PahoSession() {
+    interrupt();
     try {
         client_.reset();
     } catch (...) {
     }
     kept_tokens_.clear();
-    pending_.release_tokens();
+}
+
+void PahoSession::Waiter::completed(const mqtt::token& token) noexcept {
+    try {
+        {
+            std::lock_guard<std::mutex> lock(owner_.wait_mutex_);
+            owner_.completed_.push_back(&token);
+        }
+        owner_.wait_cv_.notify_all();
+    } catch (...) {
+    }
+}
+
+void PahoSession::interrupt() noexcept {
+    try {
+        {
+            std::lock_guard<std::mutex> lock(wait_mutex_);
+            interrupted_.store(true);
+        }
+        wait_cv_.notify_all();
+    } catch (...) {
+    }
+}
+
+bool PahoSession::wait(const mqtt::token_ptr& token, Clock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(wait_mutex_);
+    auto done = [&] {
+        return std::find(completed_.begin(), completed_.end(), token.get()) != completed_.end();
+    };
+    wait_cv_.wait_until(lock, deadline, [&] { return interrupted_.load() || done(); });
+    return done();
 }
 
 void PahoSession::throw_connect_failure(const std::string& detail) const {
@@ -236,26 +310,46 @@ std::string PahoSession::describe_transport_failure(const std::string& paho_text
 void PahoSession::connect(Clock::time_point deadline) {
     mqtt::token_ptr token;
     try {
-        token = client_->connect(connect_options_);
+        token = client_->connect(connect_options_, nullptr, waiter_);
         kept_tokens_.push_back(token);
     } catch (const mqtt::exception& error) {
         throw_connect_failure("cannot start connecting to " + uri_ + ": " + std::string(error.what()));
     }
     bool answered = false;
     try {
-        answered = token->wait_for(remaining(deadline));
+        answered = wait(token, deadline);
+        if (answered) {
+            token->wait();  // completed: returns at once, or throws the failure
+        }
     } catch (const mqtt::exception& error) {
         const int code = error.get_return_code();
         if (code > 0) {
-            throw_connect_failure("broker " + endpoint_ + " refused the connection: " + connack_text(code));
+            throw ConnectRefused(code,
+                                 "broker " + endpoint_ + " refused the connection: " + connack_text(code));
         }
         std::string paho_text = error.what();
         throw_connect_failure(describe_transport_failure(paho_text, deadline));
     }
     if (!answered) {
+        if (interrupted_.load()) {
+            throw_connect_failure("connection attempt to " + endpoint_ + " interrupted (stopping)");
+        }
         throw_connect_failure("broker " + endpoint_ + " did not answer within " +
                               std::to_string(options_.connect_timeout.count()) + " ms (timeout)");
     }
+    try {
+        const mqtt::connect_response response = token->get_connect_response();  // by value: a copy
+        const mqtt::properties& properties = response.get_properties();
+        if (properties.contains(mqtt::property::RECEIVE_MAXIMUM)) {
+            const auto value = mqtt::get<uint16_t>(properties, mqtt::property::RECEIVE_MAXIMUM);
+            receive_maximum_ = value == 0 ? 65535U : value;
+        }
+    } catch (const std::exception&) {
+        // No readable connect response: keep the protocol's default.
+    }
+    // Paho C never sets TCP_NODELAY; without it a QoS 1 request/reply waits for Nagle and the peer's
+    // delayed ACK, about 40 ms per hop (socket_tuning.hpp). Every connection, reconnections included.
+    enable_tcp_nodelay_to(options_.broker, options_.port);
 }
 
 void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clock::time_point deadline) {
@@ -264,7 +358,7 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
     tokens.reserve(topics.size());
     for (const auto& topic : topics) {
         try {
-            tokens.push_back(client_->subscribe(topic, qos));
+            tokens.push_back(client_->subscribe(topic, qos, nullptr, waiter_));
             kept_tokens_.push_back(tokens.back());
         } catch (const mqtt::exception& error) {
             throw_connect_failure("cannot subscribe to " + topic + ": " + std::string(error.what()));
@@ -273,7 +367,10 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         bool answered = false;
         try {
-            answered = tokens[i]->wait_for(remaining(deadline));
+            answered = wait(tokens[i], deadline);
+            if (answered) {
+                tokens[i]->wait();  // completed: returns at once, or throws the refusal
+            }
         } catch (const mqtt::exception& error) {
             const int code = error.get_reason_code();
             std::string why = error.what();
@@ -284,6 +381,9 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
                                   why);
         }
         if (!answered) {
+            if (interrupted_.load()) {
+                throw_connect_failure("subscription to " + topics[i] + " interrupted (stopping)");
+            }
             throw_connect_failure("broker " + endpoint_ + " did not acknowledge the subscription to " +
                                   topics[i] + " within " + std::to_string(options_.connect_timeout.count()) +
                                   " ms (timeout)");
@@ -291,9 +391,16 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
     }
 }
 
-void PahoSession::publish(mqtt::string_ref topic, const std::string& payload, int qos, void* context) {
-    pending_.attach(context, client_->publish(std::move(topic), payload.data(), payload.size(), qos, false,
-                                              context, pending_));
+mqtt::delivery_token_ptr PahoSession::publish(mqtt::string_ref topic, const std::string& payload, int qos,
+                                              bool retained, void* context, mqtt::iaction_listener& listener,
+                                              const mqtt::properties* properties) {
+    if (properties == nullptr) {
+        return client_->publish(std::move(topic), payload.data(), payload.size(), qos, retained, context,
+                                listener);
+    }
+    auto message =
+        mqtt::message::create(std::move(topic), payload.data(), payload.size(), qos, retained, *properties);
+    return client_->publish(std::move(message), context, listener);
 }
 
 bool PahoSession::connected() const noexcept {

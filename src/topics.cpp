@@ -16,6 +16,49 @@ std::vector<std::string> subscriptions(ComponentType type, const std::string& id
     return {std::string(kNodesTopic), std::string(kTopicPrefix) + id};
 }
 
+std::string presence_topic(ComponentType type, const std::string& id) {
+    std::string topic(kPresencePrefix);
+    topic += type == ComponentType::node ? "node/" : "researcher/";
+    topic += id;
+    return topic;
+}
+
+std::string node_presence_filter() {
+    return std::string(kPresencePrefix) + "node/+";
+}
+
+std::string node_of_presence_topic(const std::string& topic) {
+    const std::string prefix = std::string(kPresencePrefix) + "node/";
+    if (topic.size() <= prefix.size() || topic.compare(0, prefix.size(), prefix) != 0) {
+        return {};
+    }
+    std::string id = topic.substr(prefix.size());
+    return topic_level_problem(id).empty() ? id : std::string();
+}
+
+std::string ack_topic(ComponentType type, const std::string& id) {
+    std::string topic(kAckPrefix);
+    topic += type == ComponentType::node ? "node/" : "researcher/";
+    topic += id;
+    return topic;
+}
+
+bool is_ack_topic(const std::string& topic) {
+    if (topic.size() <= kAckPrefix.size() || topic.compare(0, kAckPrefix.size(), kAckPrefix) != 0) {
+        return false;
+    }
+    for (const char c : topic) {
+        if (c == '+' || c == '#' || c == '\0') {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string default_client_id(ComponentType type, const std::string& id) {
+    return std::string(type == ComponentType::node ? "fbm-node-" : "fbm-researcher-") + id;
+}
+
 std::string topic_level_problem(std::string_view level) {
     if (level.empty()) {
         return "it is empty";

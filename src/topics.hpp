@@ -15,6 +15,30 @@ inline constexpr std::string_view kResearcherTopic = "general/researcher";
 inline constexpr std::string_view kMonitoringTopic = "general/monitoring";
 inline constexpr std::string_view kLoggerTopic = "general/logger";
 
+/// The library's own topics, outside the reference tree: reference components never subscribe to them.
+inline constexpr std::string_view kPrivatePrefix = "fedbiomed-messaging/";
+inline constexpr std::string_view kPresencePrefix = "fedbiomed-messaging/presence/";
+inline constexpr std::string_view kAckPrefix = "fedbiomed-messaging/ack/";
+
+/// "fedbiomed-messaging/presence/<node|researcher>/<id>": where a component announces itself.
+std::string presence_topic(ComponentType type, const std::string& id);
+
+/// "fedbiomed-messaging/presence/node/+": what researchers follow.
+std::string node_presence_filter();
+
+/// The component id in a node presence topic ("fedbiomed-messaging/presence/node/<id>"), or empty.
+std::string node_of_presence_topic(const std::string& topic);
+
+/// "fedbiomed-messaging/ack/<node|researcher>/<id>": where a sender wants end-to-end acknowledgements.
+std::string ack_topic(ComponentType type, const std::string& id);
+
+/// True when @p topic may receive an end-to-end acknowledgement: under kAckPrefix, no wildcard, no NUL
+/// (a received message names the topic: it must not make us publish anywhere else).
+bool is_ack_topic(const std::string& topic);
+
+/// The stable client id of a component with a persistent session: "fbm-node-<id>", "fbm-researcher-<id>".
+std::string default_client_id(ComponentType type, const std::string& id);
+
 /// The default send topic of a component type: general/nodes (researcher), general/researcher (node).
 std::string default_topic(ComponentType type);
 

@@ -19,9 +19,19 @@
 /// payload or a throwing handler is reported and counted instead of killing the receiver; ids that would
 /// change the topic tree are refused; send_message() returns a Delivery instead of dropping silently;
 /// stop() sends DISCONNECT; send_error() from a researcher is an FB103 error; MQTT 3.1.1 is requested
-/// explicitly (5 on option); the default QoS is 1 (the reference uses 0: set MessagingOptions::qos = 0 to
-/// match it exactly). Topics, subscriptions, payload bytes and the protocol-version rule are the
+/// explicitly (5 on option). Topics, subscriptions, payload bytes and the protocol-version rule are the
 /// reference's.
+///
+/// ## Resilience (docs/reliability.md has the guarantees and the measured fault tests)
+/// A lost connection is re-established automatically (exponential backoff with jitter) and the
+/// subscriptions are restored on every reconnection. By default publications and subscriptions use QoS 1
+/// and the session is persistent with a stable client id ("fbm-node-<id>", "fbm-researcher-<id>"), so the
+/// broker keeps what arrives for a component while it is away; what is sent while disconnected waits in a
+/// bounded outbox and goes out after the reconnection. Components announce themselves online on private
+/// topics (fedbiomed-messaging/presence/...) that reference components never subscribe to, with a will
+/// that announces them offline when they die; two processes using the same component id are detected
+/// and stopped with a sticky FB101 failure instead of kicking each other off the broker forever.
+/// MessagingOptions::reference_compatible() returns the reference's QoS 0, clean-session behaviour.
 #pragma once
 
 #include <chrono>
@@ -60,7 +70,40 @@ struct TlsOptions {
     bool verify_server = true;  ///< verify the broker's certificate and host name
 };
 
-/// @brief Plain configuration values of a Messaging object. Defaults suit a local Mosquitto.
+/// @brief What start() does when the broker cannot be reached.
+enum class FirstConnect {
+    fail_fast,    ///< one attempt bounded by MessagingOptions::connect_timeout, then FB101
+    keep_trying,  ///< retry with the reconnection backoff until MessagingOptions::first_connect_deadline
+};
+
+/// @brief Random spread of the reconnection delays, so that many components restarted together do not
+/// reconnect in lockstep.
+enum class BackoffJitter {
+    none,          ///< exact delays: min_delay, 2 x min_delay, 4 x ... up to max_delay
+    full,          ///< a delay drawn uniformly in [0, exponential delay] (never below 1 ms)
+    decorrelated,  ///< a delay drawn uniformly in [min_delay, 3 x previous delay], capped at max_delay
+};
+
+/// @brief Automatic reconnection after a lost connection (and between start() attempts in
+/// FirstConnect::keep_trying mode).
+struct ReconnectOptions {
+    /// Reconnect automatically. When false, a lost connection is final as in the reference: is_failed()
+    /// becomes true, pending and buffered publications fail, and only stop() then start() reconnects.
+    bool enabled = true;
+    std::chrono::milliseconds min_delay{100};    ///< first delay after a loss (and base of the backoff)
+    std::chrono::milliseconds max_delay{30000};  ///< the delays grow by a factor 2 up to this bound
+    BackoffJitter jitter = BackoffJitter::full;  ///< how delays are spread
+};
+
+/// @brief What send_message() does when the outbox is full (see MessagingOptions::outbox_capacity).
+enum class OutboxOverflow {
+    drop_oldest,  ///< the oldest message not yet handed to the client fails (FB103), the new one is kept
+    drop_newest,  ///< the new message's Delivery fails at once (FB103); nothing already accepted is lost
+    throw_error,  ///< send_message() throws MessagingError (FB103); nothing already accepted is lost
+};
+
+/// @brief Plain configuration values of a Messaging object. Defaults suit a local Mosquitto and lose no
+/// message across broker restarts and reconnections (see docs/reliability.md for what that covers).
 struct MessagingOptions {
     std::string broker = "localhost";                ///< host name or address of the broker
     int port = 1883;                                 ///< TCP port of the broker
@@ -68,13 +111,34 @@ struct MessagingOptions {
     std::string password;                            ///< MQTT password (used only with a user name)
     TlsOptions tls;                                  ///< TLS settings
     MqttVersion mqtt_version = MqttVersion::v3_1_1;  ///< protocol version
-    /// MQTT client id. Empty: the broker assigns one, as the reference does.
+    /// MQTT client id. Empty (the default): "fbm-node-<id>" or "fbm-researcher-<id>" with a persistent
+    /// session, or an id assigned by the broker (as the reference) without one. Two processes must never
+    /// share a client id: the broker disconnects one for the other (detected, see takeover_threshold).
     std::string client_id;
-    /// start() gives up after this (FB101): it bounds the CONNACK and the SUBACKs together.
+    /// Keep the MQTT session on the broker across disconnections (clean session off in MQTT 3.1.1, clean
+    /// start off with a session expiry in MQTT 5): the broker keeps the subscriptions and queues the QoS 1
+    /// messages that arrive while the component is away. The reference uses a clean session.
+    bool persistent_session = true;
+    /// MQTT 5 only: how long the broker keeps a persistent session after the component went away.
+    /// (MQTT 3.1.1 sessions do not expire; Mosquitto's persistent_client_expiration bounds them.)
+    std::chrono::seconds session_expiry{std::chrono::hours(24 * 7)};
+    /// Each connection attempt gives up after this (FB101): it bounds the CONNACK and the SUBACKs together.
     std::chrono::milliseconds connect_timeout{10000};
-    std::chrono::seconds keepalive{60};  ///< MQTT keepalive interval
-    /// QoS of publications and subscriptions (0, 1 or 2). The reference uses 0; 1 lets a Delivery report
-    /// the broker's acknowledgement.
+    /// What start() does when the broker is not there. FirstConnect::fail_fast (the default) throws FB101
+    /// after one attempt; FirstConnect::keep_trying retries (backoff of @ref reconnect, no busy loop)
+    /// until first_connect_deadline.
+    FirstConnect first_connect = FirstConnect::fail_fast;
+    /// FirstConnect::keep_trying only: start() throws FB101 when not connected after this long.
+    /// std::chrono::milliseconds::max() waits forever (stop() from another thread still interrupts it).
+    std::chrono::milliseconds first_connect_deadline{std::chrono::minutes(5)};
+    ReconnectOptions reconnect;  ///< automatic reconnection
+    /// MQTT keepalive interval. A silent connection (stalled network) is detected as lost within about
+    /// three times this interval (Paho sends a PINGREQ after one interval of silence, checking once per
+    /// interval, and gives up one interval later), then reconnected.
+    std::chrono::seconds keepalive{60};
+    /// QoS of publications and subscriptions (0, 1 or 2). The reference uses 0; 1 (the default) lets a
+    /// Delivery report the broker's acknowledgement and lets the broker keep messages for absent
+    /// components.
     int qos = 1;
     /// Larger outbound messages are refused (send_message() throws MessageError FB601); larger inbound
     /// payloads are rejected without decoding (fault FB601).
@@ -83,21 +147,61 @@ struct MessagingOptions {
     /// Inbound messages waiting for the dispatcher; when full, the oldest waiting message is dropped,
     /// counted and reported as a fault (FB100).
     std::size_t inbound_queue_capacity = 100000;
+    /// Publications the library holds until the broker (or, with end_to_end_ack, the receiver)
+    /// acknowledges them: those handed to the client and those waiting for a connection. When one more
+    /// would exceed this count or outbox_max_bytes, @ref outbox_overflow decides; every overflow is counted
+    /// (MessagingStats::outbox_overflows) and reported as a fault (FB103). Forwarded log records are never
+    /// buffered while disconnected (they are dropped and counted).
+    std::size_t outbox_capacity = 100000;
+    std::size_t outbox_max_bytes = 256U * 1024U * 1024U;  ///< payload bytes held by the outbox at most
+    OutboxOverflow outbox_overflow = OutboxOverflow::drop_newest;  ///< policy when the outbox is full
+    /// Announce this component on fedbiomed-messaging/presence/<node|researcher>/<id> (retained "online",
+    /// with a retained "offline" will the broker publishes if the component dies; stop() publishes
+    /// "offline" itself). Researchers follow the nodes' announcements (online_nodes(), presence handler).
+    /// Reference components never subscribe to these topics. Also what detects duplicate ids.
+    bool presence = true;
+    /// Duplicate ids: when this many signs that another process uses this component id (another
+    /// instance's announcement found on our own presence topic, or an MQTT 5 "session taken over"
+    /// disconnection) are seen within takeover_window, the component stops reconnecting: sticky failure
+    /// FB101 "another process is connected with the same component id", reported on both processes.
+    /// 0 disables the detection.
+    int takeover_threshold = 3;
+    std::chrono::milliseconds takeover_window{60000};  ///< see takeover_threshold
+    /// End-to-end acknowledgement between components of this library (requires MQTT 5 and QoS >= 1 here;
+    /// the receiver needs MQTT 5 too but not this option). Each message carries an id in MQTT 5 user
+    /// properties, which the broker strips for MQTT 3.1.1 subscribers such as the reference's; the
+    /// receiver acknowledges it on fedbiomed-messaging/ack/<sender> once its handler has run and drops
+    /// duplicates; the sender re-sends until acknowledged. The Delivery completes on that acknowledgement
+    /// (for a broadcast: the first one). Off by default: a reference peer would never acknowledge.
+    bool end_to_end_ack = false;
+    /// end_to_end_ack: the Delivery fails (FB102) when no receiver acknowledged within this time after
+    /// send_message().
+    std::chrono::milliseconds end_to_end_timeout{60000};
+    /// end_to_end_ack: a message acknowledged by the broker but not by a receiver is sent again after this.
+    std::chrono::milliseconds end_to_end_resend_interval{2000};
     /// Nodes only: while started, forward the library logger's records of INFO and above to general/logger
     /// as reference `log` messages (spec section 9; see logger.hpp). At most one forwarder per process:
     /// the first node started.
     bool forward_logs = true;
-    /// stop() waits at most this long for publications the broker has not acknowledged yet, then fails
-    /// them.
+    /// stop() waits at most this long for publications not acknowledged yet (including those waiting for
+    /// a reconnection), then fails them.
     std::chrono::milliseconds stop_timeout{5000};
+
+    /// @brief The reference's wire behaviour: QoS 0, clean session, broker-assigned client id, no presence
+    /// announcements (so nothing beyond the reference's own traffic), no end-to-end acknowledgement.
+    /// Reconnection and the outbox stay on: they change nothing on the wire. @throws std::bad_alloc only.
+    static MessagingOptions reference_compatible();
 };
 
 /// @brief Something that went wrong with inbound traffic or a callback, reported instead of thrown.
 struct MessagingFault {
-    /// FB601 undecodable payload, not an object, or larger than max_payload_bytes; FB104 / FB625
-    /// incompatible or mistyped protocol version; FB100 inbound queue overflow (oldest messages dropped)
-    /// or connection to the broker lost; FB103 an exception from the MessageHandler (or that exception's
-    /// own code when it is a FedbiomedError).
+    /// FB601 undecodable payload, not an object, or larger than max_payload_bytes (also a malformed
+    /// presence announcement); FB104 / FB625 incompatible or mistyped protocol version; FB100 inbound queue
+    /// overflow (oldest messages dropped) or connection to the broker lost (reconnection follows); FB103 an
+    /// exception from the MessageHandler (or that exception's own code when it is a FedbiomedError), or a
+    /// publication refused because the outbox was full; FB101 a sticky failure: the broker refused a
+    /// reconnection (credentials, authorisation) or another process uses the same component id; FB102 no
+    /// end-to-end acknowledgement in time.
     ErrorNumbers code = ErrorNumbers::FB100;
     std::string message;  ///< full text, beginning with the code's text
     std::string topic;    ///< topic the payload arrived on (empty when not about a payload)
@@ -105,7 +209,7 @@ struct MessagingFault {
 
 /// @brief Counters since construction; they only grow.
 struct MessagingStats {
-    std::uint64_t received = 0;          ///< payloads that arrived from the broker
+    std::uint64_t received = 0;          ///< payloads that arrived on the reference topics (general/...)
     std::uint64_t handled = 0;           ///< messages handed to the MessageHandler (even if it then threw)
     std::uint64_t decode_errors = 0;     ///< payloads refused as FB601 (not JSON, not an object, too large)
     std::uint64_t version_errors = 0;    ///< messages refused for their protocol version (FB104/FB625)
@@ -116,14 +220,55 @@ struct MessagingStats {
     std::uint64_t publish_failures = 0;  ///< messages that failed (not connected, refused, lost, stopped)
     std::uint64_t logs_forwarded = 0;    ///< log records published on general/logger (acknowledged)
     /// Log records that reached the forwarder but were not delivered: not connected, refused, still pending
-    /// at stop(), unencodable, or logged from inside the logging path (never forwarded: no recursion).
+    /// at stop() or at a lost connection, unencodable, or logged from inside the logging path (never
+    /// forwarded: no recursion).
     std::uint64_t logs_dropped = 0;
+    std::uint64_t connection_attempts = 0;  ///< connection attempts made (start() and reconnections)
+    std::uint64_t connection_losses = 0;    ///< established connections that were lost (not by stop())
+    std::uint64_t reconnections = 0;        ///< connections re-established after a loss
+    /// Publications handed to the client again: after a lost connection, or (end_to_end_ack) because the
+    /// receiver's acknowledgement did not come in time. Each may reach a receiver twice.
+    std::uint64_t resent = 0;
+    std::uint64_t outbox_overflows = 0;  ///< publications refused or dropped because the outbox was full
+    /// Inbound messages carrying an end-to-end id already handled, dropped before the MessageHandler.
+    std::uint64_t duplicates_dropped = 0;
+    std::uint64_t end_to_end_timeouts = 0;  ///< publications failed for lack of an end-to-end acknowledgement
+};
+
+/// @brief Where the connection to the broker stands, as told to a ConnectionStateHandler.
+enum class ConnectionState {
+    connected,     ///< connected and subscribed (after start(), and again after every reconnection)
+    disconnected,  ///< the connection was lost; the library is reconnecting (publications are buffered)
+    failed,        ///< sticky: refused by the broker, duplicate id, or lost with reconnection disabled
+};
+
+/// @brief One change of the connection state.
+struct ConnectionEvent {
+    ConnectionState state = ConnectionState::disconnected;  ///< the new state
+    /// Why: the cause of a loss, the refusal or duplicate-id text of a failure (with its FB code);
+    /// empty for a connection.
+    std::string reason;
+    /// connected: 1 for the first connection, then the number of attempts the reconnection took;
+    /// otherwise 0.
+    std::uint64_t attempts = 0;
+};
+
+/// @brief A component announced online or gone offline on its presence topic.
+struct PresenceEvent {
+    ComponentType type = ComponentType::node;  ///< the announcing component's type (nodes, for researchers)
+    std::string id;                            ///< its component id
+    bool online = false;                       ///< true: announced online; false: offline
+    /// "online", "stopped" (clean stop()), "connection lost" (the broker published its will: it died or
+    /// its network failed), "duplicate id", or the text of the announcement.
+    std::string reason;
 };
 
 /// @brief Outcome of one publication: a handle the caller may wait on.
 ///
 /// Cheap to copy; all copies share the same state. Never blocks unless wait_for() is called. The outcome
-/// is set once, by Paho's thread (broker's answer), by a lost connection, or by stop().
+/// is set once: by the broker's acknowledgement (on Paho's thread), by a receiver's acknowledgement with
+/// end_to_end_ack, by stop(), by an outbox overflow or by a sticky failure. A lost connection does not end
+/// it: the publication is sent again after the reconnection.
 class Delivery {
 public:
     /// @brief Where the publication stands.
@@ -144,7 +289,8 @@ public:
     /// @warning Do not call from a Paho callback; calling it from a MessageHandler is fine.
     bool wait_for(std::chrono::milliseconds timeout) const noexcept;
 
-    /// @brief True once the broker accepted the message. @throws nothing.
+    /// @brief True once the broker accepted the message (with end_to_end_ack: once a receiver acknowledged
+    /// it). @throws nothing.
     bool delivered() const noexcept { return state() == State::delivered; }
 
     /// @brief Why it failed, with an FB code (e.g. "FB103: messaging call error: not connected"); empty
@@ -168,6 +314,16 @@ using MessageHandler = std::function<void(const Json& msg, const std::string& to
 /// @brief Called on the dispatcher thread for every fault (see MessagingFault), after it was logged on the
 /// library logger. An exception thrown here is caught and logged.
 using FaultHandler = std::function<void(const MessagingFault& fault)>;
+
+/// @brief Called on the dispatcher thread for every change of the connection state, in order, interleaved
+/// with the messages in the order things happened. May call send_message() (a publication made while
+/// disconnected is buffered). An exception thrown here is caught and logged.
+using ConnectionStateHandler = std::function<void(const ConnectionEvent& event)>;
+
+/// @brief Researchers: called on the dispatcher thread when a node announces itself online or offline
+/// (including the retained announcements received after each connection). An exception thrown here is
+/// caught and logged.
+using PresenceHandler = std::function<void(const PresenceEvent& event)>;
 
 /// @brief The message bus of one component. Non-copyable, non-movable (callbacks hold its address).
 class Messaging {
@@ -195,32 +351,52 @@ public:
     /// @throws MessagingError (FB103) when called after start().
     void set_fault_handler(FaultHandler on_fault);
 
-    /// @brief Connects, waits for the broker's answer (at most options.connect_timeout, no busy loop) and
-    /// subscribes the component's topics; when it returns, the component can receive. Calling it while
-    /// started does nothing; calling it after stop() connects again. A node then forwards its logs
-    /// (options.forward_logs). A successful start() clears is_failed().
+    /// @brief Sets the connection-state handler (see ConnectionStateHandler). Call before start().
+    /// @throws MessagingError (FB103) when called after start().
+    void set_connection_state_handler(ConnectionStateHandler on_state);
+
+    /// @brief Researchers: sets the presence handler (see PresenceHandler). Call before start(). Needs
+    /// options.presence (on by default).
+    /// @throws MessagingError (FB103) when called after start().
+    void set_presence_handler(PresenceHandler on_presence);
+
+    /// @brief Connects, waits for the broker's answer (no busy loop) and subscribes the component's topics;
+    /// when it returns, the component can receive. With FirstConnect::fail_fast (default) one attempt is
+    /// made, bounded by options.connect_timeout; with FirstConnect::keep_trying attempts are repeated with
+    /// the reconnection backoff until options.first_connect_deadline (a refusal by the broker still fails
+    /// at once). From then on a lost connection is re-established automatically (options.reconnect).
+    /// Calling it while started does nothing; calling it after stop() connects again. A node then
+    /// forwards its logs (options.forward_logs). A successful start() clears is_failed().
     /// @param block when true, then blocks the caller until stop() is called from another thread.
     /// @throws MessagingError (FB101) when the broker refuses (bad credentials, not authorised), cannot be
     ///         reached (down, unknown host, TLS failure) or does not answer in time; the text says which,
     ///         e.g. "FB101: cannot connect to the messaging server: broker 127.0.0.1:1883 refused the
     ///         connection: not authorised (CONNACK 5)". A connection attempt that timed out is abandoned
-    ///         (it cannot complete later). MessagingError (FB103) when called from a handler.
+    ///         (it cannot complete later). Also FB101 when stop() is called from another thread while it
+    ///         waits. MessagingError (FB103) when called from a handler.
     void start(bool block = false);
 
-    /// @brief Stops log forwarding, waits (at most options.stop_timeout) for pending deliveries, fails those
-    /// still pending, sends a clean DISCONNECT, discards inbound messages not yet handled (logged with
-    /// their count) and joins the dispatcher. Safe to call twice, before start(), and from the destructor;
-    /// allowed from a handler (the dispatcher thread then ends when the handler returns).
+    /// @brief Stops log forwarding, announces the component offline (options.presence), waits (at most
+    /// options.stop_timeout) for pending and buffered deliveries, fails those still pending, sends a clean
+    /// DISCONNECT (so the broker does not publish the will), stops reconnecting, discards inbound messages
+    /// not yet handled (logged with their count) and joins the dispatcher. Interrupts a start() waiting in
+    /// another thread. Safe to call twice, before start(), and from the destructor; allowed from a handler
+    /// (the dispatcher thread then ends when the handler returns).
     /// @throws nothing.
     void stop() noexcept;
 
     /// @brief Publishes @p msg, serialised with serialize_msg(), on the component's default topic, or on
     /// `general/<client>` when @p client is given.
-    /// Never waits for the network: the publication is handed to Paho and the outcome arrives in the
-    /// Delivery. A reserved name is a valid @p client (the reference sends add_scalar with "monitoring").
-    /// @return a Delivery: failed at once when not connected, pending until the broker acknowledges.
+    /// Never waits for the network: the publication is handed to Paho, or kept in the outbox while the
+    /// connection is being re-established, and the outcome arrives in the Delivery. A reserved name is a
+    /// valid @p client (the reference sends add_scalar with "monitoring").
+    /// @return a Delivery: failed at once when not started (before start(), after stop()), after a sticky
+    ///         failure, or when the outbox is full (OutboxOverflow::drop_newest); otherwise pending until
+    ///         the broker acknowledges (QoS 1/2; with end_to_end_ack: until a receiver acknowledges), also
+    ///         across reconnections.
     /// @throws MessageError (FB601) when @p msg cannot be serialised or is larger than
-    ///         options.max_payload_bytes; MessagingError (FB103) when @p client is not a valid topic level.
+    ///         options.max_payload_bytes; MessagingError (FB103) when @p client is not a valid topic level,
+    ///         or when the outbox is full and options.outbox_overflow is OutboxOverflow::throw_error.
     Delivery send_message(const Json& msg, const std::optional<std::string>& client = std::nullopt);
 
     /// @brief Nodes only: sends an `error` message on general/researcher, as the reference's send_error;
@@ -237,12 +413,23 @@ public:
     /// @brief The topics this component subscribes to, in subscription order. @throws nothing.
     const std::vector<std::string>& subscribed_topics() const noexcept;
 
-    /// @brief True while connected to the broker. @throws nothing.
+    /// @brief True while connected to the broker with the subscriptions in place; false from the moment a
+    /// loss is noticed until the reconnection is complete. @throws nothing.
     bool is_connected() const noexcept;
 
-    /// @brief True when the last start() failed or the connection was lost since (there is no automatic
-    /// reconnection yet); cleared by a successful start(). @throws nothing.
+    /// @brief True when the last start() failed, or after a sticky failure: the broker refused a
+    /// reconnection, another process uses this component id, or the connection was lost with
+    /// reconnection disabled. Not during an ordinary reconnection. Cleared by a successful start() (after a
+    /// sticky failure, call stop() then start() to try again). @throws nothing.
     bool is_failed() const noexcept;
+
+    /// @brief The MQTT client id in use ("fbm-node-<id>" by default; empty when the broker assigns one).
+    /// @throws nothing.
+    const std::string& client_id() const noexcept;
+
+    /// @brief Researchers: the ids of the nodes whose latest presence announcement is "online", sorted.
+    /// Empty for a node, or without options.presence. @throws std::bad_alloc only.
+    std::vector<std::string> online_nodes() const;
 
     /// @brief This component's id. @throws nothing.
     const std::string& id() const noexcept;

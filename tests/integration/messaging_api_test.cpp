@@ -448,10 +448,11 @@ TEST(MessagingApi, MqttVersionIsExplicit) {
     ASSERT_TRUE(recorder.wait_messages(1));
     EXPECT_EQ(recorder.messages()[0].first.at("sequence"), 9);
     EXPECT_TRUE(node.send_message(pong("R", node_id, 9)).wait_for(kWait));
-    // mosquitto logs the protocol level: p2 = MQTT 3.1.1, p5 = MQTT 5.
+    // mosquitto logs the protocol level (p2 = MQTT 3.1.1, p5 = MQTT 5) and the clean-session flag (c0: the
+    // persistent session of the default options).
     const std::string log = broker.log();
-    EXPECT_NE(log.find(" as " + v3.client_id + " (p2, c1"), std::string::npos) << log;
-    EXPECT_NE(log.find(" as " + v5.client_id + " (p5, c1"), std::string::npos) << log;
+    EXPECT_NE(log.find(" as " + v3.client_id + " (p2, c0"), std::string::npos) << log;
+    EXPECT_NE(log.find(" as " + v5.client_id + " (p5, c0"), std::string::npos) << log;
 }
 
 TEST(MessagingApi, QosZeroWorksLikeTheReference) {
@@ -470,12 +471,16 @@ TEST(MessagingApi, QosZeroWorksLikeTheReference) {
     ASSERT_TRUE(recorder.wait_messages(1));
 }
 
-TEST(MessagingApi, EmptyClientIdLetsTheBrokerAssignOne) {
+TEST(MessagingApi, WithoutAPersistentSessionTheBrokerAssignsTheClientId) {
     auto& broker = shared_broker();
-    Messaging node(nullptr, ComponentType::node, "node_auto_" + unique_suffix(), options_for(broker));
+    auto options = options_for(broker);
+    options.persistent_session = false;
+    Messaging node(nullptr, ComponentType::node, "node_auto_" + unique_suffix(), options);
+    EXPECT_EQ(node.client_id(), "");
     node.start();
     EXPECT_TRUE(node.is_connected());
     EXPECT_NE(broker.log().find(" as auto-"), std::string::npos);
+    EXPECT_NE(broker.log().find("(p2, c1, k60)"), std::string::npos);
 }
 
 }  // namespace

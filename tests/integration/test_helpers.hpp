@@ -43,6 +43,13 @@ public:
     /// Connects to @p broker and subscribes @p topics (QoS 1); returns once the SUBACKs arrived.
     /// @throws std::runtime_error when the broker does not answer.
     explicit RawClient(const MosquittoBroker& broker, const std::vector<std::string>& topics = {});
+    /// Same, with a client id and a persistent session (clean session off) when @p persistent: the broker
+    /// then keeps the subscriptions and queues QoS 1 messages while this client is away.
+    RawClient(const MosquittoBroker& broker, const std::vector<std::string>& topics,
+              const std::string& client_id, bool persistent);
+    /// Same, on any port (e.g. a proxy in front of the broker).
+    RawClient(int port, const std::vector<std::string>& topics, const std::string& client_id,
+              bool persistent);
     /// Sends DISCONNECT and closes the socket.
     ~RawClient();
     RawClient(const RawClient&) = delete;
@@ -50,6 +57,12 @@ public:
 
     /// Publishes @p payload at QoS 1 and waits for the PUBACK. @throws std::runtime_error on timeout.
     void publish(const std::string& topic, const std::string& payload);
+
+    /// Publishes @p payload at QoS 1 with the retain flag, and waits for the PUBACK.
+    void publish_retained(const std::string& topic, const std::string& payload);
+
+    /// True once the broker closed the connection.
+    bool closed() const;
 
     /// Subscribes @p topic at QoS 1 and waits for the SUBACK.
     void subscribe(const std::string& topic);
@@ -61,6 +74,9 @@ public:
     std::vector<RawMessage> messages() const;
 
 private:
+    void connect_to(int port, const std::vector<std::string>& topics, const std::string& client_id,
+                    bool persistent);
+    void publish_with(std::uint8_t header, const std::string& topic, const std::string& payload);
     void send_packet(std::uint8_t header, const std::string& body);
     bool wait_ack(std::uint16_t packet_id);
     void read_loop();
@@ -130,6 +146,43 @@ private:
     std::atomic<int> gone_before_answer_{0};
     std::thread thread_;
 };
+
+/// A child process with its output in files, driven by the test: waits on its output, signals, restarts.
+/// The child is killed when the test process dies (PR_SET_PDEATHSIG) and by the destructor.
+class PeerProcess {
+public:
+    /// Starts @p args (args[0] is an absolute path). @throws std::runtime_error when it cannot start.
+    explicit PeerProcess(std::vector<std::string> args);
+    ~PeerProcess();
+    PeerProcess(const PeerProcess&) = delete;
+    PeerProcess& operator=(const PeerProcess&) = delete;
+
+    /// Waits until the output (stdout and stderr) contains @p text; false on timeout or exit before.
+    bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout = kWait) const;
+    /// Number of output lines beginning with @p prefix.
+    std::size_t count_lines(const std::string& prefix) const;
+    /// Every output line beginning with @p prefix, without it.
+    std::vector<std::string> lines(const std::string& prefix) const;
+    /// Everything printed so far.
+    std::string output() const;
+    /// Sends @p signal_number.
+    void signal(int signal_number);
+    /// Waits for the exit; @return its status, or -1 when killed by a signal, or -2 on timeout.
+    int wait_exit(std::chrono::milliseconds timeout = kWait);
+    /// True while it runs (not reaped).
+    bool running() const { return pid_ > 0; }
+    int pid() const { return pid_; }
+
+private:
+    std::string output_path_;
+    int pid_ = -1;
+};
+
+/// The fault-peer helper program (tests/integration/fault_peer.cpp).
+std::string fault_peer_binary();
+
+/// Process CPU time (all threads) so far.
+std::chrono::nanoseconds process_cpu_time();
 
 /// Result of a finished subprocess.
 struct ProcessResult {

@@ -464,8 +464,7 @@ TEST_F(ProgramsTest, ResearcherPrintsForwardedLogsAndItsErrorsOnStderr) {
         << researcher_process.err();
 }
 
-// Enabled by the resilience work (automatic reconnection); until then the node never comes back.
-TEST_F(ProgramsTest, DISABLED_NodeAnswersAgainAfterTheBrokerRestarts) {
+TEST_F(ProgramsTest, NodeAnswersAgainAfterTheBrokerRestarts) {
     fbm_test::MosquittoBroker own_broker;
     auto node = start_node(id("node_a"), "hospital_a.json", &own_broker);
     const std::string rid = id("researcher");

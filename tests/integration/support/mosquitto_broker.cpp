@@ -190,6 +190,7 @@ bool MosquittoBroker::running() const {
 void MosquittoBroker::write_config() const {
     std::ofstream out(config_path_, std::ios::trunc);
     out << "listener " << port_ << " 127.0.0.1\n";
+    out << "set_tcp_nodelay true\n";  // no Nagle on the broker's side either (docs/performance.md)
     out << "log_dest file " << log_path_ << "\n";
     out << "log_type all\n";
     out << "connection_messages true\n";

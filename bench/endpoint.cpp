@@ -1,0 +1,388 @@
+#include "endpoint.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+#include <mqtt/async_client.h>
+
+#include "fedbiomed/messaging.hpp"
+#include "fedbiomed/version.hpp"
+#include "process.hpp"
+#include <unistd.h>
+
+namespace fbm_bench {
+namespace {
+
+using fedbiomed::Json;
+
+// The limits Messaging applies by default, so the raw clients decode under the same rules.
+fedbiomed::DecodeLimits default_limits() {
+    const fedbiomed::MessagingOptions defaults;
+    return fedbiomed::DecodeLimits{defaults.max_json_depth, defaults.max_payload_bytes};
+}
+
+std::string publish_topic(Side side) {
+    return side == Side::researcher ? "general/nodes" : "general/researcher";
+}
+
+std::vector<std::string> subscribe_topics(Side side, const std::string& id) {
+    if (side == Side::researcher) {
+        return {"general/researcher", "general/monitoring", "general/logger"};
+    }
+    return {"general/nodes", "general/" + id};
+}
+
+// ------------------------------------------------------------------------------------------------
+// This library
+// ------------------------------------------------------------------------------------------------
+
+class LibEndpoint final : public Endpoint {
+public:
+    explicit LibEndpoint(EndpointConfig config) : config_(std::move(config)) {}
+
+    void start(MessageSink sink) override {
+        fedbiomed::MessagingOptions options;  // the library's defaults, except where the broker is
+        options.broker = "127.0.0.1";
+        options.port = config_.port;
+        if (config_.qos >= 0) {
+            options.qos = config_.qos;
+        }
+        const auto type = config_.side == Side::researcher ? fedbiomed::ComponentType::researcher
+                                                           : fedbiomed::ComponentType::node;
+        messaging_ = std::make_unique<fedbiomed::Messaging>(
+            [sink = std::move(sink)](const Json& msg, const std::string& /*topic*/) { sink(msg); }, type,
+            config_.id, options);
+        messaging_->set_fault_handler([this](const fedbiomed::MessagingFault& fault) {
+            if (fault.code == fedbiomed::ErrorNumbers::FB601 ||
+                fault.code == fedbiomed::ErrorNumbers::FB104 ||
+                fault.code == fedbiomed::ErrorNumbers::FB625) {
+                bad_.fetch_add(1, std::memory_order_relaxed);
+            }
+            std::fprintf(stderr, "fbm-bench %s: fault: %s\n", config_.id.c_str(), fault.message.c_str());
+        });
+        messaging_->start();
+    }
+
+    void send(const Json& msg) override {
+        last_ = messaging_->send_message(msg);
+        if (last_.state() == fedbiomed::Delivery::State::failed) {
+            failed_.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (config_.max_outstanding > 0) {
+            outstanding_.push_back(last_);
+            while (outstanding_.size() > config_.max_outstanding) {
+                outstanding_.front().wait_for(std::chrono::minutes(1));
+                outstanding_.pop_front();
+            }
+        }
+    }
+
+    void flush() override {
+        // Bounded, so that a stuck publication costs one minute of the run, not the run.
+        if (!last_.wait_for(std::chrono::minutes(1))) {
+            std::fprintf(stderr, "fbm-bench %s: last publication still pending after 1 minute\n",
+                         config_.id.c_str());
+        }
+    }
+
+    void stop() override {
+        if (messaging_) {
+            messaging_->stop();
+        }
+    }
+
+    std::uint64_t refusals() const override { return failed_.load(); }
+    std::uint64_t bad_messages() const override { return bad_.load(); }
+
+private:
+    EndpointConfig config_;
+    std::unique_ptr<fedbiomed::Messaging> messaging_;
+    fedbiomed::Delivery last_;
+    std::deque<fedbiomed::Delivery> outstanding_;
+    std::atomic<std::uint64_t> bad_{0};
+    std::atomic<std::uint64_t> failed_{0};
+};
+
+// ------------------------------------------------------------------------------------------------
+// Raw Paho C++, as a newcomer writes it: Paho's defaults everywhere (create options, connect options,
+// no TCP_NODELAY), the codec of this library for the JSON work, and a retry when Paho refuses a
+// publication because its buffer of 100 queued commands is full (error -12, thrown as an exception).
+// ------------------------------------------------------------------------------------------------
+
+class PahoEndpoint final : public Endpoint {
+public:
+    explicit PahoEndpoint(EndpointConfig config)
+        : config_(std::move(config)),
+          topic_(publish_topic(config_.side)),
+          limits_(default_limits()),
+          client_("tcp://127.0.0.1:" + std::to_string(config_.port), config_.id) {}
+
+    ~PahoEndpoint() override {
+        try {
+            stop();
+        } catch (...) {
+        }
+    }
+
+    void start(MessageSink sink) override {
+        sink_ = std::move(sink);
+        client_.set_message_callback([this](mqtt::const_message_ptr message) {
+            try {
+                Json msg = fedbiomed::deserialize_msg(message->get_payload_str(), limits_);
+                fedbiomed::check_message_version(msg);
+                sink_(msg);
+            } catch (const std::exception& error) {
+                bad_.fetch_add(1, std::memory_order_relaxed);
+                std::fprintf(stderr, "fbm-bench %s: bad message: %s\n", config_.id.c_str(), error.what());
+            }
+        });
+        client_.connect()->wait();
+        connected_ = true;
+        if (config_.subscribe) {
+            for (const auto& topic : subscribe_topics(config_.side, config_.id)) {
+                client_.subscribe(topic, effective_qos(config_))->wait();
+            }
+        }
+    }
+
+    void send(const Json& msg) override {
+        const std::string payload = fedbiomed::serialize_msg(msg);
+        for (;;) {
+            try {
+                last_ =
+                    client_.publish(topic_, payload.data(), payload.size(), effective_qos(config_), false);
+                if (config_.max_outstanding > 0) {
+                    outstanding_.push_back(last_);
+                    while (outstanding_.size() > config_.max_outstanding) {
+                        outstanding_.front()->wait();
+                        outstanding_.pop_front();
+                    }
+                }
+                return;
+            } catch (const mqtt::exception& error) {
+                if (error.get_return_code() != MQTTASYNC_MAX_BUFFERED_MESSAGES) {
+                    throw;
+                }
+                ++refusals_;
+                std::this_thread::yield();
+            }
+        }
+    }
+
+    void flush() override {
+        if (last_) {
+            last_->wait();
+        }
+    }
+
+    void stop() override {
+        if (connected_) {
+            connected_ = false;
+            client_.disconnect()->wait();
+        }
+    }
+
+    std::uint64_t refusals() const override { return refusals_; }
+    std::uint64_t bad_messages() const override { return bad_.load(); }
+
+private:
+    EndpointConfig config_;
+    const std::string topic_;
+    const fedbiomed::DecodeLimits limits_;
+    mqtt::async_client client_;
+    MessageSink sink_;
+    mqtt::delivery_token_ptr last_;
+    std::deque<mqtt::delivery_token_ptr> outstanding_;
+    bool connected_ = false;
+    std::uint64_t refusals_ = 0;
+    std::atomic<std::uint64_t> bad_{0};
+};
+
+// ------------------------------------------------------------------------------------------------
+// mosquitto_sub | this process | mosquitto_pub -l: the transport reference. Both tools run out of the
+// box (no --nodelay). Lines are the payloads (JSON text never holds a raw newline).
+// ------------------------------------------------------------------------------------------------
+
+constexpr std::string_view kReadyPayload = "__fbm_bench_ready__";
+
+class ToolsEndpoint final : public Endpoint {
+public:
+    explicit ToolsEndpoint(EndpointConfig config) : config_(std::move(config)), limits_(default_limits()) {}
+
+    ~ToolsEndpoint() override {
+        try {
+            stop();
+        } catch (...) {
+        }
+    }
+
+    void start(MessageSink sink) override {
+        sink_ = std::move(sink);
+        const std::string port = std::to_string(config_.port);
+        const std::string qos = std::to_string(effective_qos(config_));
+        // The retained marker arrives right after the SUBACK: once it is read, every subscription is live.
+        const std::string ready_topic = "bench/ready/" + config_.id + "-" + std::to_string(::getpid());
+        Child marker({"mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-r", "-t", ready_topic,
+                      "-m", std::string(kReadyPayload)},
+                     false, false, config_.stderr_path);
+        if (marker.wait() != 0) {
+            throw std::runtime_error("mosquitto_pub (ready marker) failed");
+        }
+        std::vector<std::string> sub_args{"mosquitto_sub",    "-h", "127.0.0.1", "-p", port, "-q", qos, "-i",
+                                          config_.id + "_sub"};
+        if (config_.subscribe) {
+            for (const auto& topic : subscribe_topics(config_.side, config_.id)) {
+                sub_args.push_back("-t");
+                sub_args.push_back(topic);
+            }
+        }
+        sub_args.push_back("-t");
+        sub_args.push_back(ready_topic);
+        sub_ = Child(sub_args, false, true, config_.stderr_path);
+        reader_ = std::thread([this] { read_loop(); });
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            if (!ready_cv_.wait_for(lock, std::chrono::seconds(20), [this] { return ready_; })) {
+                throw std::runtime_error("mosquitto_sub did not deliver the ready marker");
+            }
+        }
+        if (!config_.publish) {
+            return;
+        }
+        pub_ = Child({"mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", qos, "-i", config_.id + "_pub",
+                      "-l", "-t", publish_topic(config_.side)},
+                     true, false, config_.stderr_path);
+        // mosquitto_pub -l polls for its CONNACK every 100 ms before it reads stdin; give it that time so
+        // the first measured line does not wait for the connection (there is no signal to wait on).
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+
+    void send(const Json& msg) override {
+        out_ += fedbiomed::serialize_msg(msg);
+        out_.push_back('\n');
+        if (!config_.batch_writes || out_.size() >= 64 * 1024) {
+            write_out();
+        }
+    }
+
+    void flush() override {
+        write_out();
+        if (pub_.running()) {
+            pub_.close_stdin();  // mosquitto_pub sends what it read, waits for the acks, and exits
+            pub_.wait();
+        }
+    }
+
+    void stop() override {
+        if (pub_.running()) {
+            pub_.close_stdin();
+            if (!pub_.wait_for(std::chrono::seconds(30))) {
+                pub_.terminate();
+            }
+        }
+        if (sub_.running()) {
+            sub_.terminate();
+        }
+        if (reader_.joinable()) {
+            reader_.join();
+        }
+    }
+
+    std::uint64_t bad_messages() const override { return bad_.load(); }
+
+private:
+    void write_out() {
+        if (!out_.empty()) {
+            if (!pub_.write(out_)) {
+                throw std::runtime_error("mosquitto_pub closed its input");
+            }
+            out_.clear();
+        }
+    }
+
+    void read_loop() {
+        std::string_view line;
+        while (sub_.out().next_view(line)) {
+            if (line.empty()) {
+                continue;
+            }
+            if (line == kReadyPayload) {
+                {
+                    std::lock_guard<std::mutex> lock(mutex_);
+                    ready_ = true;
+                }
+                ready_cv_.notify_all();
+                continue;
+            }
+            try {
+                Json msg = fedbiomed::deserialize_msg(line, limits_);
+                fedbiomed::check_message_version(msg);
+                sink_(msg);
+            } catch (const std::exception& error) {
+                bad_.fetch_add(1, std::memory_order_relaxed);
+                std::fprintf(stderr, "fbm-bench %s: bad message: %s\n", config_.id.c_str(), error.what());
+            }
+        }
+    }
+
+    EndpointConfig config_;
+    const fedbiomed::DecodeLimits limits_;
+    MessageSink sink_;
+    Child sub_;
+    Child pub_;
+    std::thread reader_;
+    std::mutex mutex_;
+    std::condition_variable ready_cv_;
+    bool ready_ = false;
+    std::string out_;
+    std::atomic<std::uint64_t> bad_{0};
+};
+
+}  // namespace
+
+Impl parse_impl(const std::string& text) {
+    if (text == "lib") {
+        return Impl::lib;
+    }
+    if (text == "paho") {
+        return Impl::paho;
+    }
+    if (text == "tools") {
+        return Impl::tools;
+    }
+    throw std::invalid_argument("unknown implementation '" + text + "' (lib, paho or tools)");
+}
+
+const char* impl_name(Impl impl) noexcept {
+    switch (impl) {
+    case Impl::lib: return "lib";
+    case Impl::paho: return "paho";
+    case Impl::tools: return "tools";
+    }
+    return "?";
+}
+
+int effective_qos(const EndpointConfig& config) {
+    if (config.qos >= 0) {
+        return config.qos;
+    }
+    return config.impl == Impl::lib ? fedbiomed::MessagingOptions{}.qos : 1;
+}
+
+std::unique_ptr<Endpoint> make_endpoint(const EndpointConfig& config) {
+    switch (config.impl) {
+    case Impl::lib: return std::make_unique<LibEndpoint>(config);
+    case Impl::paho: return std::make_unique<PahoEndpoint>(config);
+    case Impl::tools: return std::make_unique<ToolsEndpoint>(config);
+    }
+    throw std::invalid_argument("unknown implementation");
+}
+
+}  // namespace fbm_bench

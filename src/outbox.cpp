@@ -1,0 +1,473 @@
+#include "outbox.hpp"
+
+#include <utility>
+
+#include <mqtt/token.h>
+
+namespace fedbiomed::detail {
+namespace {
+
+std::uint64_t id_of(void* context) noexcept {
+    return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(context));
+}
+
+std::string with_code(ErrorNumbers code, const std::string& detail) {
+    std::string text(error_text(code));
+    text += ": ";
+    text += detail;
+    return text;
+}
+
+// MQTT 5 PUBACK reason codes 0x80..0xA2 say the broker refused the publication for good. (For MQTT 3.1.1
+// Paho reports no reason code: its placeholder, 255, is outside that range.)
+constexpr int kFirstRefusalReason = 0x80;
+constexpr int kLastReasonCode = 0xA2;
+
+}  // namespace
+
+Outbox::Outbox(Limits limits, Counters& counters, ResilienceCounters& resilience,
+               std::function<void()> on_requeue)
+    : limits_(limits), counters_(counters), resilience_(resilience), on_requeue_(std::move(on_requeue)) {}
+
+void Outbox::finish(std::vector<Completion>& done) {
+    for (auto& completion : done) {
+        switch (completion.kind) {
+        case Kind::message:
+            Counters::bump(completion.ok ? counters_.published : counters_.publish_failures);
+            break;
+        case Kind::log:
+            Counters::bump(completion.ok ? counters_.logs_forwarded : counters_.logs_dropped);
+            break;
+        case Kind::control: break;
+        }
+        if (completion.shared) {
+            completion.shared->complete(completion.ok ? Delivery::State::delivered : Delivery::State::failed,
+                                        completion.ok ? std::string() : std::move(completion.error));
+        }
+    }
+    done.clear();
+}
+
+bool Outbox::leave_flight_locked(Entry& entry) {
+    if (entry.state != State::in_flight || entry.qos == 0) {
+        return false;
+    }
+    const bool was_full = in_flight_ >= window_;
+    if (in_flight_ != 0) {
+        --in_flight_;
+    }
+    entry.state = State::waiting;  // the caller sets the next state; this place is not freed twice
+    return was_full && in_flight_ < window_ && !waiting_.empty();
+}
+
+void Outbox::set_window(std::size_t window) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    window_ = window == 0 ? 1 : window;
+}
+
+void Outbox::connected() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    last_acknowledgement_ = std::max(last_acknowledgement_, Clock::now());
+}
+
+void Outbox::erase_locked(std::map<std::uint64_t, Entry>::iterator it, bool ok, const std::string& error,
+                          std::vector<Completion>& done) {
+    Entry& entry = it->second;
+    leave_flight_locked(entry);
+    if (entry.counted) {
+        --counted_;
+        bytes_ -= entry.payload->size();
+    }
+    if (entry.token) {
+        spare_tokens_.push_back(std::move(entry.token));  // Paho may still hold it
+    }
+    waiting_.erase(it->first);
+    done.push_back(Completion{std::move(entry.shared), entry.kind, ok, ok ? std::string() : error});
+    entries_.erase(it);
+    if (entries_.empty()) {
+        empty_.notify_all();
+    }
+}
+
+bool Outbox::make_room_locked(Kind kind, std::size_t bytes, std::vector<Completion>& done, Added& added) {
+    auto full = [&] { return counted_ + 1 > limits_.capacity || bytes_ + bytes > limits_.max_bytes; };
+    if (!full()) {
+        return true;
+    }
+    if (kind == Kind::message && limits_.overflow == OutboxOverflow::drop_oldest) {
+        // Only messages not handed to the client can be dropped: the client owns the others.
+        for (auto id = waiting_.begin(); id != waiting_.end() && full();) {
+            const auto entry = entries_.find(*id);
+            ++id;
+            if (entry != entries_.end() && entry->second.kind == Kind::message) {
+                ResilienceCounters::bump(resilience_.outbox_overflows);
+                ++added.evicted;
+                erase_locked(entry, false,
+                             with_code(ErrorNumbers::FB103,
+                                       "outbox full (capacity " + std::to_string(limits_.capacity) +
+                                           " messages, " + std::to_string(limits_.max_bytes) +
+                                           " bytes): dropped to make room for a newer message"),
+                             done);
+            }
+        }
+        if (!full()) {
+            return true;
+        }
+    }
+    return false;
+}
+
+Outbox::Added Outbox::add(Kind kind, mqtt::string_ref topic, std::string&& payload, int qos, bool retained,
+                          bool end_to_end, bool connected) {
+    Added added;
+    std::shared_ptr<Delivery::Shared> shared;
+    if (kind == Kind::message) {
+        shared = std::make_shared<Delivery::Shared>();
+        added.delivery = Delivery(shared);
+    }
+    std::vector<Completion> done;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (kind != Kind::message && !connected) {
+            // Logs and control publications never wait for a connection.
+            if (kind == Kind::log) {
+                Counters::bump(counters_.logs_dropped);
+            }
+            return added;
+        }
+        if (kind != Kind::control && !make_room_locked(kind, payload.size(), done, added)) {
+            if (kind == Kind::log) {
+                Counters::bump(counters_.logs_dropped);
+            } else {
+                ResilienceCounters::bump(resilience_.outbox_overflows);
+                added.rejected = true;
+                if (limits_.overflow != OutboxOverflow::throw_error) {
+                    Counters::bump(counters_.publish_failures);
+                    shared->complete(Delivery::State::failed,
+                                     with_code(ErrorNumbers::FB103,
+                                               "outbox full (capacity " + std::to_string(limits_.capacity) +
+                                                   " messages, " + std::to_string(limits_.max_bytes) +
+                                                   " bytes): message to " + topic.str() + " not sent"));
+                }
+            }
+        } else {
+            const std::uint64_t id = next_id_++;
+            Entry entry;
+            entry.kind = kind;
+            entry.end_to_end = end_to_end;
+            entry.counted = kind != Kind::control;
+            entry.qos = qos;
+            entry.retained = retained;
+            entry.topic = std::move(topic);
+            entry.payload = std::make_shared<const std::string>(std::move(payload));
+            entry.shared = std::move(shared);
+            entry.created = Clock::now();
+            if (entry.counted) {
+                ++counted_;
+                bytes_ += entry.payload->size();
+            }
+            entries_.emplace(id, std::move(entry));
+            waiting_.insert(waiting_.end(), id);
+            added.accepted = true;
+        }
+    }
+    finish(done);
+    return added;
+}
+
+Delivery Outbox::add_control_waited(mqtt::string_ref topic, std::string&& payload, int qos, bool retained) {
+    auto shared = std::make_shared<Delivery::Shared>();
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::uint64_t id = next_id_++;
+    Entry entry;
+    entry.kind = Kind::control;
+    entry.qos = qos;
+    entry.retained = retained;
+    entry.topic = std::move(topic);
+    entry.payload = std::make_shared<const std::string>(std::move(payload));
+    entry.shared = shared;
+    entry.created = Clock::now();
+    entries_.emplace(id, std::move(entry));
+    waiting_.insert(waiting_.end(), id);
+    return Delivery(std::move(shared));
+}
+
+std::vector<Outbox::Ready> Outbox::take(std::size_t max) {
+    std::vector<Ready> ready;
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto now = Clock::now();
+    while (!waiting_.empty() && ready.size() < max) {
+        const std::uint64_t id = *waiting_.begin();
+        const auto found = entries_.find(id);
+        if (found == entries_.end()) {
+            waiting_.erase(waiting_.begin());
+            continue;
+        }
+        Entry& entry = found->second;
+        if (entry.qos > 0) {
+            if (in_flight_ >= window_) {
+                break;  // in order: nothing overtakes it; an acknowledgement will call on_requeue
+            }
+            ++in_flight_;
+        }
+        waiting_.erase(waiting_.begin());
+        entry.state = State::in_flight;
+        entry.last_sent = now;
+        if (++entry.sends > 1) {
+            ResilienceCounters::bump(resilience_.resent);
+        }
+        ready.push_back(Ready{id, entry.topic, entry.payload, entry.qos, entry.retained, entry.end_to_end});
+    }
+    return ready;
+}
+
+bool Outbox::has_waiting() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return !waiting_.empty();
+}
+
+void Outbox::keep_token_locked(Entry& entry, mqtt::delivery_token_ptr token) {
+    if (entry.token) {
+        spare_tokens_.push_back(std::move(entry.token));  // an earlier send's token: Paho may still hold it
+    }
+    entry.token = std::move(token);
+}
+
+void Outbox::attach(std::uint64_t id, mqtt::delivery_token_ptr token) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = entries_.find(id);
+    if (found != entries_.end()) {
+        keep_token_locked(found->second, std::move(token));
+    } else {
+        spare_tokens_.push_back(std::move(token));
+    }
+}
+
+void Outbox::refused(std::uint64_t id, bool transient, const std::string& error) {
+    std::vector<Completion> done;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = entries_.find(id);
+        if (found == entries_.end()) {
+            return;
+        }
+        if (transient && found->second.kind == Kind::message) {
+            leave_flight_locked(found->second);
+            found->second.state = State::waiting;
+            waiting_.insert(id);
+        } else {
+            erase_locked(found, false, error, done);
+        }
+    }
+    finish(done);
+}
+
+void Outbox::connection_lost() {
+    std::vector<Completion> done;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto it = entries_.begin(); it != entries_.end();) {
+            const auto current = it++;
+            Entry& entry = current->second;
+            if (entry.state != State::in_flight) {
+                continue;
+            }
+            if (entry.kind == Kind::message) {
+                leave_flight_locked(entry);
+                entry.state = State::waiting;
+                waiting_.insert(current->first);
+            } else {
+                erase_locked(current, false,
+                             with_code(ErrorNumbers::FB103,
+                                       "connection to the broker lost before the "
+                                       "publication completed"),
+                             done);
+            }
+        }
+        in_flight_ = 0;  // a new connection starts with an empty window
+    }
+    finish(done);
+}
+
+void Outbox::end_to_end_acknowledged(std::uint64_t id) {
+    std::vector<Completion> done;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        // Any acknowledgement shows that receivers are alive and how far they got (see sweep_end_to_end()).
+        last_acknowledgement_ = Clock::now();
+        highest_acknowledged_ = std::max(highest_acknowledged_, id);
+        const auto found = entries_.find(id);
+        if (found == entries_.end() || !found->second.end_to_end) {
+            return;
+        }
+        erase_locked(found, true, {}, done);
+    }
+    finish(done);
+}
+
+Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milliseconds resend_after,
+                                       std::chrono::milliseconds timeout) {
+    Sweep sweep;
+    std::vector<Completion> done;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto it = entries_.begin(); it != entries_.end();) {
+            const auto current = it++;
+            Entry& entry = current->second;
+            if (!entry.end_to_end) {
+                continue;
+            }
+            const auto expires = entry.created + timeout;
+            if (expires <= now) {
+                ++sweep.timed_out;
+                ResilienceCounters::bump(resilience_.end_to_end_timeouts);
+                erase_locked(current, false,
+                             std::string(error_text(ErrorNumbers::FB102)) +
+                                 ": no end-to-end acknowledgement of "
+                                 "the message to " +
+                                 entry.topic.str() + " within " + std::to_string(timeout.count()) + " ms (" +
+                                 std::to_string(entry.sends) + " send(s))",
+                             done);
+                continue;
+            }
+            sweep.next_due = std::min(sweep.next_due, expires);
+            if (entry.state == State::awaiting_receiver) {
+                // Messages reach a receiver in the order they were sent. While acknowledgements keep coming,
+                // a message not acknowledged yet is either queued behind the others (leave it) or lost, which
+                // shows as a later one acknowledged before it (a gap: send it again). Without any
+                // acknowledgement for resend_after, every overdue message goes again.
+                const auto resend_at = entry.last_sent + resend_after;
+                const bool gap = current->first < highest_acknowledged_;
+                const bool stalled = now - last_acknowledgement_ >= resend_after;
+                if (resend_at <= now && (gap || stalled)) {
+                    entry.state = State::waiting;
+                    waiting_.insert(current->first);
+                    ++sweep.resend;
+                } else {
+                    sweep.next_due = std::min(sweep.next_due, resend_at);
+                }
+            }
+        }
+    }
+    finish(done);
+    return sweep;
+}
+
+std::size_t Outbox::fail_all(const std::string& error) {
+    std::vector<Completion> done;
+    std::size_t messages = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        while (!entries_.empty()) {
+            messages += entries_.begin()->second.kind == Kind::message ? 1U : 0U;
+            erase_locked(entries_.begin(), false, error, done);
+        }
+    }
+    finish(done);
+    return messages;
+}
+
+bool Outbox::wait_empty(std::chrono::milliseconds timeout) const {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return empty_.wait_for(lock, timeout, [this] { return entries_.empty(); });
+}
+
+std::size_t Outbox::size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return entries_.size();
+}
+
+void Outbox::release_tokens() noexcept {
+    std::vector<mqtt::delivery_token_ptr> spare;
+    std::lock_guard<std::mutex> lock(mutex_);
+    spare.swap(spare_tokens_);
+    for (auto& [id, entry] : entries_) {
+        (void)id;
+        entry.token.reset();
+    }
+}
+
+void Outbox::on_success(const mqtt::token& token) {
+    try {
+        std::vector<Completion> done;
+        std::vector<mqtt::delivery_token_ptr> spare;
+        bool freed = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            spare.swap(spare_tokens_);  // released here, on Paho's thread (see attach())
+            const auto found = entries_.find(id_of(token.get_user_context()));
+            if (found == entries_.end()) {
+                return;
+            }
+            Entry& entry = found->second;
+            if (entry.state == State::awaiting_receiver) {
+                return;  // the broker acknowledged another copy too
+            }
+            if (entry.end_to_end) {
+                // The broker has it; the Delivery waits for a receiver's acknowledgement.
+                freed = leave_flight_locked(entry);
+                entry.state = State::awaiting_receiver;
+                waiting_.erase(found->first);
+                if (entry.token) {
+                    spare.push_back(std::move(entry.token));
+                }
+            } else {
+                freed = leave_flight_locked(entry);
+                erase_locked(found, true, {}, done);
+            }
+        }
+        finish(done);
+        if (freed && on_requeue_) {
+            on_requeue_();
+        }
+    } catch (...) {
+        // Nothing may escape into Paho.
+    }
+}
+
+void Outbox::on_failure(const mqtt::token& token) {
+    try {
+        bool requeued = false;
+        std::vector<Completion> done;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            const auto found = entries_.find(id_of(token.get_user_context()));
+            if (found == entries_.end() || found->second.state != State::in_flight) {
+                return;  // already handed back by connection_lost(), or acknowledged meanwhile
+            }
+            requeued = leave_flight_locked(found->second);
+            const int reason = static_cast<int>(token.get_reason_code());
+            if (reason >= kFirstRefusalReason && reason <= kLastReasonCode) {
+                erase_locked(found, false,
+                             with_code(ErrorNumbers::FB103,
+                                       "the broker refused the publication to " + found->second.topic.str() +
+                                           " (MQTT 5 reason code " + std::to_string(reason) + ")"),
+                             done);
+            } else if (found->second.kind == Kind::message) {
+                // Interrupted (connection lost, client destroyed): send it again on the next connection.
+                found->second.state = State::waiting;
+                waiting_.insert(found->first);
+                requeued = true;
+            } else {
+                const int rc = token.get_return_code();
+                std::string why = "the publication to " + found->second.topic.str() +
+                                  " did not complete (MQTT client error " + std::to_string(rc);
+                const char* text = MQTTAsync_strerror(rc);
+                if (text != nullptr) {
+                    why += ": ";
+                    why += text;
+                }
+                why += ")";
+                erase_locked(found, false, with_code(ErrorNumbers::FB103, why), done);
+            }
+        }
+        finish(done);
+        if (requeued && on_requeue_) {
+            on_requeue_();
+        }
+    } catch (...) {
+        // Nothing may escape into Paho.
+    }
+}
+
+}  // namespace fedbiomed::detail

@@ -1,0 +1,145 @@
+#include "presence.hpp"
+
+#include <chrono>
+#include <random>
+
+#include "topics.hpp"
+
+namespace fedbiomed::detail {
+namespace {
+
+std::string field(const Json& object, const char* name, bool required) {
+    const auto found = object.find(name);
+    if (found == object.end()) {
+        if (required) {
+            throw MessageError(ErrorNumbers::FB601,
+                               std::string("presence announcement without '") + name + "'");
+        }
+        return {};
+    }
+    if (!found->is_string()) {
+        throw MessageError(ErrorNumbers::FB601,
+                           std::string("presence announcement: '") + name + "' is not a string");
+    }
+    return found->get<std::string>();
+}
+
+}  // namespace
+
+std::string make_instance_id() {
+    std::random_device device;
+    const auto now =
+        static_cast<std::uint64_t>(std::chrono::high_resolution_clock::now().time_since_epoch().count());
+    std::mt19937_64 random((static_cast<std::uint64_t>(device()) << 32U) ^ device() ^ now);
+    const std::uint64_t value = random();
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string text(16, '0');
+    for (std::size_t i = 0; i < 16; ++i) {
+        text[i] = kHex[(value >> (60U - 4U * i)) & 0xFU];
+    }
+    return text;
+}
+
+const char* type_name(ComponentType type) noexcept {
+    return type == ComponentType::node ? "node" : "researcher";
+}
+
+std::string encode_presence(const PresenceRecord& record) {
+    Json object = Json::object();
+    object["state"] = record.state;
+    object["type"] = record.type;
+    object["id"] = record.id;
+    object["instance"] = record.instance;
+    object["seq"] = record.seq;
+    if (!record.reason.empty()) {
+        object["reason"] = record.reason;
+    }
+    if (!record.other.empty()) {
+        object["other"] = record.other;
+    }
+    return object.dump();
+}
+
+std::optional<PresenceRecord> decode_presence(const std::string& payload, const DecodeLimits& limits) {
+    if (payload.empty()) {
+        return std::nullopt;
+    }
+    const Json object = deserialize_msg(payload, limits);
+    if (!object.is_object()) {
+        throw MessageError(ErrorNumbers::FB601, "presence announcement is not a JSON object");
+    }
+    PresenceRecord record;
+    record.state = field(object, "state", true);
+    record.type = field(object, "type", true);
+    record.id = field(object, "id", true);
+    record.instance = field(object, "instance", true);
+    record.reason = field(object, "reason", false);
+    record.other = field(object, "other", false);
+    const auto seq = object.find("seq");
+    if (seq != object.end()) {
+        if (!seq->is_number_unsigned()) {
+            throw MessageError(ErrorNumbers::FB601,
+                               "presence announcement: 'seq' is not an unsigned integer");
+        }
+        record.seq = seq->get<std::uint64_t>();
+    }
+    if (record.state != "online" && record.state != "offline" && record.state != "duplicate") {
+        throw MessageError(ErrorNumbers::FB601, "presence announcement with unknown state '" +
+                                                    printable(record.state.substr(0, 40)) + "'");
+    }
+    return record;
+}
+
+std::optional<PresenceEvent> PresenceTracker::apply(const PresenceRecord& record) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Node& node = nodes_[record.id];
+    PresenceEvent event;
+    event.type = ComponentType::node;
+    event.id = record.id;
+    const bool same_instance = node.instance == record.instance;
+    if (same_instance && record.seq < node.seq) {
+        return std::nullopt;  // older than what we know: e.g. the will of a connection since replaced
+    }
+    if (record.state == "online") {
+        const bool was_online = node.online && same_instance;
+        node.online = true;
+        node.instance = record.instance;
+        node.seq = record.seq;
+        if (was_online) {
+            return std::nullopt;  // the same announcement again (retained, after a reconnection)
+        }
+        event.online = true;
+        event.reason = "online";
+        return event;
+    }
+    // offline or duplicate: only the instance we believe online can take the node offline; the will of
+    // an older instance, published after its successor connected, must not.
+    if (!node.online || !same_instance) {
+        return std::nullopt;
+    }
+    node.seq = record.seq;
+    node.online = false;
+    event.online = false;
+    event.reason = record.state == "duplicate"
+                       ? std::string("duplicate id")
+                       : (record.reason.empty() ? std::string("offline") : record.reason);
+    return event;
+}
+
+std::vector<std::string> PresenceTracker::online() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::string> ids;
+    for (const auto& [id, node] : nodes_) {
+        if (node.online) {
+            ids.push_back(id);
+        }
+    }
+    return ids;
+}
+
+void PresenceTracker::clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    nodes_.clear();
+}
+
+}  // namespace fedbiomed::detail

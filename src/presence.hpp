@@ -1,0 +1,67 @@
+// Presence announcements on fedbiomed-messaging/presence/<node|researcher>/<id> (topics the reference never
+// subscribes to): a retained "online" record published at every connection, a retained "offline" will the
+// broker publishes when the component dies, an "offline" record published by a clean stop(), and a
+// "duplicate" record published by a component that found another process using its id. Researchers follow
+// the nodes' records; every component watches its own topic, where another instance's record is a sign of
+// a duplicate id (see TakeoverDetector).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fedbiomed/json.hpp"
+#include "fedbiomed/messaging.hpp"
+
+namespace fedbiomed::detail {
+
+/// One announcement, as published (a small JSON object).
+struct PresenceRecord {
+    std::string state;      ///< "online", "offline" or "duplicate"
+    std::string type;       ///< "node" or "researcher"
+    std::string id;         ///< component id
+    std::string instance;   ///< random per Messaging object: tells two processes with one id apart
+    std::uint64_t seq = 0;  ///< connection number within the instance: orders its records (a will is late)
+    std::string reason;     ///< why (offline: "stopped", "connection lost"; duplicate: the verdict)
+    std::string other;      ///< duplicate: the other instance
+};
+
+/// A fresh random instance id (16 hex digits).
+std::string make_instance_id();
+
+/// "node" or "researcher".
+const char* type_name(ComponentType type) noexcept;
+
+/// The JSON text of @p record.
+std::string encode_presence(const PresenceRecord& record);
+
+/// Parses an announcement. @return nullopt for an empty payload (a cleared retained message).
+/// @throws DecodeError / MessageError (FB601) for anything that is not a well-formed record.
+std::optional<PresenceRecord> decode_presence(const std::string& payload, const DecodeLimits& limits);
+
+/// The presence of the nodes, as a researcher sees it. Thread-safe.
+class PresenceTracker {
+public:
+    /// Applies a node's record received on its topic. @return the event to report when the node's
+    /// state changed (a record of an older instance never takes a newer one offline).
+    std::optional<PresenceEvent> apply(const PresenceRecord& record);
+
+    /// Nodes whose latest state is online, sorted.
+    std::vector<std::string> online() const;
+
+    void clear();
+
+private:
+    struct Node {
+        std::string instance;
+        std::uint64_t seq = 0;
+        bool online = false;
+    };
+    mutable std::mutex mutex_;
+    std::map<std::string, Node> nodes_;
+};
+
+}  // namespace fedbiomed::detail

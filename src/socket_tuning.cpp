@@ -1,0 +1,250 @@
+#include "socket_tuning.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+
+#include <dirent.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+namespace fedbiomed::detail {
+namespace {
+
+// The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d), if it is one.
+bool mapped_v4(const sockaddr_in6& address, in_addr& out) noexcept {
+    if (!IN6_IS_ADDR_V4MAPPED(&address.sin6_addr)) {
+        return false;
+    }
+    std::memcpy(&out, address.sin6_addr.s6_addr + 12, sizeof out);
+    return true;
+}
+
+int port_of(const sockaddr_storage& address) noexcept {
+    if (address.ss_family == AF_INET) {
+        sockaddr_in v4{};
+        std::memcpy(&v4, &address, sizeof v4);
+        return ntohs(v4.sin_port);
+    }
+    if (address.ss_family == AF_INET6) {
+        sockaddr_in6 v6{};
+        std::memcpy(&v6, &address, sizeof v6);
+        return ntohs(v6.sin6_port);
+    }
+    return -1;
+}
+
+// Same host address, whatever the family (an IPv4 address may appear IPv4-mapped in an IPv6 socket).
+bool same_host(const sockaddr_storage& a, const sockaddr_storage& b) noexcept {
+    in_addr a4{};
+    in_addr b4{};
+    bool a_is_v4 = false;
+    bool b_is_v4 = false;
+    if (a.ss_family == AF_INET) {
+        sockaddr_in v4{};
+        std::memcpy(&v4, &a, sizeof v4);
+        a4 = v4.sin_addr;
+        a_is_v4 = true;
+    } else if (a.ss_family == AF_INET6) {
+        sockaddr_in6 v6{};
+        std::memcpy(&v6, &a, sizeof v6);
+        a_is_v4 = mapped_v4(v6, a4);
+    }
+    if (b.ss_family == AF_INET) {
+        sockaddr_in v4{};
+        std::memcpy(&v4, &b, sizeof v4);
+        b4 = v4.sin_addr;
+        b_is_v4 = true;
+    } else if (b.ss_family == AF_INET6) {
+        sockaddr_in6 v6{};
+        std::memcpy(&v6, &b, sizeof v6);
+        b_is_v4 = mapped_v4(v6, b4);
+    }
+    if (a_is_v4 || b_is_v4) {
+        return a_is_v4 && b_is_v4 && a4.s_addr == b4.s_addr;
+    }
+    if (a.ss_family != AF_INET6 || b.ss_family != AF_INET6) {
+        return false;
+    }
+    sockaddr_in6 a6{};
+    sockaddr_in6 b6{};
+    std::memcpy(&a6, &a, sizeof a6);
+    std::memcpy(&b6, &b, sizeof b6);
+    return std::memcmp(&a6.sin6_addr, &b6.sin6_addr, sizeof a6.sin6_addr) == 0;
+}
+
+// The descriptor's peer, when it is a connected TCP socket over IPv4 or IPv6.
+bool tcp_peer(int fd, sockaddr_storage& peer) noexcept {
+    int type = 0;
+    socklen_t length = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_STREAM) {
+        return false;
+    }
+    length = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
+        return false;  // not connected (a listening socket, or a connection still in progress)
+    }
+    return peer.ss_family == AF_INET || peer.ss_family == AF_INET6;
+}
+
+// Inodes of the TCP connections of this network namespace whose remote port is @p port, read from
+// /proc/net/tcp and /proc/net/tcp6 (columns: sl local_address rem_address st ... inode). Reading these
+// files touches no descriptor of ours, so it cannot race with threads opening or closing files.
+std::unordered_set<unsigned long> inodes_with_remote_port(int port) {
+    std::unordered_set<unsigned long> inodes;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // header
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout;
+            unsigned long inode = 0;
+            if (!(fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+                  timeout >> inode)) {
+                continue;
+            }
+            const std::size_t colon = remote.rfind(':');
+            if (colon == std::string::npos) {
+                continue;
+            }
+            if (std::strtol(remote.c_str() + colon + 1, nullptr, 16) == port && inode != 0) {
+                inodes.insert(inode);
+            }
+        }
+    }
+    return inodes;
+}
+
+// The socket inode behind descriptor @p name of /proc/self/fd ("socket:[12345]"), or 0. readlink() reads
+// a path, not the descriptor itself.
+unsigned long socket_inode(const char* name) {
+    char target[64] = {};
+    const std::string path = std::string("/proc/self/fd/") + name;
+    const ssize_t length = ::readlink(path.c_str(), target, sizeof target - 1);
+    if (length <= 0) {
+        return 0;
+    }
+    const std::string_view text(target, static_cast<std::size_t>(length));
+    constexpr std::string_view kPrefix = "socket:[";
+    if (text.substr(0, kPrefix.size()) != kPrefix) {
+        return 0;
+    }
+    return std::strtoul(target + kPrefix.size(), nullptr, 10);
+}
+
+}  // namespace
+
+BrokerSocketTuner::BrokerSocketTuner(std::string host, int port) : host_(std::move(host)), port_(port) {}
+
+void BrokerSocketTuner::resolve() noexcept {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (resolved_) {
+            return;
+        }
+    }
+    std::vector<sockaddr_storage> found;
+    try {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* list = nullptr;
+        const std::string service = std::to_string(port_);
+        // Brackets of an IPv6 literal are not part of the address.
+        std::string host = host_;
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+            host = host.substr(1, host.size() - 2);
+        }
+        if (::getaddrinfo(host.c_str(), service.c_str(), &hints, &list) == 0) {
+            for (const addrinfo* entry = list; entry != nullptr; entry = entry->ai_next) {
+                if (entry->ai_addrlen <= sizeof(sockaddr_storage)) {
+                    sockaddr_storage address{};
+                    std::memcpy(&address, entry->ai_addr, entry->ai_addrlen);
+                    found.push_back(address);
+                }
+            }
+            ::freeaddrinfo(list);
+        }
+    } catch (...) {
+        found.clear();  // std::bad_alloc: fall back to matching the port only
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    addresses_ = std::move(found);
+    resolved_ = true;
+}
+
+bool BrokerSocketTuner::matches(const sockaddr_storage& peer) const noexcept {
+    if (port_of(peer) != port_) {
+        return false;
+    }
+    if (addresses_.empty()) {
+        return true;  // not resolved: the port is all we know (a false match is harmless)
+    }
+    for (const auto& address : addresses_) {
+        if (same_host(peer, address)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int BrokerSocketTuner::apply() noexcept {
+    // One scan of /proc/self/fd at a time in the whole process: two scans (two Messaging objects
+    // connecting at once) would otherwise fstat() the descriptor the other one's opendir() holds
+    // while it is being closed and reused, which ThreadSanitizer rightly reports as a race.
+    static std::mutex scan_mutex;
+    std::lock_guard<std::mutex> scan_lock(scan_mutex);
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::unordered_set<unsigned long> candidates;
+    try {
+        candidates = inodes_with_remote_port(port_);
+    } catch (...) {
+        return 0;  // std::bad_alloc: leave the sockets as they are
+    }
+    if (candidates.empty()) {
+        return 0;
+    }
+    DIR* directory = ::opendir("/proc/self/fd");
+    if (directory == nullptr) {
+        return 0;  // no procfs: nothing we can do, latency stays Paho's default
+    }
+    const int own = ::dirfd(directory);
+    int count = 0;
+    while (const dirent* entry = ::readdir(directory)) {
+        char* end = nullptr;
+        const long fd = std::strtol(entry->d_name, &end, 10);
+        if (end == entry->d_name || *end != '\0' || fd < 0 || fd == own) {
+            continue;
+        }
+        // Only descriptors that are TCP connections to the broker's port are touched at all: calling
+        // anything on every descriptor would race with threads closing and reusing them.
+        if (candidates.count(socket_inode(entry->d_name)) == 0) {
+            continue;
+        }
+        sockaddr_storage peer{};
+        if (!tcp_peer(static_cast<int>(fd), peer) || !matches(peer)) {
+            continue;
+        }
+        const int on = 1;
+        if (::setsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0) {
+            ++count;
+        }
+    }
+    ::closedir(directory);
+    return count;
+}
+
+int enable_tcp_nodelay_to(const std::string& host, int port) noexcept {
+    BrokerSocketTuner tuner(host, port);
+    tuner.resolve();
+    return tuner.apply();
+}
+
+}  // namespace fedbiomed::detail

@@ -1,0 +1,643 @@
+// The fault tests of docs/reliability.md, against the real broker and real processes, each with exact counts.
+// Measured values (duplicates, messages lost by a crashed broker, detection times) are printed as
+// "[ measure ] name = value" lines and recorded as test properties.
+#include <algorithm>
+#include <csignal>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <fedbiomed/message.hpp>
+#include <fedbiomed/messaging.hpp>
+
+#include "stalling_proxy.hpp"
+#include "test_helpers.hpp"
+
+namespace fbm_test {
+namespace {
+
+using fedbiomed::ComponentType;
+using fedbiomed::ConnectionEvent;
+using fedbiomed::ConnectionState;
+using fedbiomed::Delivery;
+using fedbiomed::ErrorNumbers;
+using fedbiomed::Json;
+using fedbiomed::Messaging;
+using fedbiomed::MessagingError;
+using fedbiomed::MessagingOptions;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kStream = 20000;                            // messages per stream test
+constexpr int kRestarts = 3;                              // broker restarts per stream test
+constexpr std::chrono::milliseconds kStreamWait{120000};  // bound for a whole stream (sanitizers are slow)
+
+void measure(const std::string& name, const std::string& value) {
+    ::testing::Test::RecordProperty(name, value);
+    std::cout << "[ measure  ] " << name << " = " << value << std::endl;
+}
+
+void measure(const std::string& name, std::uint64_t value) {
+    measure(name, std::to_string(value));
+}
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string seconds_text(double seconds) {
+    std::ostringstream text;
+    text.precision(2);
+    text << std::fixed << seconds << " s";
+    return text.str();
+}
+
+Json numbered(int sequence) {
+    Json msg = Json::object();
+    msg["protocol_version"] = "1";
+    msg["researcher_id"] = "R";
+    msg["sequence"] = sequence;
+    msg["command"] = "ping";
+    return msg;
+}
+
+MessagingOptions stream_options(const MosquittoBroker& broker) {
+    auto options = options_for(broker);
+    options.forward_logs = false;
+    options.reconnect.min_delay = std::chrono::milliseconds(50);
+    options.reconnect.max_delay = std::chrono::milliseconds(500);
+    options.stop_timeout = std::chrono::milliseconds(5000);
+    return options;
+}
+
+// A broker that persists (SIGTERM saves its database, restored at the next start) and queues every
+// message for absent persistent sessions (Mosquitto's default is 1000 per client, then it drops).
+MosquittoBroker::Options persistent_broker() {
+    MosquittoBroker::Options options;
+    options.persistence = true;
+    options.extra_config = {"max_queued_messages 1000000"};
+    return options;
+}
+
+// Counts, per sequence number, what reached a MessageHandler.
+class SequenceCounter {
+public:
+    explicit SequenceCounter(std::size_t size) : counts_(size + 1, 0) {}
+
+    fedbiomed::MessageHandler handler() {
+        return [this](const Json& msg, const std::string&) {
+            const auto sequence = msg.at("sequence").get<std::size_t>();
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (sequence < counts_.size()) {
+                    if (counts_[sequence]++ == 0) {
+                        ++distinct_;
+                    }
+                }
+                ++total_;
+            }
+            changed_.notify_all();
+        };
+    }
+    std::size_t total() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return total_;
+    }
+    std::size_t distinct() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return distinct_;
+    }
+    std::size_t count(std::size_t sequence) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return counts_.at(sequence);
+    }
+    bool wait_total(std::size_t total, std::chrono::milliseconds timeout) const {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] { return total_ >= total; });
+    }
+    bool wait_distinct(std::size_t distinct, std::chrono::milliseconds timeout) const {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] { return distinct_ >= distinct; });
+    }
+    bool wait_seen(std::size_t sequence, std::chrono::milliseconds timeout) const {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] { return counts_.at(sequence) != 0; });
+    }
+
+private:
+    mutable std::mutex mutex_;
+    mutable std::condition_variable changed_;
+    std::vector<std::uint32_t> counts_;
+    std::size_t distinct_ = 0;
+    std::size_t total_ = 0;
+};
+
+enum class Crash { sigterm, sigkill };
+
+struct StreamOutcome {
+    std::size_t distinct = 0;
+    std::size_t total = 0;
+    std::size_t missing = 0;
+    std::size_t undelivered = 0;  // Deliveries not delivered at the end
+    fedbiomed::MessagingStats sender;
+    fedbiomed::MessagingStats receiver;
+    double seconds = 0;
+};
+
+// A node streams kStream messages to a researcher while the broker is restarted kRestarts times; a
+// final marker message (sequence kStream) tells when the receiver has everything it will ever get.
+StreamOutcome run_stream(Crash crash, bool end_to_end) {
+    MosquittoBroker broker(persistent_broker());
+    auto options = stream_options(broker);
+    if (end_to_end) {
+        options.mqtt_version = fedbiomed::MqttVersion::v5;
+        options.end_to_end_ack = true;
+        options.end_to_end_timeout = kStreamWait;
+    }
+    SequenceCounter counter(kStream);
+    const std::string suffix = unique_suffix();
+    Messaging receiver(counter.handler(), ComponentType::researcher, "researcher_stream_" + suffix, options);
+    Messaging sender(nullptr, ComponentType::node, "node_stream_" + suffix, options);
+    receiver.start();
+    sender.start();
+
+    const auto started = Clock::now();
+    std::vector<Delivery> deliveries;
+    deliveries.reserve(kStream);
+    // The stream goes in kRestarts + 1 parts; the broker goes down in the middle of each of the first
+    // kRestarts parts (half of the part received), and the next part starts once both are back.
+    constexpr int kPart = kStream / (kRestarts + 1);
+    for (int part = 0; part <= kRestarts; ++part) {
+        const int end = part == kRestarts ? kStream : (part + 1) * kPart;
+        for (int i = part * kPart; i < end; ++i) {
+            deliveries.push_back(sender.send_message(numbered(i)));
+        }
+        if (part == kRestarts) {
+            break;
+        }
+        EXPECT_TRUE(counter.wait_total(static_cast<std::size_t>(part * kPart + kPart / 2), kStreamWait))
+            << "part " << part;
+        if (crash == Crash::sigterm) {
+            broker.restart();
+        } else {
+            broker.kill();
+            broker.start();
+        }
+        const auto restarts = static_cast<std::uint64_t>(part + 1);
+        EXPECT_TRUE(wait_until(
+            [&] {
+                return sender.stats().reconnections == restarts && receiver.stats().reconnections == restarts;
+            },
+            kStreamWait))
+            << "part " << part;
+    }
+    StreamOutcome outcome;
+    // One deadline for all of them: a stuck stream fails after kStreamWait, not kStreamWait per message.
+    const auto deadline = Clock::now() + kStreamWait;
+    for (const auto& delivery : deliveries) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        delivery.wait_for(std::max(left, std::chrono::milliseconds(0)));
+        if (!delivery.delivered() && ++outcome.undelivered <= 5) {  // the count is asserted by the tests
+            ADD_FAILURE() << "not delivered: "
+                          << (delivery.state() == Delivery::State::pending ? "still pending"
+                                                                           : delivery.error());
+        }
+    }
+    // Everything still queued for the receiver comes before the marker.
+    const Delivery marker = sender.send_message(numbered(kStream));
+    EXPECT_TRUE(marker.wait_for(kStreamWait));
+    EXPECT_TRUE(counter.wait_seen(kStream, kStreamWait)) << "the end marker never arrived";
+    outcome.seconds = seconds_since(started);
+    outcome.distinct = counter.distinct() - 1;  // without the marker
+    outcome.total = counter.total() - counter.count(kStream);
+    outcome.missing = static_cast<std::size_t>(kStream) - outcome.distinct;
+    outcome.sender = sender.stats();
+    outcome.receiver = receiver.stats();
+    sender.stop();
+    receiver.stop();
+    return outcome;
+}
+
+void measure_stream(const std::string& prefix, const StreamOutcome& outcome) {
+    measure(prefix + ".messages", kStream);
+    measure(prefix + ".restarts", kRestarts);
+    measure(prefix + ".distinct_received", outcome.distinct);
+    measure(prefix + ".duplicates_received", outcome.total - outcome.distinct);
+    measure(prefix + ".missing", outcome.missing);
+    measure(prefix + ".resent_by_sender", outcome.sender.resent);
+    measure(prefix + ".duplicates_dropped_by_receiver", outcome.receiver.duplicates_dropped);
+    measure(prefix + ".sender_reconnections", outcome.sender.reconnections);
+    measure(prefix + ".duration", seconds_text(outcome.seconds));
+}
+
+// ---- 1. Clean broker restarts (SIGTERM, persistence on) in a 20 000-message QoS 1 stream ----
+
+TEST(Fault, BrokerRestartedCleanlyMidStreamLosesNothing) {
+    const StreamOutcome outcome = run_stream(Crash::sigterm, false);
+    measure_stream("sigterm", outcome);
+    EXPECT_EQ(outcome.undelivered, 0U);
+    EXPECT_EQ(outcome.sender.publish_failures, 0U);
+    EXPECT_EQ(outcome.sender.published, static_cast<std::uint64_t>(kStream) + 1);
+    // Every message arrived; duplicates are counted above, not hidden.
+    EXPECT_EQ(outcome.distinct, static_cast<std::size_t>(kStream));
+    EXPECT_EQ(outcome.missing, 0U);
+    EXPECT_EQ(outcome.total, outcome.distinct + (outcome.total - outcome.distinct));
+    EXPECT_EQ(outcome.sender.reconnections, static_cast<std::uint64_t>(kRestarts));
+    EXPECT_EQ(outcome.receiver.reconnections, static_cast<std::uint64_t>(kRestarts));
+    EXPECT_EQ(outcome.receiver.inbound_dropped, 0U);
+}
+
+// ---- 2. Broker killed (SIGKILL) and restarted mid-stream ----
+
+TEST(Fault, BrokerKilledMidStreamResendsWhatWasNotAcknowledged) {
+    const StreamOutcome outcome = run_stream(Crash::sigkill, false);
+    measure_stream("sigkill", outcome);
+    // Whatever the broker had not acknowledged was sent again until it was: every Delivery completed.
+    EXPECT_EQ(outcome.undelivered, 0U);
+    EXPECT_EQ(outcome.sender.publish_failures, 0U);
+    EXPECT_EQ(outcome.sender.published, static_cast<std::uint64_t>(kStream) + 1);
+    // What the broker acknowledged and then lost with its memory is measured (Mosquitto acknowledges
+    // before it saves); received + missing accounts for every message.
+    EXPECT_EQ(outcome.distinct + outcome.missing, static_cast<std::size_t>(kStream));
+    EXPECT_EQ(outcome.sender.reconnections, static_cast<std::uint64_t>(kRestarts));
+}
+
+TEST(Fault, BrokerKilledMidStreamWithEndToEndAcknowledgementDeliversExactlyOnce) {
+    const StreamOutcome outcome = run_stream(Crash::sigkill, true);
+    measure_stream("sigkill_end_to_end", outcome);
+    EXPECT_EQ(outcome.undelivered, 0U);
+    EXPECT_EQ(outcome.sender.end_to_end_timeouts, 0U);
+    // Exactly once at the handler: every message, no duplicate (the receiver dropped them).
+    EXPECT_EQ(outcome.distinct, static_cast<std::size_t>(kStream));
+    EXPECT_EQ(outcome.total, static_cast<std::size_t>(kStream));
+    EXPECT_EQ(outcome.receiver.handled, static_cast<std::uint64_t>(kStream) + 1);
+}
+
+// ---- 3. A node process killed and restarted ----
+
+TEST(Fault, MessagesSentToAKilledNodeAreDeliveredWhenItReturns) {
+    auto& broker = shared_broker();
+    const std::string node_id = "node_killed_" + unique_suffix();
+    auto options = stream_options(broker);
+    Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(), options);
+    researcher.start();
+    const std::vector<std::string> argv = {fault_peer_binary(), "--port", std::to_string(broker.port()),
+                                           "--id", node_id};
+    constexpr int kBatch = 50;
+    auto sequences = [](const PeerProcess& peer) {
+        std::vector<int> found;
+        for (const auto& line : peer.lines("msg general/")) {
+            found.push_back(Json::parse(line.substr(line.find(' ') + 1)).at("sequence").get<int>());
+        }
+        return found;
+    };
+    {
+        PeerProcess node(argv);
+        ASSERT_TRUE(node.wait_for_output("ready"));
+        for (int i = 0; i < kBatch; ++i) {
+            ASSERT_TRUE(researcher.send_message(numbered(i), node_id).wait_for(kWait));
+        }
+        ASSERT_TRUE(wait_until([&] { return node.count_lines("msg ") == kBatch; }, kWait));
+        node.signal(SIGKILL);
+        EXPECT_EQ(node.wait_exit(), -1);
+    }
+    // The broker saw the node die (its will said so); meanwhile the researcher keeps sending.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            const auto nodes = researcher.online_nodes();
+            return std::find(nodes.begin(), nodes.end(), node_id) == nodes.end();
+        },
+        kWait));
+    for (int i = kBatch; i < 2 * kBatch; ++i) {
+        const Delivery delivery = researcher.send_message(numbered(i), node_id);
+        ASSERT_TRUE(delivery.wait_for(kWait));
+        ASSERT_TRUE(delivery.delivered()) << delivery.error();
+    }
+    PeerProcess node(argv);
+    ASSERT_TRUE(node.wait_for_output("ready"));
+    ASSERT_TRUE(wait_until([&] { return node.count_lines("msg ") >= kBatch; }, kWait));
+    // The restarted node's session had kept all of them: each arrives once. (Redeliveries of messages the
+    // killed process had received but not acknowledged would show up as sequences below kBatch.)
+    const auto received = sequences(node);
+    std::multiset<int> counted(received.begin(), received.end());
+    std::size_t redelivered = 0;
+    for (const int sequence : received) {
+        redelivered += sequence < kBatch ? 1U : 0U;
+    }
+    for (int i = kBatch; i < 2 * kBatch; ++i) {
+        EXPECT_EQ(counted.count(i), 1U) << "sequence " << i;
+    }
+    EXPECT_EQ(received.size() - redelivered, static_cast<std::size_t>(kBatch));
+    measure("killed_node.sent_while_dead", kBatch);
+    measure("killed_node.received_after_restart", received.size() - redelivered);
+    measure("killed_node.redelivered_from_before_the_kill", redelivered);
+}
+
+// ---- 4. The broker absent at start ----
+
+TEST(Fault, KeepTryingConnectsWhenTheBrokerAppearsUsingNoCpuMeanwhile) {
+    MosquittoBroker broker;
+    broker.stop();
+    auto options = stream_options(broker);
+    options.first_connect = fedbiomed::FirstConnect::keep_trying;
+    options.first_connect_deadline = std::chrono::milliseconds(60000);
+    options.reconnect.min_delay = std::chrono::milliseconds(100);
+    options.reconnect.max_delay = std::chrono::milliseconds(400);
+    Recorder recorder;
+    const std::string node_id = "node_" + unique_suffix();
+    Messaging node(recorder.handler(), ComponentType::node, node_id, options);
+    std::atomic<bool> started{false};
+    std::string failure;
+    const auto cpu_before = process_cpu_time();
+    const auto wall_before = Clock::now();
+    std::thread starter([&] {
+        try {
+            node.start();
+            started.store(true);
+        } catch (const std::exception& error) {
+            failure = error.what();
+        }
+    });
+    // The measurement window: a plain sleep, so that the test itself adds no CPU time (a polling wait
+    // would). Several attempts fail meanwhile (delays of 100 to 400 ms).
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const auto cpu = std::chrono::duration<double>(process_cpu_time() - cpu_before).count();
+    const auto wall = seconds_since(wall_before);
+    EXPECT_GE(node.stats().connection_attempts, 3U);
+    EXPECT_FALSE(started.load());
+    EXPECT_FALSE(node.is_connected());
+    broker.start();
+    starter.join();
+    EXPECT_TRUE(started.load()) << failure;
+    EXPECT_TRUE(node.is_connected());
+    // It is really connected and subscribed.
+    RawClient peer(broker);
+    peer.publish("general/" + node_id, numbered(7).dump());
+    ASSERT_TRUE(recorder.wait_messages(1));
+    // Waiting costs (almost) no CPU: no busy loop, the backoff sleeps on a condition variable.
+    measure("absent_broker.wait", seconds_text(wall));
+    measure("absent_broker.cpu", seconds_text(cpu));
+    measure("absent_broker.attempts", node.stats().connection_attempts);
+    EXPECT_LT(cpu, 0.10 * wall) << "cpu " << cpu << " s over " << wall << " s";
+}
+
+TEST(Fault, FailFastStartGivesUpWithFb101WithinItsDeadline) {
+    MosquittoBroker broker;
+    broker.stop();
+    auto options = stream_options(broker);
+    options.first_connect = fedbiomed::FirstConnect::fail_fast;
+    options.connect_timeout = std::chrono::milliseconds(3000);
+    Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), options);
+    const auto before = Clock::now();
+    try {
+        node.start();
+        ADD_FAILURE() << "start() succeeded";
+    } catch (const MessagingError& error) {
+        EXPECT_EQ(error.code(), ErrorNumbers::FB101);
+        EXPECT_NE(std::string(error.what()).find("refused the TCP connection"), std::string::npos)
+            << error.what();
+    }
+    const double elapsed = seconds_since(before);
+    measure("fail_fast.elapsed", seconds_text(elapsed));
+    EXPECT_LT(elapsed, 3.0);  // the deadline (connect_timeout)
+    EXPECT_EQ(node.stats().connection_attempts, 1U);
+    EXPECT_TRUE(node.is_failed());
+}
+
+// ---- 5. A stalled network ----
+
+TEST(Fault, AStalledNetworkIsDetectedWithinTheKeepaliveBoundAndRecovered) {
+    MosquittoBroker broker;
+    StallingProxy proxy(broker.port());
+    auto options = stream_options(broker);
+    options.port = proxy.port();
+    options.keepalive = std::chrono::seconds(2);
+    // Paho C notices a new socket of a second client in the process only at its next poll (up to 1 s).
+    options.connect_timeout = std::chrono::milliseconds(4000);
+    Recorder node_inbox;
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<std::pair<ConnectionEvent, Clock::time_point>> events;
+    const std::string node_id = "node_" + unique_suffix();
+    Messaging node(node_inbox.handler(), ComponentType::node, node_id, options);
+    node.set_connection_state_handler([&](const ConnectionEvent& event) {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            events.emplace_back(event, Clock::now());
+        }
+        changed.notify_all();
+    });
+    SequenceCounter counter(100);
+    Messaging researcher(counter.handler(), ComponentType::researcher, "researcher_" + unique_suffix(),
+                         stream_options(broker));
+    researcher.start();
+    node.start();
+    auto wait_events = [&](std::size_t count, std::chrono::milliseconds timeout) {
+        std::unique_lock<std::mutex> lock(mutex);
+        return changed.wait_for(lock, timeout, [&] { return events.size() >= count; });
+    };
+    ASSERT_TRUE(wait_events(1, kWait));
+
+    const auto stalled_at = Clock::now();
+    proxy.pause();
+    // Paho sends a PINGREQ after a keepalive of silence and gives up after another one without answer; it
+    // checks once per keepalive: the bound is 3 x keepalive (plus 2 s for slow sanitizer builds).
+    ASSERT_TRUE(wait_events(2, std::chrono::seconds(3 * options.keepalive.count() + 2)));
+    Clock::time_point detected_at;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        EXPECT_EQ(events[1].first.state, ConnectionState::disconnected);
+        detected_at = events[1].second;
+    }
+    EXPECT_FALSE(node.is_connected());
+    EXPECT_FALSE(node.is_failed());
+    // Sent during the stall: buffered.
+    std::vector<Delivery> deliveries;
+    for (int i = 0; i < 10; ++i) {
+        deliveries.push_back(node.send_message(numbered(i)));
+    }
+    const auto resumed_at = Clock::now();
+    proxy.resume();
+    ASSERT_TRUE(wait_events(3, kWait));
+    Clock::time_point reconnected_at;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        EXPECT_EQ(events[2].first.state, ConnectionState::connected);
+        reconnected_at = events[2].second;
+    }
+    for (const auto& delivery : deliveries) {
+        ASSERT_TRUE(delivery.wait_for(kWait));
+        EXPECT_TRUE(delivery.delivered()) << delivery.error();
+    }
+    ASSERT_TRUE(counter.wait_distinct(10, kWait));
+    EXPECT_EQ(counter.distinct(), 10U);
+    // And the node receives again.
+    ASSERT_TRUE(researcher.send_message(numbered(99), node_id).wait_for(kWait));
+    ASSERT_TRUE(node_inbox.wait_messages(1));
+    const double detection = std::chrono::duration<double>(detected_at - stalled_at).count();
+    measure("stall.keepalive", seconds_text(static_cast<double>(options.keepalive.count())));
+    measure("stall.detected_after", seconds_text(detection));
+    measure("stall.reconnected_after_resume",
+            seconds_text(std::chrono::duration<double>(reconnected_at - resumed_at).count()));
+    measure("stall.duplicates_received", counter.total() - counter.distinct());
+}
+
+// ---- 6. Hostile payloads on every subscribed topic ----
+
+TEST(Fault, AHostileBarrageOnEverySubscribedTopicIsReportedOnceEachAndPingStillWorks) {
+    auto& broker = shared_broker();
+    auto options = stream_options(broker);
+    options.max_payload_bytes = 64 * 1024;
+    options.max_json_depth = 64;
+    const std::string node_id = "node_" + unique_suffix();
+    Recorder faults;
+    std::unique_ptr<Messaging> node;
+    // The node validates what it receives with the reference's incoming factory, and answers pings.
+    node = std::make_unique<Messaging>(
+        [&](const Json& msg, const std::string&) {
+            const fedbiomed::Message request = fedbiomed::NodeMessages::format_incoming_message(msg);
+            if (msg.at("command") == "ping") {
+                node->send_message(Json{{"protocol_version", "1"},
+                                        {"researcher_id", msg.at("researcher_id")},
+                                        {"node_id", node_id},
+                                        {"success", true},
+                                        {"sequence", msg.at("sequence")},
+                                        {"command", "pong"}});
+            }
+            (void)request;
+        },
+        ComponentType::node, node_id, options);
+    node->set_fault_handler(faults.fault_handler());
+    node->start();
+
+    const std::string deep = std::string(200, '[') + std::string(200, ']');
+    const std::string huge =
+        R"({"protocol_version": "1", "command": "ping", "x": ")" + std::string(100000, 'x') + "\"}";
+    const std::vector<std::pair<std::string, ErrorNumbers>> barrage = {
+        {"{not json", ErrorNumbers::FB601},
+        {std::string("\x00\xff\xfe\x80 binary", 11), ErrorNumbers::FB601},
+        {R"({"protocol_version": "1", "deep": )" + deep + "}", ErrorNumbers::FB601},
+        {huge, ErrorNumbers::FB601},
+        {"[1, 2]", ErrorNumbers::FB601},
+        {R"({"protocol_version": "1", "researcher_id": 5, "sequence": "x", "command": "ping"})",
+         ErrorNumbers::FB601},  // wrong types: refused by the factory in the handler
+        {R"({"protocol_version": "2", "researcher_id": "r", "sequence": 1, "command": "ping"})",
+         ErrorNumbers::FB104},
+        {R"({"protocol_version": 1, "researcher_id": "r", "sequence": 1, "command": "ping"})",
+         ErrorNumbers::FB625},
+        {R"({"protocol_version": "0.1", "researcher_id": "r", "sequence": 1, "command": "ping"})",
+         ErrorNumbers::FB104},
+        {R"({"protocol_version": "1", "researcher_id": "r", "command": "launch_rockets"})",
+         ErrorNumbers::FB601},                                                        // unknown command
+        {R"({"protocol_version": "1", "researcher_id": "r"})", ErrorNumbers::FB601},  // no command
+    };
+    const std::vector<std::string> presence_barrage = {
+        "{not json",
+        std::string("\x00\xff binary", 9),
+        R"({"state": 7})",
+        R"({"state": "exploded", "type": "node", "id": "x", "instance": "y"})",
+        huge,
+    };
+    RawClient attacker(broker);
+    std::vector<std::pair<std::string, ErrorNumbers>> expected;  // (topic, code) in sending order
+    for (const std::string& topic : std::vector<std::string>{"general/nodes", "general/" + node_id}) {
+        for (const auto& [payload, code] : barrage) {
+            attacker.publish(topic, payload);
+            expected.emplace_back(topic, code);
+        }
+    }
+    const std::string presence_topic = "fedbiomed-messaging/presence/node/" + node_id;
+    for (const auto& payload : presence_barrage) {
+        attacker.publish(presence_topic, payload);
+        expected.emplace_back(presence_topic, ErrorNumbers::FB601);
+    }
+
+    // A normal ping/pong afterwards.
+    SequenceCounter pongs(10);
+    Messaging researcher(pongs.handler(), ComponentType::researcher, "researcher_" + unique_suffix(),
+                         stream_options(broker));
+    researcher.start();
+    ASSERT_TRUE(researcher
+                    .send_message(Json{{"protocol_version", "1"},
+                                       {"researcher_id", researcher.id()},
+                                       {"sequence", 3},
+                                       {"command", "ping"}})
+                    .wait_for(kWait));
+    ASSERT_TRUE(pongs.wait_seen(3, kWait));
+    EXPECT_EQ(pongs.total(), 1U);
+
+    ASSERT_TRUE(faults.wait_faults(expected.size()));
+    const auto reported = faults.faults();
+    ASSERT_EQ(reported.size(), expected.size());  // once each, nothing more
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        EXPECT_EQ(reported[i].topic, expected[i].first) << i << ": " << reported[i].message;
+        EXPECT_EQ(reported[i].code, expected[i].second) << i << ": " << reported[i].message;
+        EXPECT_EQ(reported[i].message.rfind(std::string(fedbiomed::error_code(expected[i].second)), 0), 0U)
+            << reported[i].message;
+    }
+    const auto stats = node->stats();
+    EXPECT_TRUE(node->is_connected());
+    EXPECT_FALSE(node->is_failed());
+    EXPECT_EQ(stats.decode_errors, 5U * 2 + presence_barrage.size());
+    EXPECT_EQ(stats.version_errors, 3U * 2);
+    EXPECT_EQ(stats.handler_errors, 3U * 2);
+    measure("hostile.payloads", expected.size());
+    measure("hostile.faults_reported", reported.size());
+}
+
+// ---- 7. Two processes with the same component id ----
+
+void duplicate_ids(const std::string& mqtt_version) {
+    auto& broker = shared_broker();
+    const std::string node_id = "node_dup_" + unique_suffix();
+    // keep-trying: the second process may be pushed off the broker by the first one before its start()
+    // has completed; it must keep going to see the duplicate.
+    const std::vector<std::string> argv = {
+        fault_peer_binary(), "--port", std::to_string(broker.port()), "--id", node_id, "--mqtt", mqtt_version,
+        "--keep-trying",     "1"};
+    PeerProcess first(argv);
+    ASSERT_TRUE(first.wait_for_output("ready"));
+    const auto second_started = Clock::now();
+    PeerProcess second(argv);
+    const std::string verdict = "another process is connected with the same component id";
+    for (PeerProcess* peer : {&first, &second}) {
+        // The fault and the "failed" state are printed by the handlers once the dispatcher delivered them.
+        ASSERT_TRUE(wait_until(
+            [&] { return peer->count_lines("fault FB101 ") >= 1 && peer->count_lines("state failed") >= 1; },
+            std::chrono::milliseconds(30000)))
+            << peer->output();
+    }
+    const double detection = seconds_since(second_started);
+    for (PeerProcess* peer : {&first, &second}) {
+        // A sticky failure: reported once as an FB101 fault and as the "failed" state, then quiet.
+        const auto faults = peer->lines("fault FB101 ");
+        ASSERT_EQ(std::count_if(faults.begin(), faults.end(),
+                                [&](const std::string& f) { return f.find(verdict) != std::string::npos; }),
+                  1)
+            << peer->output();
+        EXPECT_EQ(peer->count_lines("state failed FB101"), 1U) << peer->output();
+    }
+    // Neither reconnects any more: no "state connected" after the failure.
+    for (PeerProcess* peer : {&first, &second}) {
+        const std::string output = peer->output();
+        EXPECT_EQ(output.find("state connected", output.find("state failed")), std::string::npos) << output;
+    }
+    measure("duplicate_id_mqtt" + mqtt_version + ".detected_on_both_after", seconds_text(detection));
+    measure("duplicate_id_mqtt" + mqtt_version + ".disconnections_first",
+            first.count_lines("state disconnected"));
+    measure("duplicate_id_mqtt" + mqtt_version + ".disconnections_second",
+            second.count_lines("state disconnected"));
+}
+
+TEST(Fault, DuplicateIdsAreDetectedOnBothProcesses) {
+    duplicate_ids("3");
+}
+
+TEST(Fault, DuplicateIdsAreDetectedOnBothProcessesWithMqtt5) {
+    duplicate_ids("5");
+}
+
+}  // namespace
+}  // namespace fbm_test

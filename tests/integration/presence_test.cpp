@@ -1,0 +1,166 @@
+// Presence: components announce themselves online on fedbiomed-messaging/presence/..., the broker announces
+// them offline (their will) when they die, a clean stop() says so itself; researchers follow the nodes;
+// nothing of this reaches the MessageHandler or the reference topics.
+#include <algorithm>
+#include <csignal>
+
+#include <gtest/gtest.h>
+
+#include <fedbiomed/messaging.hpp>
+
+#include "test_helpers.hpp"
+
+namespace fbm_test {
+namespace {
+
+using fedbiomed::ComponentType;
+using fedbiomed::ErrorNumbers;
+using fedbiomed::Json;
+using fedbiomed::Messaging;
+using fedbiomed::PresenceEvent;
+
+class PresenceRecorder {
+public:
+    fedbiomed::PresenceHandler handler() {
+        return [this](const PresenceEvent& event) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                events_.push_back(event);
+            }
+            changed_.notify_all();
+        };
+    }
+    // Waits for an event about @p id with the given state; returns it (reason empty and id empty if none).
+    PresenceEvent wait(const std::string& id, bool online, std::chrono::milliseconds timeout = kWait) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        PresenceEvent found;
+        changed_.wait_for(lock, timeout, [&] {
+            for (const auto& event : events_) {
+                if (event.id == id && event.online == online) {
+                    found = event;
+                    return true;
+                }
+            }
+            return false;
+        });
+        return found;
+    }
+    std::vector<PresenceEvent> events() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return events_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<PresenceEvent> events_;
+};
+
+// Nodes of these tests do not forward their logs: the researcher's inbox must stay empty.
+fedbiomed::MessagingOptions quiet_options(const MosquittoBroker& broker) {
+    auto options = options_for(broker);
+    options.forward_logs = false;
+    return options;
+}
+
+TEST(Presence, AResearcherFollowsNodesComingAndGoing) {
+    auto& broker = shared_broker();
+    const std::string early = "node_early_" + unique_suffix();
+    Messaging early_node(nullptr, ComponentType::node, early, quiet_options(broker));
+    early_node.start();
+
+    Recorder inbox;
+    PresenceRecorder presence;
+    Messaging researcher(inbox.handler(), ComponentType::researcher, "researcher_" + unique_suffix(),
+                         options_for(broker));
+    researcher.set_presence_handler(presence.handler());
+    researcher.start();
+    // A node online before the researcher started: its retained announcement tells.
+    EXPECT_EQ(presence.wait(early, true).id, early);
+
+    const std::string clean = "node_clean_" + unique_suffix();
+    {
+        Messaging node(nullptr, ComponentType::node, clean, quiet_options(broker));
+        node.start();
+        const PresenceEvent online = presence.wait(clean, true);
+        EXPECT_EQ(online.id, clean);
+        EXPECT_EQ(online.type, ComponentType::node);
+        EXPECT_EQ(online.reason, "online");
+        auto nodes = researcher.online_nodes();
+        EXPECT_NE(std::find(nodes.begin(), nodes.end(), clean), nodes.end());
+    }  // stop(): "offline", then DISCONNECT
+    const PresenceEvent stopped = presence.wait(clean, false);
+    EXPECT_EQ(stopped.id, clean);
+    EXPECT_EQ(stopped.reason, "stopped");
+
+    // A node process killed outright: the broker publishes its will.
+    const std::string killed = "node_killed_" + unique_suffix();
+    PeerProcess peer({fault_peer_binary(), "--port", std::to_string(broker.port()), "--id", killed});
+    ASSERT_TRUE(peer.wait_for_output("ready"));
+    EXPECT_EQ(presence.wait(killed, true).id, killed);
+    peer.signal(SIGKILL);
+    peer.wait_exit();
+    const PresenceEvent died = presence.wait(killed, false);
+    EXPECT_EQ(died.id, killed);
+    EXPECT_EQ(died.reason, "connection lost");
+
+    const auto nodes = researcher.online_nodes();
+    EXPECT_NE(std::find(nodes.begin(), nodes.end(), early), nodes.end());
+    EXPECT_EQ(std::find(nodes.begin(), nodes.end(), clean), nodes.end());
+    EXPECT_EQ(std::find(nodes.begin(), nodes.end(), killed), nodes.end());
+    // None of it reached the message handler.
+    EXPECT_TRUE(inbox.messages().empty());
+    EXPECT_EQ(researcher.stats().received, 0U);
+}
+
+TEST(Presence, ReferenceTopicsCarryNothingButTheReferenceTraffic) {
+    auto& broker = shared_broker();
+    RawClient general(broker, {"general/#"});
+    RawClient everything(broker, {"#"});
+    const std::string node_id = "node_" + unique_suffix();
+    {
+        Messaging node(nullptr, ComponentType::node, node_id, quiet_options(broker));
+        Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
+                             options_for(broker));
+        node.start();
+        researcher.start();
+        ASSERT_TRUE(node.send_error(ErrorNumbers::FB301, "marker").wait_for(kWait));
+    }
+    // Presence went on the library's own topics (online and offline of both components)...
+    ASSERT_TRUE(everything.wait_for_count(5));
+    std::size_t presence = 0;
+    for (const auto& message : everything.messages()) {
+        presence += message.topic.rfind("fedbiomed-messaging/presence/", 0) == 0 ? 1U : 0U;
+    }
+    EXPECT_EQ(presence, 4U);
+    // ...and a reference subscriber (general/...) saw only the error message.
+    ASSERT_TRUE(general.wait_for_count(1));
+    EXPECT_EQ(general.messages().size(), 1U);
+    EXPECT_EQ(general.messages()[0].topic, "general/researcher");
+}
+
+TEST(Presence, MalformedAnnouncementsAreReportedAndIgnored) {
+    auto& broker = shared_broker();
+    Recorder recorder;
+    Messaging researcher(recorder.handler(), ComponentType::researcher, "researcher_" + unique_suffix(),
+                         options_for(broker));
+    researcher.set_fault_handler(recorder.fault_handler());
+    researcher.start();
+    RawClient peer(broker);
+    const std::string topic = "fedbiomed-messaging/presence/node/node_fake_" + unique_suffix();
+    peer.publish(topic, "not json");
+    peer.publish(topic, R"({"state": "online"})");
+    peer.publish(topic, R"({"state": "dancing", "type": "node", "id": "x", "instance": "y"})");
+    ASSERT_TRUE(recorder.wait_faults(3));
+    for (const auto& fault : recorder.faults()) {
+        EXPECT_EQ(fault.code, ErrorNumbers::FB601) << fault.message;
+        EXPECT_EQ(fault.topic, topic);
+        EXPECT_NE(fault.message.find("presence announcement"), std::string::npos) << fault.message;
+    }
+    EXPECT_TRUE(researcher.online_nodes().empty());
+    EXPECT_TRUE(recorder.messages().empty());
+    EXPECT_TRUE(researcher.is_connected());
+}
+
+}  // namespace
+}  // namespace fbm_test

@@ -1,0 +1,232 @@
+// The pure logic behind the resilience features, without a broker: the backoff delays, the duplicate-id
+// verdict, the end-to-end ids and duplicate memory, the presence records and the node tracker.
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include <fedbiomed/messaging.hpp>
+
+#include "end_to_end.hpp"
+#include "presence.hpp"
+#include "reconnect_policy.hpp"
+#include "takeover_detector.hpp"
+#include "topics.hpp"
+
+namespace {
+
+using fedbiomed::BackoffJitter;
+using fedbiomed::ReconnectOptions;
+using fedbiomed::detail::ReconnectPolicy;
+using std::chrono::milliseconds;
+
+ReconnectOptions backoff(BackoffJitter jitter, int min_ms, int max_ms) {
+    ReconnectOptions options;
+    options.jitter = jitter;
+    options.min_delay = milliseconds(min_ms);
+    options.max_delay = milliseconds(max_ms);
+    return options;
+}
+
+TEST(ReconnectPolicy, WithoutJitterTheDelaysDoubleUpToTheMaximum) {
+    ReconnectPolicy policy(backoff(BackoffJitter::none, 100, 1000), 1);
+    const std::vector<long> expected = {100, 200, 400, 800, 1000, 1000};
+    for (const long delay : expected) {
+        EXPECT_EQ(policy.next().count(), delay);
+    }
+    EXPECT_EQ(policy.attempts(), expected.size());
+    policy.reset();
+    EXPECT_EQ(policy.next().count(), 100);
+    EXPECT_EQ(policy.attempts(), 1U);
+}
+
+TEST(ReconnectPolicy, FullJitterStaysUnderTheExponentialDelayAndSpreads) {
+    ReconnectPolicy policy(backoff(BackoffJitter::full, 100, 800), 42);
+    std::set<long> seen;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        const long bound = std::min(100L << std::min(attempt, 10), 800L);
+        const long delay = policy.next().count();
+        EXPECT_GE(delay, 1);
+        EXPECT_LE(delay, bound) << attempt;
+        seen.insert(delay);
+    }
+    EXPECT_GT(seen.size(), 50U);  // spread, not lockstep
+}
+
+TEST(ReconnectPolicy, DecorrelatedJitterStaysBetweenTheBounds) {
+    ReconnectPolicy policy(backoff(BackoffJitter::decorrelated, 50, 2000), 7);
+    for (int attempt = 0; attempt < 500; ++attempt) {
+        const long delay = policy.next().count();
+        EXPECT_GE(delay, 50);
+        EXPECT_LE(delay, 2000);
+    }
+}
+
+TEST(ReconnectPolicy, TheSameSeedGivesTheSameDelays) {
+    ReconnectPolicy a(backoff(BackoffJitter::full, 10, 10000), 99);
+    ReconnectPolicy b(backoff(BackoffJitter::full, 10, 10000), 99);
+    for (int i = 0; i < 20; ++i) {
+        EXPECT_EQ(a.next(), b.next());
+    }
+}
+
+using fedbiomed::detail::TakeoverDetector;
+using Clock = TakeoverDetector::Clock;
+
+TEST(TakeoverDetector, AVerdictNeedsTheThresholdWithinTheWindow) {
+    TakeoverDetector detector(3, milliseconds(1000));
+    const auto start = Clock::now();
+    EXPECT_FALSE(detector.sign(start, "a"));
+    EXPECT_FALSE(detector.sign(start + milliseconds(600), "b"));
+    // The first sign left the window: still two.
+    EXPECT_FALSE(detector.sign(start + milliseconds(1500), "c"));
+    EXPECT_EQ(detector.signs(), 2U);
+    EXPECT_FALSE(detector.decided());
+    EXPECT_TRUE(detector.sign(start + milliseconds(1550), "d"));  // b (950 ms old), c and d
+    EXPECT_TRUE(detector.decided());
+    EXPECT_FALSE(detector.sign(start + milliseconds(1800), "e"));  // only the first verdict is news
+    EXPECT_NE(detector.describe().find("3 signs within 1000 ms: b; c; d"), std::string::npos)
+        << detector.describe();
+    detector.reset();
+    EXPECT_FALSE(detector.decided());
+    EXPECT_EQ(detector.signs(), 0U);
+}
+
+TEST(TakeoverDetector, AnExplicitStatementIsAVerdictAtOnceUnlessDisabled) {
+    TakeoverDetector detector(3, milliseconds(1000));
+    EXPECT_TRUE(detector.explicit_verdict("the other one said so"));
+    EXPECT_TRUE(detector.decided());
+    EXPECT_EQ(detector.describe(), "the other one said so");
+    TakeoverDetector disabled(0, milliseconds(1000));
+    EXPECT_FALSE(disabled.sign(Clock::now(), "a"));
+    EXPECT_FALSE(disabled.explicit_verdict("b"));
+    EXPECT_FALSE(disabled.decided());
+}
+
+TEST(EndToEnd, IdsCarryTheInstanceAndTheSequence) {
+    const std::string id = fedbiomed::detail::end_to_end_id("00ff00ff00ff00ff", 42);
+    EXPECT_EQ(id, "00ff00ff00ff00ff:42");
+    EXPECT_EQ(fedbiomed::detail::sequence_of(id, "00ff00ff00ff00ff"), 42U);
+    EXPECT_FALSE(fedbiomed::detail::sequence_of(id, "00ff00ff00ff00fe"));
+    EXPECT_FALSE(fedbiomed::detail::sequence_of("00ff00ff00ff00ff:", "00ff00ff00ff00ff"));
+    EXPECT_FALSE(fedbiomed::detail::sequence_of("00ff00ff00ff00ff:4x", "00ff00ff00ff00ff"));
+    EXPECT_FALSE(fedbiomed::detail::sequence_of("garbage", "00ff00ff00ff00ff"));
+}
+
+TEST(EndToEnd, TagsSurviveThePackingThroughTheDispatcher) {
+    const fedbiomed::detail::EndToEndTag tag{"abc:1", "fedbiomed-messaging/ack/node/n"};
+    const auto unpacked = fedbiomed::detail::unpack_tag(fedbiomed::detail::pack_tag(tag));
+    ASSERT_TRUE(unpacked);
+    EXPECT_EQ(unpacked->id, tag.id);
+    EXPECT_EQ(unpacked->ack_topic, tag.ack_topic);
+    EXPECT_FALSE(fedbiomed::detail::unpack_tag(""));
+    EXPECT_FALSE(fedbiomed::detail::unpack_tag("no separator"));
+}
+
+TEST(EndToEnd, RecentIdsDropDuplicatesWithBoundedMemory) {
+    fedbiomed::detail::RecentIds ids(3);
+    EXPECT_TRUE(ids.insert("a"));
+    EXPECT_FALSE(ids.insert("a"));
+    EXPECT_TRUE(ids.insert("b"));
+    EXPECT_TRUE(ids.insert("c"));
+    EXPECT_TRUE(ids.insert("d"));  // "a" is forgotten
+    EXPECT_EQ(ids.size(), 3U);
+    EXPECT_TRUE(ids.insert("a"));
+    EXPECT_FALSE(ids.insert("d"));
+}
+
+TEST(EndToEnd, OnlyAcknowledgementTopicsAreAcceptedFromAMessage) {
+    using fedbiomed::detail::is_ack_topic;
+    EXPECT_TRUE(is_ack_topic("fedbiomed-messaging/ack/node/n1"));
+    EXPECT_FALSE(is_ack_topic("general/researcher"));
+    EXPECT_FALSE(is_ack_topic("fedbiomed-messaging/ack/"));
+    EXPECT_FALSE(is_ack_topic("fedbiomed-messaging/ack/#"));
+    EXPECT_FALSE(is_ack_topic("fedbiomed-messaging/ack/+/x"));
+    EXPECT_FALSE(is_ack_topic(std::string("fedbiomed-messaging/ack/a\0b", 27)));
+}
+
+using fedbiomed::detail::PresenceRecord;
+
+PresenceRecord record(const std::string& state, const std::string& instance, std::uint64_t seq,
+                      const std::string& id = "n1") {
+    PresenceRecord r;
+    r.state = state;
+    r.type = "node";
+    r.id = id;
+    r.instance = instance;
+    r.seq = seq;
+    return r;
+}
+
+TEST(Presence, RecordsRoundTripAndMalformedOnesAreFb601) {
+    PresenceRecord original = record("duplicate", "i1", 7);
+    original.reason = "why";
+    original.other = "i2";
+    const auto decoded = fedbiomed::detail::decode_presence(fedbiomed::detail::encode_presence(original),
+                                                            fedbiomed::DecodeLimits{});
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->state, "duplicate");
+    EXPECT_EQ(decoded->instance, "i1");
+    EXPECT_EQ(decoded->seq, 7U);
+    EXPECT_EQ(decoded->reason, "why");
+    EXPECT_EQ(decoded->other, "i2");
+    EXPECT_FALSE(fedbiomed::detail::decode_presence("", fedbiomed::DecodeLimits{}));  // a cleared record
+    for (const std::string bad :
+         {"nope", "[]", R"({"state": "online"})",
+          R"({"state": 1, "type": "node", "id": "x", "instance": "y"})",
+          R"({"state": "gone", "type": "node", "id": "x", "instance": "y"})",
+          R"({"state": "online", "type": "node", "id": "x", "instance": "y", "seq": -1})"}) {
+        try {
+            fedbiomed::detail::decode_presence(bad, fedbiomed::DecodeLimits{});
+            ADD_FAILURE() << "accepted: " << bad;
+        } catch (const fedbiomed::FedbiomedError& error) {
+            EXPECT_EQ(error.code(), fedbiomed::ErrorNumbers::FB601) << bad;
+        }
+    }
+    EXPECT_EQ(fedbiomed::detail::make_instance_id().size(), 16U);
+    EXPECT_NE(fedbiomed::detail::make_instance_id(), fedbiomed::detail::make_instance_id());
+}
+
+TEST(Presence, TheTrackerIgnoresStaleRecordsOfAnInstanceAndWillsOfOlderInstances) {
+    fedbiomed::detail::PresenceTracker tracker;
+    auto event = tracker.apply(record("online", "i1", 1));
+    ASSERT_TRUE(event);
+    EXPECT_TRUE(event->online);
+    EXPECT_FALSE(tracker.apply(record("online", "i1", 1)));  // the same announcement again
+    EXPECT_FALSE(tracker.apply(record("online", "i1", 2)));  // still online, after a reconnection
+    // The will of connection 1, published late (after connection 2 announced itself): ignored.
+    EXPECT_FALSE(tracker.apply(record("offline", "i1", 1)));
+    EXPECT_EQ(tracker.online(), std::vector<std::string>{"n1"});
+    // A restarted process (new instance) comes online; the old instance's will must not take it down.
+    EXPECT_TRUE(tracker.apply(record("online", "i2", 1)));
+    EXPECT_FALSE(tracker.apply(record("offline", "i1", 2)));
+    EXPECT_EQ(tracker.online(), std::vector<std::string>{"n1"});
+    PresenceRecord stop = record("offline", "i2", 1);
+    stop.reason = "stopped";
+    event = tracker.apply(stop);
+    ASSERT_TRUE(event);
+    EXPECT_FALSE(event->online);
+    EXPECT_EQ(event->reason, "stopped");
+    EXPECT_TRUE(tracker.online().empty());
+    EXPECT_FALSE(tracker.apply(record("offline", "i3", 1, "n2")));  // offline, never seen: nothing to say
+    tracker.apply(record("online", "i4", 1, "n3"));
+    event = tracker.apply(record("duplicate", "i4", 1, "n3"));
+    ASSERT_TRUE(event);
+    EXPECT_EQ(event->reason, "duplicate id");
+}
+
+TEST(Topics, PrivateTopicsAndClientIds) {
+    using fedbiomed::ComponentType;
+    EXPECT_EQ(fedbiomed::detail::presence_topic(ComponentType::node, "n1"),
+              "fedbiomed-messaging/presence/node/n1");
+    EXPECT_EQ(fedbiomed::detail::presence_topic(ComponentType::researcher, "r1"),
+              "fedbiomed-messaging/presence/researcher/r1");
+    EXPECT_EQ(fedbiomed::detail::node_presence_filter(), "fedbiomed-messaging/presence/node/+");
+    EXPECT_EQ(fedbiomed::detail::node_of_presence_topic("fedbiomed-messaging/presence/node/n1"), "n1");
+    EXPECT_EQ(fedbiomed::detail::node_of_presence_topic("fedbiomed-messaging/presence/researcher/r1"), "");
+    EXPECT_EQ(fedbiomed::detail::ack_topic(ComponentType::researcher, "r1"),
+              "fedbiomed-messaging/ack/researcher/r1");
+    EXPECT_EQ(fedbiomed::detail::default_client_id(ComponentType::node, "n1"), "fbm-node-n1");
+    EXPECT_EQ(fedbiomed::detail::default_client_id(ComponentType::researcher, "r1"), "fbm-researcher-r1");
+}
+
+}  // namespace
