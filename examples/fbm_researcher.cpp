@@ -256,6 +256,9 @@ int run(const ResearcherOptions& options) {
     fedbiomed::MessagingOptions messaging_options;
     messaging_options.broker = options.broker;
     messaging_options.port = options.port;
+    // One round per run: a persistent session would make the broker keep, for days, a session that
+    // queues the late replies of this round for a next run that only discards them.
+    messaging_options.persistent_session = false;
     fedbiomed::Messaging bus(
         [&filter, &round](const Json& msg, const std::string& topic) {
             on_message(msg, topic, filter, round);

@@ -1,5 +1,6 @@
 #include "dispatcher.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace fedbiomed::detail {
@@ -49,7 +50,13 @@ bool Dispatcher::push(InboundItem&& item) {
             return false;
         }
         if (queue_.size() >= capacity_) {
-            queue_.pop_front();
+            // Drop the oldest inbound message, never a fault or a connection event when a message can go
+            // instead: under a flood the reports are what tells the user what happened. (The messages are
+            // nearly always at the front: the scan is short.)
+            auto victim = std::find_if(queue_.begin(), queue_.end(), [](const InboundItem& queued) {
+                return queued.kind == InboundItem::Kind::message;
+            });
+            queue_.erase(victim != queue_.end() ? victim : queue_.begin());
             ++dropped_unreported_;
             dropped = true;
         }

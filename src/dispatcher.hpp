@@ -29,7 +29,7 @@ struct InboundItem {
     std::string text;
 };
 
-/// A FIFO with a capacity and a drop-oldest policy, drained by one thread it owns.
+/// A FIFO with a capacity and a drop-oldest-message policy, drained by one thread it owns.
 ///
 /// push() is called from Paho's threads: one lock per item, never blocks for long (the item's strings are
 /// moved in; only the deque may allocate).
@@ -49,8 +49,9 @@ public:
     /// Starts the thread (no-op when running). Must not be called from the dispatcher thread.
     void start();
 
-    /// Queues @p item; when the queue is full the oldest waiting item is discarded.
-    /// @return true when an item had to be discarded. Never throws except std::bad_alloc.
+    /// Queues @p item; when the queue is full the oldest waiting message is discarded (the oldest item
+    /// when only faults and events wait). @return true when an item had to be discarded. Never throws
+    /// except std::bad_alloc.
     bool push(InboundItem&& item);
 
     /// What request_stop() leaves to do: the thread to join (empty when called from the dispatcher thread
@@ -69,6 +70,10 @@ public:
 
     /// True when called from the dispatcher thread.
     bool on_dispatcher_thread() const noexcept;
+
+    /// True while the dispatcher thread runs (also after request_stop(), until the item in progress is
+    /// done: a stop() called from a handler cannot wait for its own thread).
+    bool running() const noexcept { return thread_id_.load() != std::thread::id(); }
 
 private:
     void run();

@@ -17,6 +17,7 @@
 #include "dispatcher.hpp"
 #include "end_to_end.hpp"
 #include "fedbiomed/logger.hpp"
+#include "fedbiomed/message.hpp"
 #include "fedbiomed/version.hpp"
 #include "log_forwarder.hpp"
 #include "log_hub.hpp"
@@ -43,11 +44,17 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kStableConnection{10};
 // Publications handed to Paho per batch when the outbox is flushed (the send mutex is held throughout).
 constexpr std::size_t kPumpBatch = 512;
-// At most this many QoS 1/2 publications unacknowledged at a time (performance, docs/performance.md): Paho
-// C 1.3 finishes a partial socket write only when data arrives or its 1 s poll times out, so the data in
-// flight must stay below the socket buffer; 16 publications of 64 KiB never stalled, with no cost for
-// small messages.
+// What may be handed to Paho and not completed yet (performance, docs/performance.md). Paho C 1.3
+// finishes a partial socket write only when data arrives or its 1 s poll times out, so the data in flight
+// must stay below the socket buffer: 16 QoS 1 publications of 64 KiB (1 MiB) never stalled, 64 and 128
+// did; hence the byte bound. The count stays at 16 although 64 gives about 10 % more ~280 B messages per
+// second: a faster publisher lets the broker hold more acknowledged messages in memory, and a broker
+// killed with SIGKILL lost 30-290 of 20 000 with 64 against 0-24 with 16 (docs/reliability.md). At QoS 0
+// nothing comes back to bound the stream: without a window Paho's command queue grows long and every
+// operation on it slows down (the publisher's CPU per message halves with the window).
 constexpr std::size_t kFlowWindow = 16;
+constexpr std::size_t kUnacknowledgedWindow = 64;
+constexpr std::size_t kFlowWindowBytes = std::size_t{1} << 20U;
 // Receivers remember this many end-to-end ids to drop duplicates.
 constexpr std::size_t kRecentIds = 65536;
 // Waits bounded by these when the component announces its end (clean stop, duplicate id).
@@ -74,6 +81,27 @@ const char* json_kind(const Json& value) noexcept {
     case Json::value_t::number_float: return "a number";
     default: return "not an object";
     }
+}
+
+// Durations that are added to the current time must stay far from the clock's range (about 292 years):
+// anything above a year is a mistake, not a wish (first_connect_deadline alone may be "forever").
+constexpr std::chrono::milliseconds kLongestDuration = std::chrono::hours(24 * 366);
+
+const char* too_long(const MessagingOptions& options) {
+    const std::pair<const char*, std::chrono::milliseconds> durations[] = {
+        {"connect_timeout", options.connect_timeout},
+        {"stop_timeout", options.stop_timeout},
+        {"reconnect.max_delay", options.reconnect.max_delay},
+        {"takeover_window", options.takeover_window},
+        {"end_to_end_timeout", options.end_to_end_timeout},
+        {"end_to_end_resend_interval", options.end_to_end_resend_interval},
+    };
+    for (const auto& [name, value] : durations) {
+        if (value > kLongestDuration) {
+            return name;
+        }
+    }
+    return nullptr;
 }
 
 void validate_options(const MessagingOptions& options) {
@@ -116,6 +144,10 @@ void validate_options(const MessagingOptions& options) {
     } else if (options.end_to_end_ack &&
                (options.end_to_end_timeout.count() <= 0 || options.end_to_end_resend_interval.count() <= 0)) {
         problem = "end_to_end_timeout and end_to_end_resend_interval must be positive";
+    } else if (const char* name = too_long(options)) {
+        problem = std::string(name) + " must not exceed 366 days";
+    } else if (options.session_expiry.count() > 0xFFFFFFFFLL) {
+        problem = "session_expiry must not exceed 4294967295 s (MQTT 5)";
     }
     if (!problem.empty()) {
         throw MessagingError(ErrorNumbers::FB103, "invalid messaging options: " + problem);
@@ -196,8 +228,12 @@ public:
     template <class Handler>
     void set_before_start(Handler& slot, Handler value, const char* name) {
         std::lock_guard<std::mutex> lock(lifecycle_mutex_);
-        if (started_) {
-            throw MessagingError(ErrorNumbers::FB103, std::string(name) + "() must be called before start()");
+        // After a stop() called from a handler, the dispatcher thread still runs that handler and may
+        // read the callbacks: they are only replaced once it has finished.
+        if (started_ || dispatcher_.running()) {
+            throw MessagingError(ErrorNumbers::FB103, std::string(name) +
+                                                          "() must be called before start() (or after stop() "
+                                                          "has finished delivering)");
         }
         slot = std::move(value);
     }
@@ -256,8 +292,10 @@ public:
                     // Let what is owed finish first (PUBACKs; a reconnection if one is under way), bounded.
                     outbox_.wait_empty(options_.stop_timeout);
                 }
-                // What is still pending now will not be waited for: say why before the client goes.
-                abandoned = outbox_.fail_all(with_code(
+                // What is still pending now will not be waited for: say why before the client goes. Closed,
+                // the outbox also refuses a send_message() that passed its accepting_ check just before
+                // stop() began (its Delivery fails instead of staying pending for a next start()).
+                abandoned = outbox_.close(with_code(
                     ErrorNumbers::FB103, "messaging stopped before the broker acknowledged the publication"));
                 {
                     std::lock_guard<std::mutex> state(state_mutex_);
@@ -313,13 +351,16 @@ public:
         if (type_ != ComponentType::node) {
             throw MessagingError(ErrorNumbers::FB103, "send_error is only available to nodes");
         }
-        // The reference's member order: command, errnum, node_id, extra_msg, researcher_id, protocol_version.
+        // As the reference does (spec 3.8): the dict, validated by the node-side outgoing factory, then
+        // sent with protocol_version appended, which gives its member order on the wire: command, errnum,
+        // node_id, extra_msg, researcher_id, protocol_version.
         Json msg = Json::object();
         msg["command"] = "error";
         msg["errnum"] = errnum;
         msg["node_id"] = id_;
         msg["extra_msg"] = extra_msg;
         msg["researcher_id"] = researcher_id;
+        (void)NodeMessages::format_outgoing_message(msg);
         msg["protocol_version"] = std::string(kProtocolVersion);
         std::string payload = serialize_msg(msg);
         check_size(payload);
@@ -378,20 +419,24 @@ private:
         sticky_.store(false);
         leaving_.store(false);
         takeover_.reset();
+        outbox_.open();
         accepting_.store(true);
         supervisor_ = std::thread([this] { supervise(); });
         std::string error;
+        bool failed = false;
         {
             std::unique_lock<std::mutex> state(state_mutex_);
             state_cv_.wait(state, [&] { return start_outcome_ != StartOutcome::pending; });
-            if (start_outcome_ == StartOutcome::failed) {
-                error = start_error_;
-            }
+            failed = start_outcome_ == StartOutcome::failed;
+            error = start_error_;
         }
-        if (!error.empty()) {
+        if (failed) {
+            if (error.empty()) {
+                error = "the connection supervisor failed";
+            }
             accepting_.store(false);
             supervisor_.join();
-            outbox_.fail_all(with_code(ErrorNumbers::FB103, "not connected to the broker: " + error));
+            outbox_.close(with_code(ErrorNumbers::FB103, "not connected to the broker: " + error));
             dispatcher_.stop();
             failed_.store(true);
             const MessagingError failure(ErrorNumbers::FB101, error);
@@ -458,7 +503,7 @@ private:
 
     // ---- Publication path (any thread). Never waits for the broker. ----
 
-    Delivery publish(mqtt::string_ref topic, std::string&& payload, Outbox::Kind kind) {
+    Delivery publish(const mqtt::string_ref& topic, std::string&& payload, Outbox::Kind kind) {
         const bool is_log = kind == Outbox::Kind::log;
         auto refuse = [&](const std::string& why) {
             Counters::bump(is_log ? counters_.logs_dropped : counters_.publish_failures);
@@ -517,6 +562,8 @@ private:
             }
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 Outbox::Ready& ready = batch[i];
+                // The outbox id travels as Paho's opaque user context (Outbox::on_success reads it back).
+                // NOLINTNEXTLINE(performance-no-int-to-ptr)
                 void* context = reinterpret_cast<void*>(static_cast<std::uintptr_t>(ready.id));
                 try {
                     std::optional<mqtt::properties> properties;
@@ -562,7 +609,44 @@ private:
 
     enum class Ending { stop, lost, takeover };
 
-    void supervise() {
+    // The supervisor thread's body. Nothing may escape a std::thread (it would terminate the process):
+    // an unexpected exception (no entropy source, memory exhausted) becomes a sticky failure, reported.
+    void supervise() noexcept {
+        try {
+            supervise_connection();
+        } catch (const std::exception& error) {
+            abandon_supervision(error.what());
+        } catch (...) {
+            abandon_supervision("unknown exception");
+        }
+    }
+
+    void abandon_supervision(const char* what) noexcept {
+        try {
+            const std::string detail =
+                std::string("the connection supervisor of Messaging ") + id_ + " failed (" + what + ")";
+            finish_start(false, detail);  // start() throws it as FB101
+            fail_sticky(ErrorNumbers::FB100, with_code(ErrorNumbers::FB100, detail + "; stopped connecting"));
+        } catch (...) {
+            finish_start_noexcept();
+        }
+    }
+
+    // Last resort when even the failure could not be built: start() must not wait forever.
+    void finish_start_noexcept() noexcept {
+        {
+            std::lock_guard<std::mutex> state(state_mutex_);
+            if (start_outcome_ == StartOutcome::pending) {
+                start_outcome_ = StartOutcome::failed;
+            }
+        }
+        sticky_.store(true);
+        failed_.store(true);
+        connected_.store(false);
+        state_cv_.notify_all();
+    }
+
+    void supervise_connection() {
         const auto started_at = Clock::now();
         const bool keep_trying = options_.first_connect == FirstConnect::keep_trying;
         const auto first_deadline = saturating_add(started_at, options_.first_connect_deadline);
@@ -703,9 +787,7 @@ private:
     std::unique_ptr<detail::PahoSession> make_session() {
         const std::uint64_t generation = ++generation_;
         detail::PahoSession::Callbacks callbacks;
-        callbacks.on_message = [this](mqtt::const_message_ptr message) {
-            on_paho_message(std::move(message));
-        };
+        callbacks.on_message = [this](const mqtt::const_message_ptr& message) { on_paho_message(message); };
         callbacks.on_connection_lost = [this, generation](const std::string& cause) {
             on_paho_connection_lost(generation, cause);
         };
@@ -763,7 +845,8 @@ private:
             return result;
         }
         connection_seq_.store(seq);
-        outbox_.set_window(std::min(session->receive_maximum(), kFlowWindow));
+        outbox_.set_window(Outbox::Window{std::min(session->receive_maximum(), kFlowWindow),
+                                          kUnacknowledgedWindow, kFlowWindowBytes});
         outbox_.connected();
         {
             std::lock_guard<std::mutex> send(send_mutex_);
@@ -878,7 +961,7 @@ private:
         failed_.store(true);
         connected_.store(false);
         teardown_session(true);
-        outbox_.fail_all(text);
+        outbox_.close(text);
         try {
             library_logger()->critical("Messaging {}: {}", id_, text);
         } catch (...) {
@@ -966,7 +1049,7 @@ private:
 
     // ---- Paho threads: copy, count, hand over, return. No user code, no logging, no waiting. ----
 
-    void on_paho_message(mqtt::const_message_ptr message) {
+    void on_paho_message(const mqtt::const_message_ptr& message) {
         const std::string& topic = message->get_topic();
         if (options_.end_to_end_ack && topic == own_ack_topic_) {
             // A receiver acknowledged one of our messages: complete it here, like a PUBACK.
@@ -1048,7 +1131,9 @@ private:
         item.kind = InboundItem::Kind::fault;
         item.code = code;
         item.text = std::move(text);
-        dispatcher_.push(std::move(item));
+        if (dispatcher_.push(std::move(item))) {
+            Counters::bump(counters_.inbound_dropped);
+        }
     }
 
     void emit_state(ConnectionState state, std::string reason, std::uint64_t attempts) {
@@ -1063,7 +1148,9 @@ private:
         InboundItem item;
         item.kind = InboundItem::Kind::event;
         item.text = kControlToken;
-        dispatcher_.push(std::move(item));
+        if (dispatcher_.push(std::move(item))) {
+            Counters::bump(counters_.inbound_dropped);
+        }
     }
 
     void deliver_state_events() {
@@ -1094,8 +1181,13 @@ private:
     }
 
     void process(InboundItem& item) {
-        // State events first: a token dropped by a full queue only delays them to the next item.
-        deliver_state_events();
+        // A state event is delivered at its token's place in the queue, after the messages that arrived
+        // before it (the order things happened). A full queue drops messages, not tokens (dispatcher.cpp);
+        // should one go anyway, its event is delivered at the next token or the next drop report.
+        if (item.kind == InboundItem::Kind::event && item.text == kControlToken) {
+            deliver_state_events();
+            return;
+        }
         if (item.kind == InboundItem::Kind::message) {
             if (item.topic.compare(0, detail::kPresencePrefix.size(), detail::kPresencePrefix) == 0) {
                 handle_presence(item.topic, item.payload, item.text == "retained");
@@ -1104,7 +1196,7 @@ private:
             }
         } else if (item.kind == InboundItem::Kind::fault) {
             report_fault(item.code, std::move(item.text), std::move(item.topic));
-        } else if (item.text != kControlToken) {
+        } else {
             library_logger()->warn("Messaging {}: {}", id_, item.text);
         }
     }
@@ -1289,6 +1381,7 @@ private:
     }
 
     void report_drops(std::uint64_t dropped) {
+        deliver_state_events();  // in case a token was among the dropped items
         report_fault(
             ErrorNumbers::FB100,
             with_code(ErrorNumbers::FB100,

@@ -1,5 +1,6 @@
 #include "outbox.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <mqtt/token.h>
@@ -15,6 +16,13 @@ std::string with_code(ErrorNumbers code, const std::string& detail) {
     std::string text(error_text(code));
     text += ": ";
     text += detail;
+    return text;
+}
+
+// Why a log or control publication fails when the connection goes before it completed.
+const std::string& lost_before_completion() {
+    static const std::string text =
+        with_code(ErrorNumbers::FB103, "connection to the broker lost before the publication completed");
     return text;
 }
 
@@ -48,21 +56,38 @@ void Outbox::finish(std::vector<Completion>& done) {
     done.clear();
 }
 
-bool Outbox::leave_flight_locked(Entry& entry) {
-    if (entry.state != State::in_flight || entry.qos == 0) {
-        return false;
+void Outbox::leave_flight_locked(Entry& entry) {
+    if (entry.state != State::in_flight) {
+        return;
     }
-    const bool was_full = in_flight_ >= window_;
-    if (in_flight_ != 0) {
-        --in_flight_;
+    entry.state = State::waiting;  // the caller sets the next state; this room is not freed twice
+    std::size_t& count = entry.qos == 0 ? in_flight_qos0_ : in_flight_;
+    if (count != 0) {
+        --count;
     }
-    entry.state = State::waiting;  // the caller sets the next state; this place is not freed twice
-    return was_full && in_flight_ < window_ && !waiting_.empty();
+    in_flight_bytes_ -= std::min(in_flight_bytes_, entry.payload->size());
+    // Wake up the taker once half the room is free again, not at every completion: a completion comes
+    // per message (acknowledged, or written for QoS 0), and a thread wake-up per message would cost more
+    // than the window saves; half a window still in flight keeps the connection busy meanwhile.
+    if (blocked_ && in_flight_ <= window_.acknowledged / 2 && in_flight_qos0_ <= window_.unacknowledged / 2 &&
+        in_flight_bytes_ <= window_.bytes / 2 && !waiting_.empty()) {
+        blocked_ = false;
+        wake_ = true;
+    }
 }
 
-void Outbox::set_window(std::size_t window) {
+bool Outbox::take_wake_locked() noexcept {
+    const bool wake = wake_;
+    wake_ = false;
+    return wake;
+}
+
+void Outbox::set_window(Window window) {
     std::lock_guard<std::mutex> lock(mutex_);
-    window_ = window == 0 ? 1 : window;
+    window.acknowledged = std::max<std::size_t>(window.acknowledged, 1);
+    window.unacknowledged = std::max<std::size_t>(window.unacknowledged, 1);
+    window.bytes = std::max<std::size_t>(window.bytes, 1);
+    window_ = window;
 }
 
 void Outbox::connected() {
@@ -95,7 +120,21 @@ bool Outbox::make_room_locked(Kind kind, std::size_t bytes, std::vector<Completi
         return true;
     }
     if (kind == Kind::message && limits_.overflow == OutboxOverflow::drop_oldest) {
-        // Only messages not handed to the client can be dropped: the client owns the others.
+        // Only messages not handed to the client can be dropped: the client owns the others. Drop nothing
+        // unless dropping them all would make room: otherwise they would be lost and the new one refused.
+        std::size_t droppable = 0;
+        std::size_t droppable_bytes = 0;
+        for (const std::uint64_t id : waiting_) {
+            const auto entry = entries_.find(id);
+            if (entry != entries_.end() && entry->second.kind == Kind::message) {
+                ++droppable;
+                droppable_bytes += entry->second.payload->size();
+            }
+        }
+        if (counted_ - droppable + 1 > limits_.capacity ||
+            bytes_ - droppable_bytes + bytes > limits_.max_bytes) {
+            return false;
+        }
         for (auto id = waiting_.begin(); id != waiting_.end() && full();) {
             const auto entry = entries_.find(*id);
             ++id;
@@ -128,6 +167,16 @@ Outbox::Added Outbox::add(Kind kind, mqtt::string_ref topic, std::string&& paylo
     std::vector<Completion> done;
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (closed_) {
+            added.closed = true;
+            if (kind == Kind::message) {
+                Counters::bump(counters_.publish_failures);
+                shared->complete(Delivery::State::failed, closed_reason_);
+            } else if (kind == Kind::log) {
+                Counters::bump(counters_.logs_dropped);
+            }
+            return added;
+        }
         if (kind != Kind::message && !connected) {
             // Logs and control publications never wait for a connection.
             if (kind == Kind::log) {
@@ -178,6 +227,10 @@ Outbox::Added Outbox::add(Kind kind, mqtt::string_ref topic, std::string&& paylo
 Delivery Outbox::add_control_waited(mqtt::string_ref topic, std::string&& payload, int qos, bool retained) {
     auto shared = std::make_shared<Delivery::Shared>();
     std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_) {
+        shared->complete(Delivery::State::failed, closed_reason_);
+        return Delivery(std::move(shared));
+    }
     const std::uint64_t id = next_id_++;
     Entry entry;
     entry.kind = Kind::control;
@@ -204,12 +257,16 @@ std::vector<Outbox::Ready> Outbox::take(std::size_t max) {
             continue;
         }
         Entry& entry = found->second;
-        if (entry.qos > 0) {
-            if (in_flight_ >= window_) {
-                break;  // in order: nothing overtakes it; an acknowledgement will call on_requeue
-            }
-            ++in_flight_;
+        std::size_t& count = entry.qos == 0 ? in_flight_qos0_ : in_flight_;
+        const std::size_t limit = entry.qos == 0 ? window_.unacknowledged : window_.acknowledged;
+        const std::size_t bytes = entry.payload->size();
+        if (count >= limit || (in_flight_bytes_ != 0 && in_flight_bytes_ + bytes > window_.bytes)) {
+            // In order: nothing overtakes it. A completion will call on_requeue (see leave_flight_locked()).
+            blocked_ = true;
+            break;
         }
+        ++count;
+        in_flight_bytes_ += bytes;
         waiting_.erase(waiting_.begin());
         entry.state = State::in_flight;
         entry.last_sent = now;
@@ -255,6 +312,8 @@ void Outbox::refused(std::uint64_t id, bool transient, const std::string& error)
             leave_flight_locked(found->second);
             found->second.state = State::waiting;
             waiting_.insert(id);
+        } else if (error.empty()) {
+            erase_locked(found, false, lost_before_completion(), done);
         } else {
             erase_locked(found, false, error, done);
         }
@@ -277,20 +336,22 @@ void Outbox::connection_lost() {
                 entry.state = State::waiting;
                 waiting_.insert(current->first);
             } else {
-                erase_locked(current, false,
-                             with_code(ErrorNumbers::FB103,
-                                       "connection to the broker lost before the "
-                                       "publication completed"),
-                             done);
+                erase_locked(current, false, lost_before_completion(), done);
             }
         }
-        in_flight_ = 0;  // a new connection starts with an empty window
+        // A new connection starts with an empty window (and pumps what waits).
+        in_flight_ = 0;
+        in_flight_qos0_ = 0;
+        in_flight_bytes_ = 0;
+        blocked_ = false;
+        wake_ = false;
     }
     finish(done);
 }
 
 void Outbox::end_to_end_acknowledged(std::uint64_t id) {
     std::vector<Completion> done;
+    bool wake = false;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         // Any acknowledgement shows that receivers are alive and how far they got (see sweep_end_to_end()).
@@ -300,9 +361,13 @@ void Outbox::end_to_end_acknowledged(std::uint64_t id) {
         if (found == entries_.end() || !found->second.end_to_end) {
             return;
         }
-        erase_locked(found, true, {}, done);
+        erase_locked(found, true, {}, done);  // a re-sent copy may still be in flight
+        wake = take_wake_locked();
     }
     finish(done);
+    if (wake && on_requeue_) {
+        on_requeue_();
+    }
 }
 
 Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milliseconds resend_after,
@@ -353,18 +418,43 @@ Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milli
     return sweep;
 }
 
+std::size_t Outbox::fail_all_locked(const std::string& error, std::vector<Completion>& done) {
+    std::size_t messages = 0;
+    while (!entries_.empty()) {
+        messages += entries_.begin()->second.kind == Kind::message ? 1U : 0U;
+        erase_locked(entries_.begin(), false, error, done);
+    }
+    return messages;
+}
+
 std::size_t Outbox::fail_all(const std::string& error) {
     std::vector<Completion> done;
     std::size_t messages = 0;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        while (!entries_.empty()) {
-            messages += entries_.begin()->second.kind == Kind::message ? 1U : 0U;
-            erase_locked(entries_.begin(), false, error, done);
-        }
+        messages = fail_all_locked(error, done);
     }
     finish(done);
     return messages;
+}
+
+std::size_t Outbox::close(const std::string& error) {
+    std::vector<Completion> done;
+    std::size_t messages = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        closed_ = true;
+        closed_reason_ = error;
+        messages = fail_all_locked(error, done);
+    }
+    finish(done);
+    return messages;
+}
+
+void Outbox::open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = false;
+    closed_reason_.clear();
 }
 
 bool Outbox::wait_empty(std::chrono::milliseconds timeout) const {
@@ -405,16 +495,16 @@ void Outbox::on_success(const mqtt::token& token) {
             }
             if (entry.end_to_end) {
                 // The broker has it; the Delivery waits for a receiver's acknowledgement.
-                freed = leave_flight_locked(entry);
+                leave_flight_locked(entry);
                 entry.state = State::awaiting_receiver;
                 waiting_.erase(found->first);
                 if (entry.token) {
                     spare.push_back(std::move(entry.token));
                 }
             } else {
-                freed = leave_flight_locked(entry);
                 erase_locked(found, true, {}, done);
             }
+            freed = take_wake_locked();
         }
         finish(done);
         if (freed && on_requeue_) {
@@ -435,7 +525,7 @@ void Outbox::on_failure(const mqtt::token& token) {
             if (found == entries_.end() || found->second.state != State::in_flight) {
                 return;  // already handed back by connection_lost(), or acknowledged meanwhile
             }
-            requeued = leave_flight_locked(found->second);
+            leave_flight_locked(found->second);
             const int reason = static_cast<int>(token.get_reason_code());
             if (reason >= kFirstRefusalReason && reason <= kLastReasonCode) {
                 erase_locked(found, false,
@@ -460,6 +550,7 @@ void Outbox::on_failure(const mqtt::token& token) {
                 why += ")";
                 erase_locked(found, false, with_code(ErrorNumbers::FB103, why), done);
             }
+            requeued = take_wake_locked() || requeued;
         }
         finish(done);
         if (requeued && on_requeue_) {

@@ -42,7 +42,7 @@ public:
 
     struct Limits {
         std::size_t capacity = 100000;
-        std::size_t max_bytes = 256U * 1024U * 1024U;
+        std::size_t max_bytes = std::size_t{256} * 1024U * 1024U;
         OutboxOverflow overflow = OutboxOverflow::drop_newest;
     };
 
@@ -50,6 +50,7 @@ public:
     struct Added {
         bool accepted = false;    ///< the publication is now in the outbox
         bool rejected = false;    ///< refused for lack of room (throw_error / drop_newest policy)
+        bool closed = false;      ///< refused because the outbox is closed (its Delivery failed)
         std::size_t evicted = 0;  ///< older messages failed to make room (drop_oldest policy)
         Delivery delivery{std::shared_ptr<Delivery::Shared>()};  ///< messages: accepted or failed
     };
@@ -81,14 +82,24 @@ public:
     /// A control publication whose completion the caller will wait for (presence at stop()).
     Delivery add_control_waited(mqtt::string_ref topic, std::string&& payload, int qos, bool retained);
 
+    /// How much may be handed to the client and not completed yet, on the current connection. Paho C 1.3
+    /// finishes a partial socket write only when data arrives or its receive thread's 1 s poll times out,
+    /// and every command queued in it makes its lists longer: what is in flight must stay small
+    /// (docs/performance.md).
+    struct Window {
+        std::size_t acknowledged = 16;    ///< QoS 1/2 publications not acknowledged (receive maximum)
+        std::size_t unacknowledged = 64;  ///< QoS 0 publications not written to the socket yet
+        std::size_t bytes = 1U << 20U;    ///< payload bytes in flight (one publication always may go)
+    };
+
     /// Takes up to @p max publications waiting to be handed over, oldest first, and marks them in flight;
-    /// never more QoS 1/2 publications in flight than the window (see set_window()).
+    /// stops at the first one the window (see set_window()) has no room for, so that order is kept.
     std::vector<Ready> take(std::size_t max);
 
-    /// How many QoS 1/2 publications may be in flight at once on the current connection (the broker's
-    /// receive maximum). When an acknowledgement frees a place while publications wait, on_requeue is
-    /// called so that someone takes them.
-    void set_window(std::size_t window);
+    /// Sets the window of the current connection. When completions make room while publications wait,
+    /// on_requeue is called so that someone takes them: once half the room is free, so that a saturated
+    /// stream does not cost a thread wake-up per message.
+    void set_window(Window window);
 
     /// A connection was (re)established: receivers get resend_after from now before silence counts as a
     /// stall (see sweep_end_to_end()); they have just reconnected too, typically.
@@ -97,8 +108,11 @@ public:
     /// True when publications wait to be taken.
     bool has_waiting() const;
 
-    /// Keeps Paho's token of publication @p id until Paho completes it (see PendingPublications::attach():
-    /// the token is released on Paho's thread so ThreadSanitizer sees no race in Paho's own counting).
+    /// Keeps Paho's token of publication @p id until Paho completes it. Why: the token's reference count is
+    /// also changed inside libpaho-mqttpp3, which ThreadSanitizer cannot see; dropping our reference on the
+    /// caller's thread would look like a race with Paho freeing the token on its thread. So our reference
+    /// is dropped on Paho's thread, in the completion callback; a token whose publication already
+    /// completed waits in a list emptied by the next completion or by release_tokens().
     void attach(std::uint64_t id, mqtt::delivery_token_ptr token);
 
     /// The client refused publication @p id at once: wait for the next connection (@p transient) or fail.
@@ -124,6 +138,14 @@ public:
 
     /// Fails every publication with @p error; @return the number of messages among them.
     std::size_t fail_all(const std::string& error);
+
+    /// Fails every publication with @p error and refuses every later add() with it (the same error) until
+    /// open(): a publication racing with stop() or a sticky failure fails at once instead of waiting for a
+    /// next start(). @return the number of messages failed.
+    std::size_t close(const std::string& error);
+
+    /// Accepts publications again (start()).
+    void open();
 
     /// Waits until nothing is owed any more or @p timeout passes; true when nothing is owed.
     bool wait_empty(std::chrono::milliseconds timeout) const;
@@ -167,11 +189,14 @@ private:
     void erase_locked(std::map<std::uint64_t, Entry>::iterator it, bool ok, const std::string& error,
                       std::vector<Completion>& done);
     void finish(std::vector<Completion>& done);
+    std::size_t fail_all_locked(const std::string& error, std::vector<Completion>& done);
     bool make_room_locked(Kind kind, std::size_t bytes, std::vector<Completion>& done, Added& added);
     void keep_token_locked(Entry& entry, mqtt::delivery_token_ptr token);
-    // The entry leaves the in-flight state: frees its place in the window. @return true when that
-    // place lets waiting publications go.
-    bool leave_flight_locked(Entry& entry);
+    // The entry leaves the in-flight state and frees its room in the window; sets wake_ when take() had
+    // stopped for lack of room and there is enough now.
+    void leave_flight_locked(Entry& entry);
+    // Whether someone must take the waiting publications (and forgets it).
+    bool take_wake_locked() noexcept;
 
     const Limits limits_;
     Counters& counters_;
@@ -182,10 +207,16 @@ private:
     mutable std::condition_variable empty_;
     std::map<std::uint64_t, Entry> entries_;
     std::set<std::uint64_t> waiting_;  // ids waiting to be taken, oldest first
-    std::size_t counted_ = 0;          // entries holding a place in the capacity
-    std::size_t bytes_ = 0;            // their payload bytes
-    std::size_t window_ = 65535;       // QoS 1/2 publications allowed in flight
+    bool closed_ = false;              // see close()
+    std::string closed_reason_;
+    std::size_t counted_ = 0;  // entries holding a place in the capacity
+    std::size_t bytes_ = 0;    // their payload bytes
+    Window window_{65535, 65535, std::size_t(-1)};
     std::size_t in_flight_ = 0;        // QoS 1/2 publications in flight
+    std::size_t in_flight_qos0_ = 0;   // QoS 0 publications in flight
+    std::size_t in_flight_bytes_ = 0;  // their payload bytes, all QoS
+    bool blocked_ = false;             // take() stopped for lack of room in the window
+    bool wake_ = false;                // room was made since: someone must take the waiting publications
     std::uint64_t next_id_ = 1;
     // End-to-end: the latest acknowledgement, and the highest id acknowledged (see sweep_end_to_end()).
     Clock::time_point last_acknowledgement_{};

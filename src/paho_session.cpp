@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <system_error>
 #include <utility>
 
 #include "socket_tuning.hpp"
@@ -59,7 +60,7 @@ std::string resolve(const std::string& host, int port, AddrInfo& out) {
     const std::string service = std::to_string(port);
     const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &out.list);
     if (rc != 0) {
-        return rc == EAI_SYSTEM ? std::string(std::strerror(errno)) : std::string(::gai_strerror(rc));
+        return rc == EAI_SYSTEM ? std::system_category().message(errno) : std::string(::gai_strerror(rc));
     }
     return {};
 }
@@ -165,9 +166,9 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
 
     // Registered before connect() and never changed afterwards (Paho's rule). Nothing escapes into Paho.
     client_->set_message_callback(
-        [on_message = std::move(callbacks.on_message)](mqtt::const_message_ptr message) {
+        [on_message = std::move(callbacks.on_message)](const mqtt::const_message_ptr& message) {
             try {
-                on_message(std::move(message));
+                on_message(message);
             } catch (...) {
             }
         });
@@ -295,7 +296,7 @@ std::string PahoSession::describe_transport_failure(const std::string& paho_text
                " refused the TCP connection (connection refused: is the broker running?)";
     }
     if (probe != 0) {
-        return "broker " + endpoint_ + " is not reachable (" + std::string(std::strerror(probe)) + ")";
+        return "broker " + endpoint_ + " is not reachable (" + std::system_category().message(probe) + ")";
     }
     if (options_.tls.enabled) {
         return "TLS connection to " + endpoint_ +

@@ -55,7 +55,7 @@ public:
 
     /// Called on a Paho thread; must not block, must not throw (they are wrapped anyway).
     struct Callbacks {
-        std::function<void(mqtt::const_message_ptr message)> on_message;
+        std::function<void(const mqtt::const_message_ptr& message)> on_message;
         std::function<void(const std::string& cause)> on_connection_lost;
         /// MQTT 5: the broker sent DISCONNECT with this reason code (0x8E: session taken over).
         std::function<void(int reason_code)> on_disconnect_packet;

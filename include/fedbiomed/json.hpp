@@ -23,14 +23,15 @@ namespace fedbiomed {
 using Json = nlohmann::ordered_json;
 
 /// @brief The metrics a training request may name in `training_args.test_metric` (reference MetricTypes).
+/// Each travels as its member name (metric_name()); the order is the reference's.
 enum class MetricTypes {
-    ACCURACY,
-    F1_SCORE,
-    PRECISION,
-    RECALL,
-    MEAN_SQUARE_ERROR,
-    MEAN_ABSOLUTE_ERROR,
-    EXPLAINED_VARIANCE,
+    ACCURACY,             ///< "ACCURACY": classification accuracy
+    F1_SCORE,             ///< "F1_SCORE": F1 score (classification)
+    PRECISION,            ///< "PRECISION": precision (classification)
+    RECALL,               ///< "RECALL": recall (classification)
+    MEAN_SQUARE_ERROR,    ///< "MEAN_SQUARE_ERROR": mean squared error (regression)
+    MEAN_ABSOLUTE_ERROR,  ///< "MEAN_ABSOLUTE_ERROR": mean absolute error (regression)
+    EXPLAINED_VARIANCE,   ///< "EXPLAINED_VARIANCE": explained variance score (regression)
 };
 
 /// @brief The name of a metric as it travels on the wire ("ACCURACY").
@@ -95,7 +96,9 @@ Json deserialize_msg(std::string_view payload, const DecodeLimits& limits = {});
 /// The member is a tagged value distinct from every string, so a plain string "FB301: Protocol error" is
 /// not mistaken for the member (the reference rejects such a string). Read it back with
 /// `value.get<ErrorNumbers>()`; serialize_msg() writes its text. Used by nlohmann's ADL:
-/// `msg["errnum"] = ErrorNumbers::FB301;`
+/// `msg["errnum"] = ErrorNumbers::FB301;`. A @p code that is no member (a cast integer) is stored all the
+/// same, but is_error_number() is false for it, so serialize_msg() and the message factories refuse it.
+/// @throws std::bad_alloc only (the tagged value allocates).
 void to_json(Json& value, ErrorNumbers code);
 
 /// @brief Reads an ErrorNumbers member from a JSON value: the tagged member, or an exact error text.

@@ -14,8 +14,11 @@
 /// on each successful start(), a sink at INFO that publishes every record as a reference `log` message on
 /// general/logger, and removes it in stop(). As in the reference there is at most one such forwarder per
 /// process (the first node started); records logged while a record is being forwarded are never forwarded
-/// (no recursion); publication is asynchronous and never blocks the logging thread; records that cannot be
-/// sent are counted in MessagingStats::logs_dropped.
+/// (no recursion); records that cannot be sent are counted in MessagingStats::logs_dropped. Publication is
+/// asynchronous: the logging thread never waits for the network or for the broker's acknowledgement. It
+/// may wait briefly on locks, though: records reach the hub's sinks (the forwarder and every add_log_sink()
+/// sink) one at a time under a process-wide mutex, and the forwarder takes its node's send mutex to hand
+/// the record to the MQTT client, which another thread may hold while handing over its own publications.
 #pragma once
 
 #include <memory>

@@ -11,7 +11,8 @@
 ///   (reported as a fault, the next message is delivered as usual). From a callback, start() throws
 ///   (FB103) and stop() is allowed (the dispatcher thread ends once the callback returns); destroying the
 ///   Messaging object from its own callback is not allowed.
-/// - Log forwarding (nodes) runs on whatever thread logs; it never waits for the network.
+/// - Log forwarding (nodes) runs on whatever thread logs; it never waits for the network, only briefly on
+///   locks (see logger.hpp).
 /// - All public methods are thread-safe unless said otherwise.
 ///
 /// ## Differences from the reference (Fed-BioMed 4.5), all deliberate
@@ -54,7 +55,8 @@ enum class ComponentType {
     node = 2,        ///< publishes on general/researcher, subscribes general/nodes and general/<id>
 };
 
-/// @brief MQTT protocol version spoken to the broker (always set explicitly, see DESIGN.md).
+/// @brief MQTT protocol version spoken to the broker. Always requested explicitly: Paho's default would try
+/// 3.1.1 and then fall back to MQTT 3.1.
 enum class MqttVersion {
     v3_1_1,  ///< MQTT 3.1.1, as the reference
     v5,      ///< MQTT 5
@@ -87,8 +89,9 @@ enum class BackoffJitter {
 /// @brief Automatic reconnection after a lost connection (and between start() attempts in
 /// FirstConnect::keep_trying mode).
 struct ReconnectOptions {
-    /// Reconnect automatically. When false, a lost connection is final as in the reference: is_failed()
-    /// becomes true, pending and buffered publications fail, and only stop() then start() reconnects.
+    /// Reconnect automatically. When false, a lost connection is final as in the reference: a sticky
+    /// failure reported as FB100 (not FB101: the broker refused nothing), is_failed() becomes true, pending
+    /// and buffered publications fail, and only stop() then start() reconnects.
     bool enabled = true;
     std::chrono::milliseconds min_delay{100};    ///< first delay after a loss (and base of the backoff)
     std::chrono::milliseconds max_delay{30000};  ///< the delays grow by a factor 2 up to this bound
@@ -97,13 +100,21 @@ struct ReconnectOptions {
 
 /// @brief What send_message() does when the outbox is full (see MessagingOptions::outbox_capacity).
 enum class OutboxOverflow {
-    drop_oldest,  ///< the oldest message not yet handed to the client fails (FB103), the new one is kept
+    /// Messages still waiting to be handed to the client (sent while disconnected, or held back by the
+    /// in-flight window) fail (FB103), oldest first, until the new one fits. Messages already handed to the
+    /// client (in flight, or awaiting an end-to-end acknowledgement) are never evicted: the client owns
+    /// them. When evicting every waiting message would still leave no room (everything held is in flight
+    /// or a log record, or the new message needs more bytes than that frees), nothing is evicted and the
+    /// new message's Delivery fails (FB103), as with drop_newest.
+    drop_oldest,
     drop_newest,  ///< the new message's Delivery fails at once (FB103); nothing already accepted is lost
     throw_error,  ///< send_message() throws MessagingError (FB103); nothing already accepted is lost
 };
 
 /// @brief Plain configuration values of a Messaging object. Defaults suit a local Mosquitto and lose no
 /// message across broker restarts and reconnections (see docs/reliability.md for what that covers).
+// Grouped by topic for readers, not packed: one object per component, its padding is irrelevant.
+// NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding)
 struct MessagingOptions {
     std::string broker = "localhost";                ///< host name or address of the broker
     int port = 1883;                                 ///< TCP port of the broker
@@ -134,7 +145,8 @@ struct MessagingOptions {
     ReconnectOptions reconnect;  ///< automatic reconnection
     /// MQTT keepalive interval. A silent connection (stalled network) is detected as lost within about
     /// three times this interval (Paho sends a PINGREQ after one interval of silence, checking once per
-    /// interval, and gives up one interval later), then reconnected.
+    /// interval, and gives up one interval later), then reconnected. 0 turns keepalive, and with it the
+    /// detection of a silent connection, off (MQTT's rule).
     std::chrono::seconds keepalive{60};
     /// QoS of publications and subscriptions (0, 1 or 2). The reference uses 0; 1 (the default) lets a
     /// Delivery report the broker's acknowledgement and lets the broker keep messages for absent
@@ -142,7 +154,7 @@ struct MessagingOptions {
     int qos = 1;
     /// Larger outbound messages are refused (send_message() throws MessageError FB601); larger inbound
     /// payloads are rejected without decoding (fault FB601).
-    std::size_t max_payload_bytes = 16U * 1024U * 1024U;
+    std::size_t max_payload_bytes = std::size_t{16} * 1024U * 1024U;
     std::size_t max_json_depth = 512;  ///< deeper nesting in an inbound payload is rejected (FB601)
     /// Inbound messages waiting for the dispatcher; when full, the oldest waiting message is dropped,
     /// counted and reported as a fault (FB100).
@@ -153,7 +165,8 @@ struct MessagingOptions {
     /// (MessagingStats::outbox_overflows) and reported as a fault (FB103). Forwarded log records are never
     /// buffered while disconnected (they are dropped and counted).
     std::size_t outbox_capacity = 100000;
-    std::size_t outbox_max_bytes = 256U * 1024U * 1024U;  ///< payload bytes held by the outbox at most
+    /// Payload bytes held by the outbox at most.
+    std::size_t outbox_max_bytes = std::size_t{256} * 1024U * 1024U;
     OutboxOverflow outbox_overflow = OutboxOverflow::drop_newest;  ///< policy when the outbox is full
     /// Announce this component on fedbiomed-messaging/presence/<node|researcher>/<id> (retained "online",
     /// with a retained "offline" will the broker publishes if the component dies; stop() publishes
@@ -170,9 +183,10 @@ struct MessagingOptions {
     /// End-to-end acknowledgement between components of this library (requires MQTT 5 and QoS >= 1 here;
     /// the receiver needs MQTT 5 too but not this option). Each message carries an id in MQTT 5 user
     /// properties, which the broker strips for MQTT 3.1.1 subscribers such as the reference's; the
-    /// receiver acknowledges it on fedbiomed-messaging/ack/<sender> once its handler has run and drops
-    /// duplicates; the sender re-sends until acknowledged. The Delivery completes on that acknowledgement
-    /// (for a broadcast: the first one). Off by default: a reference peer would never acknowledge.
+    /// receiver acknowledges it on the sender's topic fedbiomed-messaging/ack/<node|researcher>/<id> (named
+    /// in the message) once its handler has run and drops duplicates; the sender re-sends until
+    /// acknowledged. The Delivery completes on that acknowledgement (for a broadcast: the first one). Off
+    /// by default: a reference peer would never acknowledge.
     bool end_to_end_ack = false;
     /// end_to_end_ack: the Delivery fails (FB102) when no receiver acknowledged within this time after
     /// send_message().
@@ -193,15 +207,18 @@ struct MessagingOptions {
     static MessagingOptions reference_compatible();
 };
 
-/// @brief Something that went wrong with inbound traffic or a callback, reported instead of thrown.
+/// @brief Something that went wrong in inbound traffic, a callback, the connection or the outbox, reported
+/// instead of thrown.
 struct MessagingFault {
     /// FB601 undecodable payload, not an object, or larger than max_payload_bytes (also a malformed
     /// presence announcement); FB104 / FB625 incompatible or mistyped protocol version; FB100 inbound queue
-    /// overflow (oldest messages dropped) or connection to the broker lost (reconnection follows); FB103 an
-    /// exception from the MessageHandler (or that exception's own code when it is a FedbiomedError), or a
-    /// publication refused because the outbox was full; FB101 a sticky failure: the broker refused a
-    /// reconnection (credentials, authorisation) or another process uses the same component id; FB102 no
-    /// end-to-end acknowledgement in time.
+    /// overflow (oldest messages dropped) or connection to the broker lost; FB103 an exception from the
+    /// MessageHandler (or that exception's own code when it is a FedbiomedError), or a publication refused
+    /// or dropped because the outbox was full; FB102 no end-to-end acknowledgement in time.
+    /// Sticky failures (no reconnection until stop() then start()) keep the code of their cause: FB101 when
+    /// the broker refused a reconnection (credentials, authorisation) or another process uses the same
+    /// component id; FB100 when the connection was lost with reconnect.enabled false (reported after the
+    /// FB100 of the loss itself) or when the connection supervisor itself failed.
     ErrorNumbers code = ErrorNumbers::FB100;
     std::string message;  ///< full text, beginning with the code's text
     std::string topic;    ///< topic the payload arrived on (empty when not about a payload)
@@ -248,8 +265,9 @@ struct ConnectionEvent {
     /// Why: the cause of a loss, the refusal or duplicate-id text of a failure (with its FB code);
     /// empty for a connection.
     std::string reason;
-    /// connected: 1 for the first connection, then the number of attempts the reconnection took;
-    /// otherwise 0.
+    /// connected: the attempts this connection took: for the first connection 1 with
+    /// FirstConnect::fail_fast, or the attempts start() made with FirstConnect::keep_trying; after a loss,
+    /// the attempts the reconnection took. disconnected and failed: 0.
     std::uint64_t attempts = 0;
 };
 
@@ -267,8 +285,9 @@ struct PresenceEvent {
 ///
 /// Cheap to copy; all copies share the same state. Never blocks unless wait_for() is called. The outcome
 /// is set once: by the broker's acknowledgement (on Paho's thread), by a receiver's acknowledgement with
-/// end_to_end_ack, by stop(), by an outbox overflow or by a sticky failure. A lost connection does not end
-/// it: the publication is sent again after the reconnection.
+/// end_to_end_ack, by a refusal (of the broker or of the client), by an end-to-end timeout (FB102), by
+/// stop(), by an outbox overflow or by a sticky failure. A lost connection does not end it: the
+/// publication is sent again after the reconnection.
 class Delivery {
 public:
     /// @brief Where the publication stands.
@@ -329,14 +348,23 @@ using PresenceHandler = std::function<void(const PresenceEvent& event)>;
 class Messaging {
 public:
     /// @brief Reference-compatible constructor (Fed-BioMed 4.x `Messaging(on_message, type, id, broker,
-    /// port)`). No network activity.
+    /// port)`): the default MessagingOptions with @p broker and @p port. No network activity.
     /// @throws MessagingError (FB103) when @p id would change the topic tree: empty, containing '/', '+',
-    ///         '#' or a NUL, or a reserved name ("nodes", "researcher", "monitoring", "logger").
+    ///         '#' or a NUL, or a reserved name ("nodes", "researcher", "monitoring", "logger"); or when
+    ///         @p broker is empty or @p port is outside 1..65535.
     Messaging(MessageHandler on_message, ComponentType type, std::string id, std::string broker = "localhost",
               int port = 1883);
 
-    /// @brief Constructor with every option. No network activity.
-    /// @throws MessagingError (FB103) for a hostile id (see above) or invalid options (port, qos).
+    /// @brief Constructor with every option. No network activity; nothing checks that the broker or the TLS
+    /// files exist (start() reports those).
+    /// @throws MessagingError (FB103) for a hostile id (see above), or "invalid messaging options: ..."
+    ///         naming the first of these problems: broker empty; port outside 1..65535; qos not 0, 1 or 2;
+    ///         connect_timeout or first_connect_deadline not positive; keepalive outside 0..65535 s;
+    ///         inbound_queue_capacity, max_payload_bytes or max_json_depth 0; stop_timeout negative;
+    ///         reconnect.min_delay not positive or reconnect.max_delay below it; outbox_capacity or
+    ///         outbox_max_bytes 0, or outbox_capacity above 1000000; takeover_threshold negative or
+    ///         takeover_window not positive; session_expiry negative; with end_to_end_ack: mqtt_version not
+    ///         v5, qos 0, or end_to_end_timeout or end_to_end_resend_interval not positive.
     Messaging(MessageHandler on_message, ComponentType type, std::string id, MessagingOptions options);
 
     /// @brief Stops (see stop()) if still running. @throws nothing.
@@ -391,9 +419,10 @@ public:
     /// connection is being re-established, and the outcome arrives in the Delivery. A reserved name is a
     /// valid @p client (the reference sends add_scalar with "monitoring").
     /// @return a Delivery: failed at once when not started (before start(), after stop()), after a sticky
-    ///         failure, or when the outbox is full (OutboxOverflow::drop_newest); otherwise pending until
-    ///         the broker acknowledges (QoS 1/2; with end_to_end_ack: until a receiver acknowledges), also
-    ///         across reconnections.
+    ///         failure, or when the outbox is full (OutboxOverflow::drop_newest, or drop_oldest when
+    ///         evicting cannot make room, see OutboxOverflow); otherwise pending until the broker
+    ///         acknowledges (QoS 1/2; with end_to_end_ack: until a receiver acknowledges), also across
+    ///         reconnections.
     /// @throws MessageError (FB601) when @p msg cannot be serialised or is larger than
     ///         options.max_payload_bytes; MessagingError (FB103) when @p client is not a valid topic level,
     ///         or when the outbox is full and options.outbox_overflow is OutboxOverflow::throw_error.
@@ -404,6 +433,11 @@ public:
     /// "node_id": ..., "extra_msg": ..., "researcher_id": ..., "protocol_version": "1"}.
     /// @return a Delivery, as send_message().
     /// @throws MessagingError (FB103) "send_error is only available to nodes" for a researcher.
+    ///         MessageError (FB601) when the payload is larger than options.max_payload_bytes (a long
+    ///         @p extra_msg), or when @p extra_msg, @p researcher_id or the node's id is not valid UTF-8
+    ///         (serialize_msg()). MessageValidationError (FB601, see message.hpp) when the reference's
+    ///         node-side outgoing validation (NodeMessages::format_outgoing_message()) refuses the message,
+    ///         which only an @p errnum that is not an ErrorNumbers member (a cast integer) can cause.
     Delivery send_error(ErrorNumbers errnum, const std::string& extra_msg = "",
                         const std::string& researcher_id = "<unknown>");
 

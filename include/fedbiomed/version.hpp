@@ -48,13 +48,19 @@ public:
     std::uint64_t micro() const noexcept;
 
     /// @brief The normalised form, as `str(Version(...))` prints it ("v1.0 " -> "1.0", "1.0RC1" -> "1.0rc1").
+    /// @throws std::bad_alloc only.
     std::string str() const;
 
     /// @brief PEP 440 ordering: -1, 0 or 1. Trailing zero release components are insignificant.
     int compare(const Version& other) const noexcept;
 
+    /// @brief Equal under PEP 440 (compare() == 0), not as texts: "1" == "1.0.0", "1.0RC1" == "1.0rc1".
+    /// @throws nothing.
     bool operator==(const Version& other) const noexcept { return compare(other) == 0; }
+    /// @brief Not equal under PEP 440 (compare() != 0). @throws nothing.
     bool operator!=(const Version& other) const noexcept { return compare(other) != 0; }
+    /// @brief Ordered before @p other under PEP 440 (compare() < 0): "1.0.dev0" < "1.0a1" < "1.0" <
+    /// "1.0.post1". @throws nothing.
     bool operator<(const Version& other) const noexcept { return compare(other) < 0; }
 
 private:

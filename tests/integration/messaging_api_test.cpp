@@ -108,6 +108,23 @@ TEST(MessagingApi, InvalidOptionsAreRefused) {
     MessagingOptions bad_timeout;
     bad_timeout.connect_timeout = std::chrono::milliseconds(0);
     EXPECT_THROW(Messaging(nullptr, ComponentType::node, "node_a", bad_timeout), MessagingError);
+    // Durations added to the clock are bounded (366 days) so that no deadline overflows.
+    MessagingOptions endless_stop;
+    endless_stop.stop_timeout = std::chrono::milliseconds::max();
+    try {
+        Messaging node(nullptr, ComponentType::node, "node_a", endless_stop);
+        ADD_FAILURE() << "a stop_timeout of milliseconds::max() was accepted";
+    } catch (const MessagingError& error) {
+        EXPECT_EQ(error.code(), fedbiomed::ErrorNumbers::FB103);
+        EXPECT_NE(std::string(error.what()).find("stop_timeout"), std::string::npos) << error.what();
+    }
+    MessagingOptions endless_backoff;
+    endless_backoff.reconnect.max_delay = std::chrono::hours(24 * 400);
+    EXPECT_THROW(Messaging(nullptr, ComponentType::node, "node_a", endless_backoff), MessagingError);
+    // first_connect_deadline alone may be "forever".
+    MessagingOptions forever;
+    forever.first_connect_deadline = std::chrono::milliseconds::max();
+    EXPECT_NO_THROW(Messaging(nullptr, ComponentType::node, "node_a", forever));
 }
 
 TEST(MessagingApi, ReferenceConstructorConnectsToTheGivenBroker) {

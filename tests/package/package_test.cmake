@@ -1,5 +1,5 @@
 # Steps of the packaging tests (see CMakeLists.txt), run with `cmake -DFBM_STEP=<step> ... -P`.
-#   install:  cmake --install <build> --prefix <prefix>, into a fresh prefix
+#   install:  cmake --install <build> --prefix <prefix>, into a fresh prefix; the programs run from it
 #   headers:  no installed public header includes a Paho header, nor any spdlog header but <spdlog/fwd.h>
 #   consume:  configure, build and run tests/package/consumer against <prefix>
 cmake_minimum_required(VERSION 3.25)
@@ -33,6 +33,18 @@ if(FBM_STEP STREQUAL "install")
     file(GLOB_RECURSE archives "${FBM_PREFIX}/lib*/libfedbiomed_messaging*.a")
     if(NOT archives)
         message(FATAL_ERROR "the installed package lacks the static library")
+    endif()
+    if(FBM_EXPECT_PROGRAMS)
+        # The programs are installed and run from the prefix (the library is linked statically).
+        foreach(program fbm-node fbm-researcher)
+            if(NOT EXISTS "${FBM_PREFIX}/bin/${program}")
+                message(FATAL_ERROR "the installed package lacks bin/${program}")
+            endif()
+            fbm_run("${program} --help" "${FBM_PREFIX}/bin/${program}" --help)
+            if(NOT FBM_LAST_OUTPUT MATCHES "--broker")
+                message(FATAL_ERROR "${program} --help does not describe --broker:\n${FBM_LAST_OUTPUT}")
+            endif()
+        endforeach()
     endif()
     message(STATUS "installed into ${FBM_PREFIX}")
 
