@@ -278,11 +278,6 @@ std::vector<Outbox::Ready> Outbox::take(std::size_t max) {
     return ready;
 }
 
-bool Outbox::has_waiting() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return !waiting_.empty();
-}
-
 void Outbox::keep_token_locked(Entry& entry, mqtt::delivery_token_ptr token) {
     if (entry.token) {
         spare_tokens_.push_back(std::move(entry.token));  // an earlier send's token: Paho may still hold it
@@ -395,7 +390,6 @@ Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milli
                              done);
                 continue;
             }
-            sweep.next_due = std::min(sweep.next_due, expires);
             if (entry.state == State::awaiting_receiver) {
                 // Messages reach a receiver in the order they were sent. While acknowledgements keep coming,
                 // a message not acknowledged yet is either queued behind the others (leave it) or lost, which
@@ -408,8 +402,6 @@ Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milli
                     entry.state = State::waiting;
                     waiting_.insert(current->first);
                     ++sweep.resend;
-                } else {
-                    sweep.next_due = std::min(sweep.next_due, resend_at);
                 }
             }
         }

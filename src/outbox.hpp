@@ -105,9 +105,6 @@ public:
     /// stall (see sweep_end_to_end()); they have just reconnected too, typically.
     void connected();
 
-    /// True when publications wait to be taken.
-    bool has_waiting() const;
-
     /// Keeps Paho's token of publication @p id until Paho completes it. Why: the token's reference count is
     /// also changed inside libpaho-mqttpp3, which ThreadSanitizer cannot see; dropping our reference on the
     /// caller's thread would look like a race with Paho freeing the token on its thread. So our reference
@@ -131,7 +128,6 @@ public:
     struct Sweep {
         std::size_t resend = 0;
         std::size_t timed_out = 0;
-        Clock::time_point next_due = Clock::time_point::max();  ///< when the next sweep has work
     };
     Sweep sweep_end_to_end(Clock::time_point now, std::chrono::milliseconds resend_after,
                            std::chrono::milliseconds timeout);

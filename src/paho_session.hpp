@@ -110,9 +110,6 @@ public:
     /// "host:port" as shown in error messages.
     const std::string& endpoint() const noexcept { return endpoint_; }
 
-    /// The URI given to Paho (tcp://host:port or ssl://host:port).
-    const std::string& uri() const noexcept { return uri_; }
-
     /// The URI a session made with @p options uses.
     static std::string make_uri(const MessagingOptions& options);
 

@@ -136,4 +136,25 @@ TEST(OutboxOverflowPolicy, DropOldestEvictsNothingWhenEvictingCannotMakeRoom) {
     EXPECT_NE(waiting.delivery.error().find("FB103"), std::string::npos) << waiting.delivery.error();
 }
 
+TEST_F(OutboxWindow, AClosedOutboxFailsWhatItHeldAndRefusesNewPublicationsUntilOpened) {
+    add(1, 10, 2);
+    ASSERT_EQ(outbox_.take(512).size(), 2U);
+    add(1, 10, 1);  // waiting
+    EXPECT_EQ(outbox_.close("FB103: messaging stopped"), 3U);
+    EXPECT_EQ(outbox_.size(), 0U);
+    // A send racing with stop(): refused at once with the reason, never left pending for a next start().
+    const Outbox::Added late = outbox_.add(Outbox::Kind::message, mqtt::string_ref("general/nodes"),
+                                           std::string(10, 'x'), 1, false, false, true);
+    EXPECT_FALSE(late.accepted);
+    EXPECT_TRUE(late.closed);
+    EXPECT_EQ(late.delivery.state(), fedbiomed::Delivery::State::failed);
+    EXPECT_EQ(late.delivery.error(), "FB103: messaging stopped");
+    EXPECT_EQ(outbox_.add_control_waited(mqtt::string_ref("x"), "y", 1, false).state(),
+              fedbiomed::Delivery::State::failed);
+    EXPECT_EQ(counters_.publish_failures.load(), 4U);
+    outbox_.open();
+    add(1, 10, 1);
+    EXPECT_EQ(outbox_.take(512).size(), 1U);
+}
+
 }  // namespace
