@@ -3,9 +3,12 @@
 // fail-fast and keep-trying modes, the outbox bound and its overflow policies, the persistent session and
 // the reference-compatible settings.
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -130,6 +133,55 @@ TEST(Reconnect, ReconnectsAfterABrokerRestartAndResubscribes) {
     EXPECT_EQ(stats.connection_losses, 1U);
     EXPECT_EQ(stats.reconnections, 1U);
     EXPECT_GE(stats.connection_attempts, 2U);
+}
+
+TEST(Reconnect, TheDisconnectedEventComesAfterTheMessagesThatArrivedBeforeTheLoss) {
+    MosquittoBroker broker;
+    const std::string id = "node_" + unique_suffix();
+    // One timeline written by both handlers (both run on the dispatcher thread). The first message holds
+    // the dispatcher until the loss has been handled, so the next messages wait in its queue meanwhile.
+    std::mutex mutex;
+    std::condition_variable opened;
+    bool gate_open = false;
+    std::vector<std::string> timeline;
+    auto handler = [&](const Json& msg, const std::string&) {
+        std::unique_lock<std::mutex> lock(mutex);
+        timeline.push_back("message " + std::to_string(msg.at("sequence").get<int>()));
+        opened.wait(lock, [&] { return gate_open; });
+    };
+    Messaging node(handler, ComponentType::node, id, fast_reconnect(broker));
+    node.set_connection_state_handler([&](const ConnectionEvent& event) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (event.state == ConnectionState::disconnected) {
+            timeline.push_back("disconnected");
+        }
+    });
+    node.start();
+    {
+        RawClient peer(broker);
+        for (int sequence = 1; sequence <= 5; ++sequence) {
+            peer.publish("general/" + id, ping_text(sequence));
+        }
+    }
+    ASSERT_TRUE(wait_until([&] { return node.stats().received == 5; }, kWait));
+    broker.stop();
+    // A reconnection attempt is made only after the loss was handled (its event queued).
+    ASSERT_TRUE(wait_until([&] { return node.stats().connection_attempts >= 2; }, kWait));
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        gate_open = true;
+    }
+    opened.notify_all();
+    ASSERT_TRUE(wait_until(
+        [&] {
+            std::lock_guard<std::mutex> lock(mutex);
+            return timeline.size() == 6;
+        },
+        kWait));
+    node.stop();
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_EQ(timeline, (std::vector<std::string>{"message 1", "message 2", "message 3", "message 4",
+                                                  "message 5", "disconnected"}));
 }
 
 TEST(Reconnect, PublicationsMadeWhileDisconnectedAreDeliveredAfterTheReconnection) {
