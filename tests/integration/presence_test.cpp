@@ -114,7 +114,9 @@ TEST(Presence, AResearcherFollowsNodesComingAndGoing) {
 }
 
 TEST(Presence, ReferenceTopicsCarryNothingButTheReferenceTraffic) {
-    auto& broker = shared_broker();
+    // A broker of its own: "#" would also receive the retained presence records of earlier tests run in
+    // the same process on a shared broker.
+    MosquittoBroker broker;
     RawClient general(broker, {"general/#"});
     RawClient everything(broker, {"#"});
     const std::string node_id = "node_" + unique_suffix();
