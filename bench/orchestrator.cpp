@@ -278,34 +278,29 @@ Child spawn_role(const Settings& s, const RoleSpec& spec, const std::string& log
     return Child(argv, true, true, log);
 }
 
-void expect_ready(Child& child, const std::string& what, seconds timeout = seconds(60)) {
+// The first line of @p child's output that starts with @p prefix (the rest of that line), or an error
+// naming @p what when the output ends or @p timeout passes first.
+std::string wait_for_line(Child& child, const std::string& prefix, const std::string& what, seconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         const auto line = child.out().next(std::max(left, std::chrono::milliseconds(0)));
         if (!line) {
-            throw std::runtime_error(what + " did not become ready (see the logs)");
+            throw std::runtime_error(what + " (see the logs)");
         }
-        if (*line == "READY") {
-            return;
+        if (line->rfind(prefix, 0) == 0) {
+            return line->substr(prefix.size());
         }
     }
 }
 
+void expect_ready(Child& child, const std::string& what, seconds timeout = seconds(60)) {
+    (void)wait_for_line(child, "READY", what + " did not become ready", timeout);
+}
+
 json read_result(Child& child, const std::string& what, seconds timeout = seconds(900)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        const auto line = child.out().next(std::max(left, std::chrono::milliseconds(0)));
-        if (!line) {
-            throw std::runtime_error(what + " ended without a result (see the logs)");
-        }
-        if (line->rfind("RESULT ", 0) == 0) {
-            return json::parse(line->substr(7));
-        }
-    }
+    return json::parse(wait_for_line(child, "RESULT ", what + " ended without a result", timeout));
 }
 
 void progress(const std::string& text) {

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "error_text.hpp"
+
 namespace fedbiomed {
 
 void Delivery::Shared::complete(State outcome, std::string why) noexcept {
@@ -18,7 +20,7 @@ void Delivery::Shared::complete(State outcome, std::string why) noexcept {
 
 Delivery::Delivery() : shared_(std::make_shared<Shared>()) {
     shared_->state = State::failed;
-    shared_->error = std::string(error_text(ErrorNumbers::FB103)) + ": no publication";
+    shared_->error = detail::with_code(ErrorNumbers::FB103, "no publication");
 }
 
 Delivery::Delivery(std::shared_ptr<Shared> shared) noexcept : shared_(std::move(shared)) {}
@@ -41,7 +43,7 @@ bool Delivery::wait_for(std::chrono::milliseconds timeout) const noexcept {
 
 std::string Delivery::error() const {
     if (!shared_) {
-        return std::string(error_text(ErrorNumbers::FB103)) + ": no publication";
+        return detail::with_code(ErrorNumbers::FB103, "no publication");
     }
     std::lock_guard<std::mutex> lock(shared_->mutex);
     return shared_->error;

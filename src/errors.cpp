@@ -6,6 +6,8 @@
 #include <array>
 #include <utility>
 
+#include "error_text.hpp"
+
 namespace fedbiomed {
 namespace {
 
@@ -109,7 +111,11 @@ const ErrorEntry* find_entry(ErrorNumbers code) noexcept {
     return nullptr;
 }
 
-std::string compose_what(ErrorNumbers code, const std::string& detail) {
+}  // namespace
+
+namespace detail {
+
+std::string with_code(ErrorNumbers code, const std::string& detail) {
     std::string what(error_text(code));
     if (!detail.empty()) {
         what += ": ";
@@ -118,7 +124,7 @@ std::string compose_what(ErrorNumbers code, const std::string& detail) {
     return what;
 }
 
-}  // namespace
+}  // namespace detail
 
 std::string_view error_text(ErrorNumbers code) noexcept {
     const ErrorEntry* entry = find_entry(code);
@@ -161,6 +167,6 @@ const std::vector<ErrorNumbers>& all_error_numbers() noexcept {
 }
 
 FedbiomedError::FedbiomedError(ErrorNumbers code, const std::string& detail)
-    : std::runtime_error(compose_what(code, detail)), code_(code), detail_(detail) {}
+    : std::runtime_error(detail::with_code(code, detail)), code_(code), detail_(detail) {}
 
 }  // namespace fedbiomed

@@ -16,6 +16,7 @@
 #include "delivery.hpp"
 #include "dispatcher.hpp"
 #include "end_to_end.hpp"
+#include "error_text.hpp"
 #include "fedbiomed/logger.hpp"
 #include "fedbiomed/message.hpp"
 #include "fedbiomed/version.hpp"
@@ -25,7 +26,6 @@
 #include "paho_session.hpp"
 #include "presence.hpp"
 #include "reconnect_policy.hpp"
-#include "resilience_counters.hpp"
 #include "takeover_detector.hpp"
 #include "topics.hpp"
 
@@ -34,7 +34,7 @@ namespace fedbiomed {
 using detail::Counters;
 using detail::InboundItem;
 using detail::Outbox;
-using detail::ResilienceCounters;
+using detail::with_code;
 
 namespace {
 
@@ -49,9 +49,10 @@ constexpr std::size_t kPumpBatch = 512;
 // must stay below the socket buffer: 16 QoS 1 publications of 64 KiB (1 MiB) never stalled, 64 and 128
 // did; hence the byte bound. The count stays at 16 although 64 gives about 10 % more ~280 B messages per
 // second: a faster publisher lets the broker hold more acknowledged messages in memory, and a broker
-// killed with SIGKILL lost 30-290 of 20 000 with 64 against 0-24 with 16 (docs/reliability.md). At QoS 0
-// nothing comes back to bound the stream: without a window Paho's command queue grows long and every
-// operation on it slows down (the publisher's CPU per message halves with the window).
+// killed with SIGKILL lost 30-290 of 20 000 with 64 against 0-3 with 16 (24 once under TSan)
+// (docs/reliability.md). At QoS 0 nothing comes back to bound the stream: without a window Paho's command
+// queue grows long and every operation on it slows down (the publisher's CPU per message halves with the
+// window).
 constexpr std::size_t kFlowWindow = 16;
 constexpr std::size_t kUnacknowledgedWindow = 64;
 constexpr std::size_t kFlowWindowBytes = std::size_t{1} << 20U;
@@ -62,13 +63,6 @@ constexpr std::chrono::milliseconds kDisconnectTimeout{1000};
 constexpr std::chrono::milliseconds kFarewellTimeout{2000};
 // The text of a dispatcher item that only wakes the dispatcher to deliver connection-state events.
 constexpr const char* kControlToken = "\x01state";
-
-std::string with_code(ErrorNumbers code, const std::string& detail) {
-    std::string text(error_text(code));
-    text += ": ";
-    text += detail;
-    return text;
-}
 
 const char* json_kind(const Json& value) noexcept {
     switch (value.type()) {
@@ -209,7 +203,7 @@ public:
           limits_{options_.max_json_depth, options_.max_payload_bytes},
           outbox_(
               Outbox::Limits{options_.outbox_capacity, options_.outbox_max_bytes, options_.outbox_overflow},
-              counters_, resilience_, [this] { request_work(); }),
+              counters_, [this] { request_work(); }),
           takeover_(options_.takeover_threshold, options_.takeover_window),
           recent_ids_(kRecentIds),
           dispatcher_(
@@ -317,6 +311,9 @@ public:
         if (stopping.thread.joinable()) {
             stopping.thread.join();
         }
+        // What was known of the nodes is stale once stopped; the next start() learns it again from the
+        // retained announcements.
+        presence_.clear();
         {
             std::lock_guard<std::mutex> block_lock(block_mutex_);
             ++stop_generation_;
@@ -376,11 +373,7 @@ public:
     ComponentType component_type() const noexcept { return type_; }
     std::vector<std::string> online_nodes() const { return presence_.online(); }
 
-    MessagingStats stats() const noexcept {
-        MessagingStats stats = counters_.snapshot();
-        resilience_.fill(stats);
-        return stats;
-    }
+    MessagingStats stats() const noexcept { return counters_.snapshot(); }
 
 private:
     std::vector<std::string> make_all_subscriptions() const {
@@ -560,6 +553,9 @@ private:
             if (batch.empty()) {
                 return;
             }
+            // A short batch means take() found nothing more it may hand over; whoever adds or frees room
+            // later pumps again. Only a full batch may leave more behind.
+            bool more = batch.size() == kPumpBatch;
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 Outbox::Ready& ready = batch[i];
                 // The outbox id travels as Paho's opaque user context (Outbox::on_success reads it back).
@@ -586,12 +582,17 @@ private:
                         ready.id, false,
                         with_code(ErrorNumbers::FB103,
                                   std::string("the MQTT client refused the publication: ") + error.what()));
+                    more = true;  // its room in the window is free again
                 } catch (const std::exception& error) {
                     outbox_.refused(
                         ready.id, false,
                         with_code(ErrorNumbers::FB103,
                                   std::string("the MQTT client refused the publication: ") + error.what()));
+                    more = true;  // its room in the window is free again
                 }
+            }
+            if (!more) {
+                return;
             }
         }
     }
@@ -666,12 +667,12 @@ private:
                 break;
             }
             ++attempts;
-            ResilienceCounters::bump(resilience_.connection_attempts);
+            Counters::bump(counters_.connection_attempts);
             const AttemptResult result = attempt();
             if (result.kind == Attempt::connected) {
                 const auto connected_at = Clock::now();
                 if (ever_connected) {
-                    ResilienceCounters::bump(resilience_.reconnections);
+                    Counters::bump(counters_.reconnections);
                     library_logger()->info("Messaging {} reconnected to the broker after {} attempt(s)", id_,
                                            attempts);
                 } else {
@@ -865,10 +866,16 @@ private:
 
     // Connected: waits for the loss, stop(), a duplicate-id verdict, or work (re-send, end-to-end sweeps).
     Ending watch() {
+        // The end-to-end sweep walks the whole outbox: on its period only, not at every wake-up (the
+        // pump is woken every half window of completions under a stream).
+        auto next_sweep = Clock::now();
         for (;;) {
             auto until = Clock::time_point::max();
             if (options_.end_to_end_ack) {
-                until = sweep_end_to_end();
+                if (Clock::now() >= next_sweep) {
+                    next_sweep = sweep_end_to_end();
+                }
+                until = next_sweep;
             }
             bool work = false;
             {
@@ -888,7 +895,7 @@ private:
                 work = work_signal_;
                 work_signal_ = false;
             }
-            if (work || options_.end_to_end_ack) {
+            if (work || (options_.end_to_end_ack && Clock::now() >= next_sweep)) {
                 pump();
             }
         }
@@ -923,7 +930,7 @@ private:
 
     void handle_loss(const std::string& cause) {
         connected_.store(false);
-        ResilienceCounters::bump(resilience_.connection_losses);
+        Counters::bump(counters_.connection_losses);
         // What the old client had in flight waits for the next connection; then the old client goes.
         outbox_.connection_lost();
         teardown_session(false);
@@ -1302,7 +1309,7 @@ private:
         }
         if (tag && !recent_ids_.insert(tag->id)) {
             // Handled already: acknowledge again (the first acknowledgement may be lost), do not deliver.
-            ResilienceCounters::bump(resilience_.duplicates_dropped);
+            Counters::bump(counters_.duplicates_dropped);
             send_end_to_end_ack(*tag);
             return;
         }
@@ -1435,7 +1442,6 @@ private:
     const DecodeLimits limits_;
 
     Counters counters_;
-    ResilienceCounters resilience_;
     Outbox outbox_;
     detail::PresenceTracker presence_;
     detail::TakeoverDetector takeover_;

@@ -5,18 +5,13 @@
 
 #include <mqtt/token.h>
 
+#include "error_text.hpp"
+
 namespace fedbiomed::detail {
 namespace {
 
 std::uint64_t id_of(void* context) noexcept {
     return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(context));
-}
-
-std::string with_code(ErrorNumbers code, const std::string& detail) {
-    std::string text(error_text(code));
-    text += ": ";
-    text += detail;
-    return text;
 }
 
 // Why a log or control publication fails when the connection goes before it completed.
@@ -33,9 +28,8 @@ constexpr int kLastReasonCode = 0xA2;
 
 }  // namespace
 
-Outbox::Outbox(Limits limits, Counters& counters, ResilienceCounters& resilience,
-               std::function<void()> on_requeue)
-    : limits_(limits), counters_(counters), resilience_(resilience), on_requeue_(std::move(on_requeue)) {}
+Outbox::Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue)
+    : limits_(limits), counters_(counters), on_requeue_(std::move(on_requeue)) {}
 
 void Outbox::finish(std::vector<Completion>& done) {
     for (auto& completion : done) {
@@ -139,7 +133,7 @@ bool Outbox::make_room_locked(Kind kind, std::size_t bytes, std::vector<Completi
             const auto entry = entries_.find(*id);
             ++id;
             if (entry != entries_.end() && entry->second.kind == Kind::message) {
-                ResilienceCounters::bump(resilience_.outbox_overflows);
+                Counters::bump(counters_.outbox_overflows);
                 ++added.evicted;
                 erase_locked(entry, false,
                              with_code(ErrorNumbers::FB103,
@@ -188,7 +182,7 @@ Outbox::Added Outbox::add(Kind kind, mqtt::string_ref topic, std::string&& paylo
             if (kind == Kind::log) {
                 Counters::bump(counters_.logs_dropped);
             } else {
-                ResilienceCounters::bump(resilience_.outbox_overflows);
+                Counters::bump(counters_.outbox_overflows);
                 added.rejected = true;
                 if (limits_.overflow != OutboxOverflow::throw_error) {
                     Counters::bump(counters_.publish_failures);
@@ -271,7 +265,7 @@ std::vector<Outbox::Ready> Outbox::take(std::size_t max) {
         entry.state = State::in_flight;
         entry.last_sent = now;
         if (++entry.sends > 1) {
-            ResilienceCounters::bump(resilience_.resent);
+            Counters::bump(counters_.resent);
         }
         ready.push_back(Ready{id, entry.topic, entry.payload, entry.qos, entry.retained, entry.end_to_end});
     }
@@ -380,14 +374,13 @@ Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milli
             const auto expires = entry.created + timeout;
             if (expires <= now) {
                 ++sweep.timed_out;
-                ResilienceCounters::bump(resilience_.end_to_end_timeouts);
-                erase_locked(current, false,
-                             std::string(error_text(ErrorNumbers::FB102)) +
-                                 ": no end-to-end acknowledgement of "
-                                 "the message to " +
-                                 entry.topic.str() + " within " + std::to_string(timeout.count()) + " ms (" +
-                                 std::to_string(entry.sends) + " send(s))",
-                             done);
+                Counters::bump(counters_.end_to_end_timeouts);
+                erase_locked(
+                    current, false,
+                    with_code(ErrorNumbers::FB102, "no end-to-end acknowledgement of the message to ") +
+                        entry.topic.str() + " within " + std::to_string(timeout.count()) + " ms (" +
+                        std::to_string(entry.sends) + " send(s))",
+                    done);
                 continue;
             }
             if (entry.state == State::awaiting_receiver) {

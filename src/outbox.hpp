@@ -26,7 +26,6 @@
 #include "counters.hpp"
 #include "delivery.hpp"
 #include "fedbiomed/messaging.hpp"
-#include "resilience_counters.hpp"
 
 namespace fedbiomed::detail {
 
@@ -67,8 +66,7 @@ public:
 
     /// @p on_requeue is called (outside the lock, possibly on a Paho thread; must not block) when a
     /// publication failed transiently while connected and waits to be handed over again.
-    Outbox(Limits limits, Counters& counters, ResilienceCounters& resilience,
-           std::function<void()> on_requeue);
+    Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue);
 
     Outbox(const Outbox&) = delete;
     Outbox& operator=(const Outbox&) = delete;
@@ -196,7 +194,6 @@ private:
 
     const Limits limits_;
     Counters& counters_;
-    ResilienceCounters& resilience_;
     std::function<void()> on_requeue_;
 
     mutable std::mutex mutex_;

@@ -462,7 +462,8 @@ public:
     const std::string& client_id() const noexcept;
 
     /// @brief Researchers: the ids of the nodes whose latest presence announcement is "online", sorted.
-    /// Empty for a node, or without options.presence. @throws std::bad_alloc only.
+    /// Empty for a node, without options.presence, and after stop() (the next start() learns the list
+    /// again from the broker's retained announcements). @throws std::bad_alloc only.
     std::vector<std::string> online_nodes() const;
 
     /// @brief This component's id. @throws nothing.

@@ -54,15 +54,6 @@ std::string seconds_text(double seconds) {
     return text.str();
 }
 
-Json numbered(int sequence) {
-    Json msg = Json::object();
-    msg["protocol_version"] = "1";
-    msg["researcher_id"] = "R";
-    msg["sequence"] = sequence;
-    msg["command"] = "ping";
-    return msg;
-}
-
 MessagingOptions stream_options(const MosquittoBroker& broker) {
     auto options = options_for(broker);
     options.forward_logs = false;
@@ -140,7 +131,8 @@ struct StreamOutcome {
     std::size_t distinct = 0;
     std::size_t total = 0;
     std::size_t missing = 0;
-    std::size_t undelivered = 0;  // Deliveries not delivered at the end
+    std::size_t missing_after_last_crash = 0;  // of the last part, sent once the broker was back for good
+    std::size_t undelivered = 0;               // Deliveries not delivered at the end
     fedbiomed::MessagingStats sender;
     fedbiomed::MessagingStats receiver;
     double seconds = 0;
@@ -172,7 +164,7 @@ StreamOutcome run_stream(Crash crash, bool end_to_end) {
     for (int part = 0; part <= kRestarts; ++part) {
         const int end = part == kRestarts ? kStream : (part + 1) * kPart;
         for (int i = part * kPart; i < end; ++i) {
-            deliveries.push_back(sender.send_message(numbered(i)));
+            deliveries.push_back(sender.send_message(ping("R", i)));
         }
         if (part == kRestarts) {
             break;
@@ -206,13 +198,16 @@ StreamOutcome run_stream(Crash crash, bool end_to_end) {
         }
     }
     // Everything still queued for the receiver comes before the marker.
-    const Delivery marker = sender.send_message(numbered(kStream));
+    const Delivery marker = sender.send_message(ping("R", kStream));
     EXPECT_TRUE(marker.wait_for(kStreamWait));
     EXPECT_TRUE(counter.wait_seen(kStream, kStreamWait)) << "the end marker never arrived";
     outcome.seconds = seconds_since(started);
     outcome.distinct = counter.distinct() - 1;  // without the marker
     outcome.total = counter.total() - counter.count(kStream);
     outcome.missing = static_cast<std::size_t>(kStream) - outcome.distinct;
+    for (int i = kRestarts * (kStream / (kRestarts + 1)); i < kStream; ++i) {
+        outcome.missing_after_last_crash += counter.count(static_cast<std::size_t>(i)) == 0 ? 1U : 0U;
+    }
     outcome.sender = sender.stats();
     outcome.receiver = receiver.stats();
     sender.stop();
@@ -243,7 +238,7 @@ TEST(Fault, BrokerRestartedCleanlyMidStreamLosesNothing) {
     // Every message arrived; duplicates are counted above, not hidden.
     EXPECT_EQ(outcome.distinct, static_cast<std::size_t>(kStream));
     EXPECT_EQ(outcome.missing, 0U);
-    EXPECT_EQ(outcome.total, outcome.distinct + (outcome.total - outcome.distinct));
+    EXPECT_GE(outcome.total, outcome.distinct);
     EXPECT_EQ(outcome.sender.reconnections, static_cast<std::uint64_t>(kRestarts));
     EXPECT_EQ(outcome.receiver.reconnections, static_cast<std::uint64_t>(kRestarts));
     EXPECT_EQ(outcome.receiver.inbound_dropped, 0U);
@@ -259,8 +254,10 @@ TEST(Fault, BrokerKilledMidStreamResendsWhatWasNotAcknowledged) {
     EXPECT_EQ(outcome.sender.publish_failures, 0U);
     EXPECT_EQ(outcome.sender.published, static_cast<std::uint64_t>(kStream) + 1);
     // What the broker acknowledged and then lost with its memory is measured (Mosquitto acknowledges
-    // before it saves); received + missing accounts for every message.
-    EXPECT_EQ(outcome.distinct + outcome.missing, static_cast<std::size_t>(kStream));
+    // before it saves): it can only be messages it held when it was killed, never the last part, sent
+    // once it was back for good.
+    EXPECT_EQ(outcome.missing_after_last_crash, 0U);
+    EXPECT_LT(outcome.missing, static_cast<std::size_t>(kRestarts * (kStream / (kRestarts + 1))));
     EXPECT_EQ(outcome.sender.reconnections, static_cast<std::uint64_t>(kRestarts));
 }
 
@@ -297,7 +294,7 @@ TEST(Fault, MessagesSentToAKilledNodeAreDeliveredWhenItReturns) {
         PeerProcess node(argv);
         ASSERT_TRUE(node.wait_for_output("ready"));
         for (int i = 0; i < kBatch; ++i) {
-            ASSERT_TRUE(researcher.send_message(numbered(i), node_id).wait_for(kWait));
+            ASSERT_TRUE(researcher.send_message(ping("R", i), node_id).wait_for(kWait));
         }
         ASSERT_TRUE(wait_until([&] { return node.count_lines("msg ") == kBatch; }, kWait));
         node.signal(SIGKILL);
@@ -311,13 +308,21 @@ TEST(Fault, MessagesSentToAKilledNodeAreDeliveredWhenItReturns) {
         },
         kWait));
     for (int i = kBatch; i < 2 * kBatch; ++i) {
-        const Delivery delivery = researcher.send_message(numbered(i), node_id);
+        const Delivery delivery = researcher.send_message(ping("R", i), node_id);
         ASSERT_TRUE(delivery.wait_for(kWait));
         ASSERT_TRUE(delivery.delivered()) << delivery.error();
     }
     PeerProcess node(argv);
     ASSERT_TRUE(node.wait_for_output("ready"));
-    ASSERT_TRUE(wait_until([&] { return node.count_lines("msg ") >= kBatch; }, kWait));
+    // Until every sequence sent while it was dead has arrived (redeliveries of older ones may come too).
+    ASSERT_TRUE(wait_until(
+        [&] {
+            const auto found = sequences(node);
+            const std::set<int> distinct(found.begin(), found.end());
+            return std::count_if(distinct.begin(), distinct.end(), [](int i) { return i >= kBatch; }) ==
+                   kBatch;
+        },
+        kWait));
     // The restarted node's session had kept all of them: each arrives once. (Redeliveries of messages the
     // killed process had received but not acknowledged would show up as sequences below kBatch.)
     const auto received = sequences(node);
@@ -374,7 +379,7 @@ TEST(Fault, KeepTryingConnectsWhenTheBrokerAppearsUsingNoCpuMeanwhile) {
     EXPECT_TRUE(node.is_connected());
     // It is really connected and subscribed.
     RawClient peer(broker);
-    peer.publish("general/" + node_id, numbered(7).dump());
+    peer.publish("general/" + node_id, ping("R", 7).dump());
     ASSERT_TRUE(recorder.wait_messages(1));
     // Waiting costs (almost) no CPU: no busy loop, the backoff sleeps on a condition variable.
     measure("absent_broker.wait", seconds_text(wall));
@@ -456,7 +461,7 @@ TEST(Fault, AStalledNetworkIsDetectedWithinTheKeepaliveBoundAndRecovered) {
     // Sent during the stall: buffered.
     std::vector<Delivery> deliveries;
     for (int i = 0; i < 10; ++i) {
-        deliveries.push_back(node.send_message(numbered(i)));
+        deliveries.push_back(node.send_message(ping("R", i)));
     }
     const auto resumed_at = Clock::now();
     proxy.resume();
@@ -474,7 +479,7 @@ TEST(Fault, AStalledNetworkIsDetectedWithinTheKeepaliveBoundAndRecovered) {
     ASSERT_TRUE(counter.wait_distinct(10, kWait));
     EXPECT_EQ(counter.distinct(), 10U);
     // And the node receives again.
-    ASSERT_TRUE(researcher.send_message(numbered(99), node_id).wait_for(kWait));
+    ASSERT_TRUE(researcher.send_message(ping("R", 99), node_id).wait_for(kWait));
     ASSERT_TRUE(node_inbox.wait_messages(1));
     const double detection = std::chrono::duration<double>(detected_at - stalled_at).count();
     measure("stall.keepalive", seconds_text(static_cast<double>(options.keepalive.count())));
@@ -610,6 +615,21 @@ void duplicate_ids(const std::string& mqtt_version) {
             << peer->output();
     }
     const double detection = seconds_since(second_started);
+    // Then quiet: for longer than the peers' longest backoff (1 s), neither reconnects nor reports again.
+    const auto storm = [&] {
+        for (PeerProcess* peer : {&first, &second}) {
+            const std::string output = peer->output();
+            const auto faults = peer->lines("fault FB101 ");
+            if (output.find("state connected", output.find("state failed")) != std::string::npos ||
+                std::count_if(faults.begin(), faults.end(), [&](const std::string& f) {
+                    return f.find(verdict) != std::string::npos;
+                }) > 1) {
+                return true;
+            }
+        }
+        return false;
+    };
+    EXPECT_FALSE(wait_until(storm, std::chrono::milliseconds(2500)));
     for (PeerProcess* peer : {&first, &second}) {
         // A sticky failure: reported once as an FB101 fault and as the "failed" state, then quiet.
         const auto faults = peer->lines("fault FB101 ");
@@ -618,11 +638,6 @@ void duplicate_ids(const std::string& mqtt_version) {
                   1)
             << peer->output();
         EXPECT_EQ(peer->count_lines("state failed FB101"), 1U) << peer->output();
-    }
-    // Neither reconnects any more: no "state connected" after the failure.
-    for (PeerProcess* peer : {&first, &second}) {
-        const std::string output = peer->output();
-        EXPECT_EQ(output.find("state connected", output.find("state failed")), std::string::npos) << output;
     }
     measure("duplicate_id_mqtt" + mqtt_version + ".detected_on_both_after", seconds_text(detection));
     measure("duplicate_id_mqtt" + mqtt_version + ".disconnections_first",

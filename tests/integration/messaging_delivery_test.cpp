@@ -17,15 +17,6 @@ using fedbiomed::ErrorNumbers;
 using fedbiomed::Json;
 using fedbiomed::Messaging;
 
-Json numbered(int sequence) {
-    Json msg = Json::object();
-    msg["protocol_version"] = "1";
-    msg["researcher_id"] = "R";
-    msg["sequence"] = sequence;
-    msg["command"] = "ping";
-    return msg;
-}
-
 TEST(MessagingDelivery, ABurstIsDeliveredCompletelyAndInOrder) {
     auto& broker = shared_broker();
     RawClient observer(broker, {"general/nodes"});
@@ -36,7 +27,7 @@ TEST(MessagingDelivery, ABurstIsDeliveredCompletelyAndInOrder) {
     std::vector<Delivery> deliveries;
     deliveries.reserve(kCount);
     for (int i = 0; i < kCount; ++i) {
-        deliveries.push_back(researcher.send_message(numbered(i)));
+        deliveries.push_back(researcher.send_message(ping("R", i)));
     }
     for (auto& delivery : deliveries) {
         ASSERT_TRUE(delivery.wait_for(kWait));
@@ -63,7 +54,7 @@ TEST(MessagingDelivery, SendingFromManyThreadsIsSafe) {
     for (int t = 0; t < kThreads; ++t) {
         senders.emplace_back([&, t] {
             for (int i = 0; i < kEach; ++i) {
-                if (node.send_message(numbered(t * kEach + i)).wait_for(kWait)) {
+                if (node.send_message(ping("R", t * kEach + i)).wait_for(kWait)) {
                     delivered.fetch_add(1);
                 }
             }
@@ -103,7 +94,7 @@ TEST(MessagingDelivery, StopWaitsForPendingAcknowledgements) {
     node.start();
     std::vector<Delivery> deliveries;
     for (int i = 0; i < 200; ++i) {
-        deliveries.push_back(node.send_message(numbered(i)));
+        deliveries.push_back(node.send_message(ping("R", i)));
     }
     node.stop();  // drains: every publication handed to Paho before stop() completes
     for (const auto& delivery : deliveries) {
@@ -125,7 +116,7 @@ TEST(MessagingDelivery, ALostConnectionIsNoticedReportedAndLaterSendsWaitForTheR
     const auto fault = recorder.faults()[0];
     EXPECT_EQ(fault.code, ErrorNumbers::FB100);
     EXPECT_NE(fault.message.find("lost its connection to the broker"), std::string::npos) << fault.message;
-    Delivery after = node.send_message(numbered(1));
+    Delivery after = node.send_message(ping("R", 1));
     EXPECT_EQ(after.state(), Delivery::State::pending);
     broker.start();
     ASSERT_TRUE(after.wait_for(kWait));

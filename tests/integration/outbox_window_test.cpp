@@ -12,22 +12,19 @@
 
 #include "counters.hpp"
 #include "outbox.hpp"
-#include "resilience_counters.hpp"
 
 namespace {
 
 using fedbiomed::detail::Counters;
 using fedbiomed::detail::Outbox;
-using fedbiomed::detail::ResilienceCounters;
 
 class OutboxWindow : public ::testing::Test {
 protected:
     // Never connected: it only gives the tokens a client to refer to.
     mqtt::async_client client_{"tcp://127.0.0.1:1", "outbox-window-test", mqtt::create_options(4)};
     Counters counters_;
-    ResilienceCounters resilience_;
     int wakes_ = 0;
-    Outbox outbox_{Outbox::Limits{}, counters_, resilience_, [this] { ++wakes_; }};
+    Outbox outbox_{Outbox::Limits{}, counters_, [this] { ++wakes_; }};
 
     void add(int qos, std::size_t bytes, int count = 1) {
         for (int i = 0; i < count; ++i) {
@@ -106,14 +103,12 @@ TEST_F(OutboxWindow, ALostConnectionEmptiesTheWindowAndPublicationsGoAgainInOrde
     outbox_.connection_lost();
     const auto again = ids(outbox_.take(512));
     EXPECT_EQ(again, first) << "what was in flight goes first on the next connection";
-    EXPECT_EQ(resilience_.resent.load(), 2U);
+    EXPECT_EQ(counters_.resent.load(), 2U);
 }
 
 TEST(OutboxOverflowPolicy, DropOldestEvictsNothingWhenEvictingCannotMakeRoom) {
     Counters counters;
-    ResilienceCounters resilience;
-    Outbox outbox(Outbox::Limits{2, 1000, fedbiomed::OutboxOverflow::drop_oldest}, counters, resilience,
-                  [] {});
+    Outbox outbox(Outbox::Limits{2, 1000, fedbiomed::OutboxOverflow::drop_oldest}, counters, [] {});
     auto add = [&](std::size_t bytes) {
         return outbox.add(Outbox::Kind::message, mqtt::string_ref("general/nodes"), std::string(bytes, 'x'),
                           1, false, false, true);

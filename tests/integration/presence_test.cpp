@@ -111,6 +111,9 @@ TEST(Presence, AResearcherFollowsNodesComingAndGoing) {
     // None of it reached the message handler.
     EXPECT_TRUE(inbox.messages().empty());
     EXPECT_EQ(researcher.stats().received, 0U);
+    // Once stopped, the researcher no longer claims to know who is online.
+    researcher.stop();
+    EXPECT_TRUE(researcher.online_nodes().empty());
 }
 
 TEST(Presence, ReferenceTopicsCarryNothingButTheReferenceTraffic) {

@@ -51,6 +51,23 @@ std::string unique_suffix() {
     return std::to_string(::getpid()) + "_" + std::to_string(counter.fetch_add(1));
 }
 
+fedbiomed::Json ping(const std::string& researcher_id, int sequence) {
+    fedbiomed::Json msg = fedbiomed::Json::object();
+    msg["protocol_version"] = "1";
+    msg["researcher_id"] = researcher_id;
+    msg["sequence"] = sequence;
+    msg["command"] = "ping";
+    return msg;
+}
+
+std::size_t count_occurrences(const std::string& text, const std::string& needle) {
+    std::size_t count = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+        ++count;
+    }
+    return count;
+}
+
 // ---- RawClient ----
 
 namespace {
@@ -466,7 +483,9 @@ bool PeerProcess::wait_for_output(const std::string& text, std::chrono::millisec
 
 std::vector<std::string> PeerProcess::lines(const std::string& prefix) const {
     std::vector<std::string> found;
-    std::istringstream in(output());
+    const std::string text = output();
+    // Complete lines only: the process may be in the middle of writing the last one.
+    std::istringstream in(text.substr(0, text.rfind('\n') + 1));
     for (std::string line; std::getline(in, line);) {
         if (line.compare(0, prefix.size(), prefix) == 0) {
             found.push_back(line.substr(prefix.size()));

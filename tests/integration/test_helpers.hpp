@@ -29,6 +29,12 @@ fedbiomed::MessagingOptions options_for(const MosquittoBroker& broker);
 /// A unique-per-process suffix for ids, so concurrent test processes never share an id.
 std::string unique_suffix();
 
+/// A reference ping request from @p researcher_id, numbered by @p sequence (tests count and order them).
+fedbiomed::Json ping(const std::string& researcher_id, int sequence);
+
+/// How many times @p needle occurs in @p text (e.g. a broker log).
+std::size_t count_occurrences(const std::string& text, const std::string& needle);
+
 /// One message seen by a RawClient.
 struct RawMessage {
     std::string topic;

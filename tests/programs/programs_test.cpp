@@ -474,8 +474,9 @@ TEST_F(ProgramsTest, NodeAnswersAgainAfterTheBrokerRestarts) {
 
     own_broker.kill();
     own_broker.start();
-    // The node reconnects on its own; a ping sent before it has resubscribed is lost (clean session), so
-    // ask again until it answers, within a bound.
+    // The node reconnects on its own; a ping sent before it has resubscribed is lost (this broker has no
+    // persistence: the restarted one knows nothing of the node's session), so ask again until it answers,
+    // within a bound.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     do {
         result = fbm_test::run_program(
