@@ -806,7 +806,15 @@ private:
         AttemptResult result;
         std::unique_ptr<detail::PahoSession> session;
         try {
-            session = make_session();
+            try {
+                session = make_session();
+            } catch (const std::exception& error) {
+                // Paho refused to create the client (an address or a client id it cannot use): the same
+                // options fail the same way every time, so this is not retried.
+                result.kind = Attempt::refused;
+                result.detail = error.what();
+                return result;
+            }
             {
                 std::lock_guard<std::mutex> state(state_mutex_);
                 if (stop_requested_) {

@@ -160,8 +160,9 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
     try {
         client_ = std::make_unique<mqtt::async_client>(uri_, settings.client_id, create, nullptr);
     } catch (const std::exception& error) {
-        throw MessagingError(ErrorNumbers::FB101,
-                             "invalid broker address " + uri_ + " (" + std::string(error.what()) + ")");
+        throw MessagingError(ErrorNumbers::FB101, "the MQTT client refused the broker address " + uri_ +
+                                                      " or the client id '" + settings.client_id + "' (" +
+                                                      std::string(error.what()) + ")");
     }
 
     // Registered before connect() and never changed afterwards (Paho's rule). Nothing escapes into Paho.

@@ -306,6 +306,24 @@ TEST(Reconnect, KeepTryingStartGivesUpAtItsDeadlineWithFb101) {
     EXPECT_TRUE(node.is_failed());
 }
 
+TEST(Reconnect, AClientIdTheMqttClientRefusesIsNotRetriedUntilTheDeadline) {
+    auto options = options_for(shared_broker());
+    options.client_id = std::string("fbm-\xff\xfe-not-utf8");  // MQTT client ids are UTF-8
+    options.first_connect = fedbiomed::FirstConnect::keep_trying;
+    options.first_connect_deadline = std::chrono::minutes(5);
+    Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), options);
+    try {
+        node.start();
+        ADD_FAILURE() << "start() succeeded";
+    } catch (const MessagingError& error) {
+        EXPECT_EQ(error.code(), ErrorNumbers::FB101);
+        EXPECT_NE(std::string(error.what()).find("client id"), std::string::npos) << error.what();
+    }
+    // The same options would fail the same way: one attempt, not five minutes of them.
+    EXPECT_EQ(node.stats().connection_attempts, 1U);
+    EXPECT_TRUE(node.is_failed());
+}
+
 TEST(Reconnect, StopInterruptsAKeepTryingStart) {
     auto options = options_for(shared_broker());
     options.port = free_loopback_port();
