@@ -4,7 +4,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "fedbiomed/messaging.hpp"
+#include "fedbiomed/messaging_events.hpp"
 
 namespace fedbiomed::detail {
 

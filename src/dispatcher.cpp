@@ -1,6 +1,7 @@
 #include "dispatcher.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 namespace fedbiomed::detail {
@@ -41,6 +42,14 @@ void Dispatcher::start() {
     thread_ = std::thread([this] { run(); });
 }
 
+namespace {
+
+bool is_event(const InboundItem& item) noexcept {
+    return std::holds_alternative<StateChange>(item) || std::holds_alternative<OverflowReport>(item);
+}
+
+}  // namespace
+
 bool Dispatcher::push(InboundItem&& item) {
     bool was_empty = false;
     bool dropped = false;
@@ -54,11 +63,27 @@ bool Dispatcher::push(InboundItem&& item) {
             // instead: under a flood the reports are what tells the user what happened. (The messages are
             // nearly always at the front: the scan is short.)
             auto victim = std::find_if(queue_.begin(), queue_.end(), [](const InboundItem& queued) {
-                return queued.kind == InboundItem::Kind::message;
+                return std::holds_alternative<InboundMessage>(queued) ||
+                       std::holds_alternative<InboundPresence>(queued);
             });
-            queue_.erase(victim != queue_.end() ? victim : queue_.begin());
+            if (victim == queue_.end()) {
+                victim = std::find_if(queue_.begin(), queue_.end(), [](const InboundItem& queued) {
+                    return std::holds_alternative<Fault>(queued);
+                });
+            }
             ++dropped_unreported_;
             dropped = true;
+            if (victim != queue_.end()) {
+                queue_.erase(victim);
+            } else if (!is_event(item)) {
+                // Only events wait, and they are never dropped: the newcomer is.
+                wake_.notify_one();
+                return true;
+            } else {
+                // An event among events: kept beyond the capacity (there is one per connection change).
+                --dropped_unreported_;
+                dropped = false;
+            }
         }
         was_empty = queue_.empty();
         queue_.push_back(std::move(item));
@@ -105,7 +130,7 @@ void Dispatcher::run() {
         ~ClearId() { id.store(std::thread::id()); }
     } clear_id{thread_id_};
     for (;;) {
-        InboundItem item;
+        std::optional<InboundItem> item;
         std::uint64_t dropped = 0;
         {
             std::unique_lock<std::mutex> lock(mutex_);
@@ -116,18 +141,16 @@ void Dispatcher::run() {
             dropped = dropped_unreported_;
             dropped_unreported_ = 0;
             if (!queue_.empty()) {
-                item = std::move(queue_.front());
+                item.emplace(std::move(queue_.front()));
                 queue_.pop_front();
-            } else {
-                item.kind = InboundItem::Kind::event;  // nothing to process, only the drops to report
             }
         }
         try {
             if (dropped != 0) {
                 report_drops_(dropped);
             }
-            if (item.kind != InboundItem::Kind::event || !item.text.empty()) {
-                process_(item);
+            if (item) {
+                process_(*item);
             }
         } catch (...) {
             // process_ catches everything itself; this is the last line of defence of the thread.

@@ -8,28 +8,14 @@
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <string>
 #include <thread>
 
-#include "fedbiomed/errors.hpp"
+#include "inbound_item.hpp"
 
 namespace fedbiomed::detail {
 
-/// Something for the dispatcher thread: an inbound message, or an event/fault noticed on a Paho thread.
-struct InboundItem {
-    enum class Kind : std::uint8_t {
-        message,  ///< @ref topic / @ref payload: an inbound message, copied out of Paho's structures
-        fault,    ///< @ref code / @ref text / @ref topic describe a fault to report
-        event,    ///< @ref text is a warning to log (e.g. the connection was lost)
-    };
-    Kind kind = Kind::message;
-    std::string topic;
-    std::string payload;
-    ErrorNumbers code = ErrorNumbers::FB100;
-    std::string text;
-};
-
-/// A FIFO with a capacity and a drop-oldest-message policy, drained by one thread it owns.
+/// A FIFO with a capacity and a drop-oldest-message policy, drained by one thread it owns (the dispatcher
+/// thread, on which every user callback runs).
 ///
 /// push() is called from Paho's threads: one lock per item, never blocks for long (the item's strings are
 /// moved in; only the deque may allocate).
@@ -49,9 +35,11 @@ public:
     /// Starts the thread (no-op when running). Must not be called from the dispatcher thread.
     void start();
 
-    /// Queues @p item; when the queue is full the oldest waiting message is discarded (the oldest item
-    /// when only faults and events wait). @return true when an item had to be discarded. Never throws
-    /// except std::bad_alloc.
+    /// Queues @p item; when the queue is full the oldest waiting message (or presence announcement) is
+    /// discarded, else the oldest fault. Connection-state changes and overflow reports are never discarded:
+    /// when only they wait, a new message or fault is discarded instead, and a new event goes past the
+    /// capacity (there are few: one per connection change). @return true when an item had to be discarded.
+    /// Never throws except std::bad_alloc.
     bool push(InboundItem&& item);
 
     /// What request_stop() leaves to do: the thread to join (empty when called from the dispatcher thread

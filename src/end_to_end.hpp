@@ -16,34 +16,23 @@
 #include <string_view>
 #include <unordered_set>
 
-#include <mqtt/message.h>
-#include <mqtt/properties.h>
-
 namespace fedbiomed::detail {
 
+/// The names of the two MQTT 5 user properties (read and written by the transport, src/transport/).
 inline constexpr const char* kIdProperty = "fbm-mid";
 inline constexpr const char* kAckProperty = "fbm-ack";
+
+/// What a message carries for end-to-end acknowledgement: its id and where to acknowledge it.
+struct EndToEndTag {
+    std::string id;
+    std::string ack_topic;
+};
 
 /// "<instance>:<sequence>".
 std::string end_to_end_id(const std::string& instance, std::uint64_t sequence);
 
 /// The sequence of @p id when it was made by @p instance; nullopt otherwise (another sender's, malformed).
 std::optional<std::uint64_t> sequence_of(std::string_view id, std::string_view instance);
-
-/// The two user properties of a message.
-mqtt::properties end_to_end_properties(const std::string& id, const std::string& ack_topic);
-
-/// The id and acknowledgement topic a received message carries (both needed), read straight from the
-/// MQTT 5 property list. Never throws except std::bad_alloc.
-struct EndToEndTag {
-    std::string id;
-    std::string ack_topic;
-};
-std::optional<EndToEndTag> read_end_to_end(const mqtt::message& message);
-
-/// Packs a tag into one string (it travels through the dispatcher queue with the message) and back.
-std::string pack_tag(const EndToEndTag& tag);
-std::optional<EndToEndTag> unpack_tag(const std::string& packed);
 
 /// The ids handled recently, to drop duplicates: bounded memory (the oldest ids are forgotten first), so a
 /// copy arriving after more than @p capacity other messages would be handled again. Not thread-safe (the

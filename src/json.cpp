@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "json_type.hpp"
+
 namespace fedbiomed {
 namespace {
 
@@ -616,7 +618,9 @@ bool is_truthy(const Json& value) noexcept {
     return true;
 }
 
-const char* type_word(const Json& value) noexcept {
+}  // namespace
+
+const char* detail::json_type_word(const Json& value) noexcept {
     switch (value.type()) {
     case Json::value_t::null: return "null";
     case Json::value_t::boolean: return "a boolean";
@@ -631,6 +635,8 @@ const char* type_word(const Json& value) noexcept {
     }
     return "a value";
 }
+
+namespace {
 
 /// The reference's deserialize_msg rewrites, including the ways they fail on a non-object top level.
 void apply_decode_rewrites(Json& msg) {
@@ -655,7 +661,7 @@ void apply_decode_rewrites(Json& msg) {
         return;
     }
     if (!msg.is_object()) {
-        throw_decode(std::string("the payload is ") + type_word(msg) +
+        throw_decode(std::string("the payload is ") + detail::json_type_word(msg) +
                      ", not an object (the reference fails on it)");
     }
     auto& members = msg.get_ref<Json::object_t&>();
@@ -670,7 +676,7 @@ void apply_decode_rewrites(Json& msg) {
     const auto training_args = members.find("training_args");
     if (training_args != members.end()) {
         if (!training_args->second.is_object()) {
-            throw_decode(std::string("training_args is ") + type_word(training_args->second) +
+            throw_decode(std::string("training_args is ") + detail::json_type_word(training_args->second) +
                          ", not an object");
         }
         auto& args = training_args->second.get_ref<Json::object_t&>();
@@ -965,11 +971,12 @@ std::string serialize_msg(const Json& msg) {
         const auto errnum = members.find("errnum");
         if (errnum != members.end() && !is_error_number(errnum->second)) {
             throw_encode(std::string("errnum must hold an ErrorNumbers member, not ") +
-                         type_word(errnum->second) + " (use msg[\"errnum\"] = ErrorNumbers::FBxxx)");
+                         detail::json_type_word(errnum->second) +
+                         " (use msg[\"errnum\"] = ErrorNumbers::FBxxx)");
         }
         const auto training_args = members.find("training_args");
         if (training_args != members.end() && !training_args->second.is_object()) {
-            throw_encode(std::string("training_args is ") + type_word(training_args->second) +
+            throw_encode(std::string("training_args is ") + detail::json_type_word(training_args->second) +
                          ", not an object");
         }
     }
@@ -1010,7 +1017,8 @@ void from_json(const Json& value, ErrorNumbers& code) {
             return;
         }
     }
-    throw MessageError(ErrorNumbers::FB601, std::string("not an ErrorNumbers member: ") + type_word(value));
+    throw MessageError(ErrorNumbers::FB601,
+                       std::string("not an ErrorNumbers member: ") + detail::json_type_word(value));
 }
 
 bool is_error_number(const Json& value) noexcept {

@@ -3,16 +3,10 @@
 #include <algorithm>
 #include <utility>
 
-#include <mqtt/token.h>
-
 #include "error_text.hpp"
 
 namespace fedbiomed::detail {
 namespace {
-
-std::uint64_t id_of(void* context) noexcept {
-    return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(context));
-}
 
 // Why a log or control publication fails when the connection goes before it completed.
 const std::string& lost_before_completion() {
@@ -21,12 +15,26 @@ const std::string& lost_before_completion() {
     return text;
 }
 
-// MQTT 5 PUBACK reason codes 0x80..0xA2 say the broker refused the publication for good. (For MQTT 3.1.1
-// Paho reports no reason code: its placeholder, 255, is outside that range.)
-constexpr int kFirstRefusalReason = 0x80;
-constexpr int kLastReasonCode = 0xA2;
-
 }  // namespace
+
+std::string Outbox::full_text() const {
+    return "outbox full (capacity " + std::to_string(limits_.capacity) + " messages, " +
+           std::to_string(limits_.max_bytes) + " bytes)";
+}
+
+void Outbox::enqueue_locked(std::uint64_t id, const Entry& entry) {
+    if (waiting_.insert(id).second && entry.kind == Kind::message) {
+        ++waiting_messages_;
+        waiting_message_bytes_ += entry.payload->size();
+    }
+}
+
+void Outbox::dequeue_locked(std::uint64_t id, const Entry& entry) {
+    if (waiting_.erase(id) != 0 && entry.kind == Kind::message) {
+        --waiting_messages_;
+        waiting_message_bytes_ -= entry.payload->size();
+    }
+}
 
 Outbox::Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue)
     : limits_(limits), counters_(counters), on_requeue_(std::move(on_requeue)) {}
@@ -97,10 +105,7 @@ void Outbox::erase_locked(std::map<std::uint64_t, Entry>::iterator it, bool ok, 
         --counted_;
         bytes_ -= entry.payload->size();
     }
-    if (entry.token) {
-        spare_tokens_.push_back(std::move(entry.token));  // Paho may still hold it
-    }
-    waiting_.erase(it->first);
+    dequeue_locked(it->first, entry);
     done.push_back(Completion{std::move(entry.shared), entry.kind, ok, ok ? std::string() : error});
     entries_.erase(it);
     if (entries_.empty()) {
@@ -116,17 +121,9 @@ bool Outbox::make_room_locked(Kind kind, std::size_t bytes, std::vector<Completi
     if (kind == Kind::message && limits_.overflow == OutboxOverflow::drop_oldest) {
         // Only messages not handed to the client can be dropped: the client owns the others. Drop nothing
         // unless dropping them all would make room: otherwise they would be lost and the new one refused.
-        std::size_t droppable = 0;
-        std::size_t droppable_bytes = 0;
-        for (const std::uint64_t id : waiting_) {
-            const auto entry = entries_.find(id);
-            if (entry != entries_.end() && entry->second.kind == Kind::message) {
-                ++droppable;
-                droppable_bytes += entry->second.payload->size();
-            }
-        }
-        if (counted_ - droppable + 1 > limits_.capacity ||
-            bytes_ - droppable_bytes + bytes > limits_.max_bytes) {
+        // (Running totals: no scan unless something is dropped.)
+        if (counted_ - waiting_messages_ + 1 > limits_.capacity ||
+            bytes_ - waiting_message_bytes_ + bytes > limits_.max_bytes) {
             return false;
         }
         for (auto id = waiting_.begin(); id != waiting_.end() && full();) {
@@ -137,9 +134,7 @@ bool Outbox::make_room_locked(Kind kind, std::size_t bytes, std::vector<Completi
                 ++added.evicted;
                 erase_locked(entry, false,
                              with_code(ErrorNumbers::FB103,
-                                       "outbox full (capacity " + std::to_string(limits_.capacity) +
-                                           " messages, " + std::to_string(limits_.max_bytes) +
-                                           " bytes): dropped to make room for a newer message"),
+                                       full_text() + ": dropped to make room for a newer message"),
                              done);
             }
         }
@@ -150,8 +145,8 @@ bool Outbox::make_room_locked(Kind kind, std::size_t bytes, std::vector<Completi
     return false;
 }
 
-Outbox::Added Outbox::add(Kind kind, mqtt::string_ref topic, std::string&& payload, int qos, bool retained,
-                          bool end_to_end, bool connected) {
+Outbox::Added Outbox::add(Kind kind, SharedText topic, std::string&& payload, int qos, Retain retain,
+                          EndToEnd end_to_end, Link link) {
     Added added;
     std::shared_ptr<Delivery::Shared> shared;
     if (kind == Kind::message) {
@@ -171,7 +166,7 @@ Outbox::Added Outbox::add(Kind kind, mqtt::string_ref topic, std::string&& paylo
             }
             return added;
         }
-        if (kind != Kind::message && !connected) {
+        if (kind != Kind::message && link == Link::down) {
             // Logs and control publications never wait for a connection.
             if (kind == Kind::log) {
                 Counters::bump(counters_.logs_dropped);
@@ -186,21 +181,19 @@ Outbox::Added Outbox::add(Kind kind, mqtt::string_ref topic, std::string&& paylo
                 added.rejected = true;
                 if (limits_.overflow != OutboxOverflow::throw_error) {
                     Counters::bump(counters_.publish_failures);
-                    shared->complete(Delivery::State::failed,
-                                     with_code(ErrorNumbers::FB103,
-                                               "outbox full (capacity " + std::to_string(limits_.capacity) +
-                                                   " messages, " + std::to_string(limits_.max_bytes) +
-                                                   " bytes): message to " + topic.str() + " not sent"));
+                    shared->complete(
+                        Delivery::State::failed,
+                        with_code(ErrorNumbers::FB103, full_text() + ": message to " + *topic + " not sent"));
                 }
             }
         } else {
             const std::uint64_t id = next_id_++;
             Entry entry;
             entry.kind = kind;
-            entry.end_to_end = end_to_end;
+            entry.end_to_end = end_to_end == EndToEnd::on;
             entry.counted = kind != Kind::control;
             entry.qos = qos;
-            entry.retained = retained;
+            entry.retained = retain == Retain::yes;
             entry.topic = std::move(topic);
             entry.payload = std::make_shared<const std::string>(std::move(payload));
             entry.shared = std::move(shared);
@@ -209,8 +202,7 @@ Outbox::Added Outbox::add(Kind kind, mqtt::string_ref topic, std::string&& paylo
                 ++counted_;
                 bytes_ += entry.payload->size();
             }
-            entries_.emplace(id, std::move(entry));
-            waiting_.insert(waiting_.end(), id);
+            enqueue_locked(id, entries_.emplace(id, std::move(entry)).first->second);
             added.accepted = true;
         }
     }
@@ -218,7 +210,7 @@ Outbox::Added Outbox::add(Kind kind, mqtt::string_ref topic, std::string&& paylo
     return added;
 }
 
-Delivery Outbox::add_control_waited(mqtt::string_ref topic, std::string&& payload, int qos, bool retained) {
+Delivery Outbox::add_control_waited(SharedText topic, std::string&& payload, int qos, Retain retain) {
     auto shared = std::make_shared<Delivery::Shared>();
     std::lock_guard<std::mutex> lock(mutex_);
     if (closed_) {
@@ -229,13 +221,12 @@ Delivery Outbox::add_control_waited(mqtt::string_ref topic, std::string&& payloa
     Entry entry;
     entry.kind = Kind::control;
     entry.qos = qos;
-    entry.retained = retained;
+    entry.retained = retain == Retain::yes;
     entry.topic = std::move(topic);
     entry.payload = std::make_shared<const std::string>(std::move(payload));
     entry.shared = shared;
     entry.created = Clock::now();
-    entries_.emplace(id, std::move(entry));
-    waiting_.insert(waiting_.end(), id);
+    enqueue_locked(id, entries_.emplace(id, std::move(entry)).first->second);
     return Delivery(std::move(shared));
 }
 
@@ -261,7 +252,7 @@ std::vector<Outbox::Ready> Outbox::take(std::size_t max) {
         }
         ++count;
         in_flight_bytes_ += bytes;
-        waiting_.erase(waiting_.begin());
+        dequeue_locked(id, entry);
         entry.state = State::in_flight;
         entry.last_sent = now;
         if (++entry.sends > 1) {
@@ -272,24 +263,7 @@ std::vector<Outbox::Ready> Outbox::take(std::size_t max) {
     return ready;
 }
 
-void Outbox::keep_token_locked(Entry& entry, mqtt::delivery_token_ptr token) {
-    if (entry.token) {
-        spare_tokens_.push_back(std::move(entry.token));  // an earlier send's token: Paho may still hold it
-    }
-    entry.token = std::move(token);
-}
-
-void Outbox::attach(std::uint64_t id, mqtt::delivery_token_ptr token) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const auto found = entries_.find(id);
-    if (found != entries_.end()) {
-        keep_token_locked(found->second, std::move(token));
-    } else {
-        spare_tokens_.push_back(std::move(token));
-    }
-}
-
-void Outbox::refused(std::uint64_t id, bool transient, const std::string& error) {
+void Outbox::handed_back(std::uint64_t id) {
     std::vector<Completion> done;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -297,15 +271,26 @@ void Outbox::refused(std::uint64_t id, bool transient, const std::string& error)
         if (found == entries_.end()) {
             return;
         }
-        if (transient && found->second.kind == Kind::message) {
+        if (found->second.kind == Kind::message) {
             leave_flight_locked(found->second);
             found->second.state = State::waiting;
-            waiting_.insert(id);
-        } else if (error.empty()) {
-            erase_locked(found, false, lost_before_completion(), done);
+            enqueue_locked(id, found->second);
         } else {
-            erase_locked(found, false, error, done);
+            erase_locked(found, false, lost_before_completion(), done);
         }
+    }
+    finish(done);
+}
+
+void Outbox::refused(std::uint64_t id, const std::string& error) {
+    std::vector<Completion> done;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = entries_.find(id);
+        if (found == entries_.end()) {
+            return;
+        }
+        erase_locked(found, false, error, done);
     }
     finish(done);
 }
@@ -323,7 +308,7 @@ void Outbox::connection_lost() {
             if (entry.kind == Kind::message) {
                 leave_flight_locked(entry);
                 entry.state = State::waiting;
-                waiting_.insert(current->first);
+                enqueue_locked(current->first, entry);
             } else {
                 erase_locked(current, false, lost_before_completion(), done);
             }
@@ -378,7 +363,7 @@ Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milli
                 erase_locked(
                     current, false,
                     with_code(ErrorNumbers::FB102, "no end-to-end acknowledgement of the message to ") +
-                        entry.topic.str() + " within " + std::to_string(timeout.count()) + " ms (" +
+                        *entry.topic + " within " + std::to_string(timeout.count()) + " ms (" +
                         std::to_string(entry.sends) + " send(s))",
                     done);
                 continue;
@@ -393,7 +378,7 @@ Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milli
                 const bool stalled = now - last_acknowledgement_ >= resend_after;
                 if (resend_at <= now && (gap || stalled)) {
                     entry.state = State::waiting;
-                    waiting_.insert(current->first);
+                    enqueue_locked(current->first, entry);
                     ++sweep.resend;
                 }
             }
@@ -452,97 +437,71 @@ std::size_t Outbox::size() const {
     return entries_.size();
 }
 
-void Outbox::release_tokens() noexcept {
-    std::vector<mqtt::delivery_token_ptr> spare;
-    std::lock_guard<std::mutex> lock(mutex_);
-    spare.swap(spare_tokens_);
-    for (auto& [id, entry] : entries_) {
-        (void)id;
-        entry.token.reset();
+void Outbox::published(std::uint64_t id) {
+    std::vector<Completion> done;
+    bool freed = false;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = entries_.find(id);
+        if (found == entries_.end()) {
+            return;
+        }
+        Entry& entry = found->second;
+        if (entry.state == State::awaiting_receiver) {
+            return;  // the broker acknowledged another copy too
+        }
+        if (entry.end_to_end) {
+            // The broker has it; the Delivery waits for a receiver's acknowledgement.
+            leave_flight_locked(entry);
+            entry.state = State::awaiting_receiver;
+            dequeue_locked(found->first, entry);
+        } else {
+            erase_locked(found, true, {}, done);
+        }
+        freed = take_wake_locked();
+    }
+    finish(done);
+    if (freed && on_requeue_) {
+        on_requeue_();
     }
 }
 
-void Outbox::on_success(const mqtt::token& token) {
-    try {
-        std::vector<Completion> done;
-        std::vector<mqtt::delivery_token_ptr> spare;
-        bool freed = false;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            spare.swap(spare_tokens_);  // released here, on Paho's thread (see attach())
-            const auto found = entries_.find(id_of(token.get_user_context()));
-            if (found == entries_.end()) {
-                return;
-            }
-            Entry& entry = found->second;
-            if (entry.state == State::awaiting_receiver) {
-                return;  // the broker acknowledged another copy too
-            }
-            if (entry.end_to_end) {
-                // The broker has it; the Delivery waits for a receiver's acknowledgement.
-                leave_flight_locked(entry);
-                entry.state = State::awaiting_receiver;
-                waiting_.erase(found->first);
-                if (entry.token) {
-                    spare.push_back(std::move(entry.token));
-                }
-            } else {
-                erase_locked(found, true, {}, done);
-            }
-            freed = take_wake_locked();
+void Outbox::publish_failed(std::uint64_t id, const PublishFailure& failure) {
+    bool requeued = false;
+    std::vector<Completion> done;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto found = entries_.find(id);
+        if (found == entries_.end() || found->second.state != State::in_flight) {
+            return;  // already handed back by connection_lost(), or acknowledged meanwhile
         }
-        finish(done);
-        if (freed && on_requeue_) {
-            on_requeue_();
+        Entry& entry = found->second;
+        leave_flight_locked(entry);
+        if (failure.refusal_reason >= 0) {
+            erase_locked(found, false,
+                         with_code(ErrorNumbers::FB103, "the broker refused the publication to " +
+                                                            *entry.topic + " (MQTT 5 reason code " +
+                                                            std::to_string(failure.refusal_reason) + ")"),
+                         done);
+        } else if (failure.connection_gone && entry.kind == Kind::message) {
+            // Interrupted (connection lost, client destroyed): send it again on the next connection.
+            entry.state = State::waiting;
+            enqueue_locked(found->first, entry);
+            requeued = true;
+        } else if (failure.connection_gone) {
+            erase_locked(found, false, lost_before_completion(), done);
+        } else {
+            erase_locked(
+                found, false,
+                with_code(ErrorNumbers::FB103, "the publication to " + *entry.topic + " did not complete (" +
+                                                   failure.client_error + ")"),
+                done);
         }
-    } catch (...) {
-        // Nothing may escape into Paho.
+        requeued = take_wake_locked() || requeued;
     }
-}
-
-void Outbox::on_failure(const mqtt::token& token) {
-    try {
-        bool requeued = false;
-        std::vector<Completion> done;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            const auto found = entries_.find(id_of(token.get_user_context()));
-            if (found == entries_.end() || found->second.state != State::in_flight) {
-                return;  // already handed back by connection_lost(), or acknowledged meanwhile
-            }
-            leave_flight_locked(found->second);
-            const int reason = static_cast<int>(token.get_reason_code());
-            if (reason >= kFirstRefusalReason && reason <= kLastReasonCode) {
-                erase_locked(found, false,
-                             with_code(ErrorNumbers::FB103,
-                                       "the broker refused the publication to " + found->second.topic.str() +
-                                           " (MQTT 5 reason code " + std::to_string(reason) + ")"),
-                             done);
-            } else if (found->second.kind == Kind::message) {
-                // Interrupted (connection lost, client destroyed): send it again on the next connection.
-                found->second.state = State::waiting;
-                waiting_.insert(found->first);
-                requeued = true;
-            } else {
-                const int rc = token.get_return_code();
-                std::string why = "the publication to " + found->second.topic.str() +
-                                  " did not complete (MQTT client error " + std::to_string(rc);
-                const char* text = MQTTAsync_strerror(rc);
-                if (text != nullptr) {
-                    why += ": ";
-                    why += text;
-                }
-                why += ")";
-                erase_locked(found, false, with_code(ErrorNumbers::FB103, why), done);
-            }
-            requeued = take_wake_locked() || requeued;
-        }
-        finish(done);
-        if (requeued && on_requeue_) {
-            on_requeue_();
-        }
-    } catch (...) {
-        // Nothing may escape into Paho.
+    finish(done);
+    if (requeued && on_requeue_) {
+        on_requeue_();
     }
 }
 

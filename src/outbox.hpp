@@ -1,9 +1,10 @@
 // Every publication the library still owes: handed to the client and not acknowledged yet, or waiting for
 // a connection. It survives reconnections (a new client is made for every connection; what the old one had
-// in flight is handed to the new one), is bounded (count and bytes, with an overflow policy), completes each
-// Delivery once, and is the action listener Paho calls on its threads for every publication.
+// in flight is handed to the new one), is bounded (count and bytes, with an overflow policy) and completes
+// each Delivery once. It knows nothing of the MQTT client: the transport reports completions as plain values
+// (published(), publish_failed()), on the client's threads.
 //
-// Locking: one mutex, never held while calling Paho (Paho calls the listener with its own mutex held).
+// Locking: one mutex, never held while calling the client (which calls us with its own mutex held).
 // The caller serialises the hand-over to Paho (take() then attach()) with its own "send" mutex so that
 // messages leave in the order they were added.
 #pragma once
@@ -19,17 +20,14 @@
 #include <string>
 #include <vector>
 
-#include <mqtt/delivery_token.h>
-#include <mqtt/iaction_listener.h>
-#include <mqtt/types.h>
-
 #include "counters.hpp"
-#include "delivery.hpp"
-#include "fedbiomed/messaging.hpp"
+#include "delivery_state.hpp"
+#include "fedbiomed/messaging_options.hpp"
+#include "transport/session.hpp"
 
 namespace fedbiomed::detail {
 
-class Outbox final : public mqtt::iaction_listener {
+class Outbox {
 public:
     using Clock = std::chrono::steady_clock;
 
@@ -38,6 +36,14 @@ public:
         log,      ///< a forwarded log record: never buffered while disconnected, dropped at a loss
         control,  ///< presence and acknowledgements: not counted, not bounded, dropped at a loss
     };
+
+    /// Whether the broker keeps the publication for later subscribers.
+    enum class Retain : bool { no = false, yes = true };
+    /// Whether the publication carries an end-to-end id (see end_to_end.hpp) and waits for a receiver.
+    enum class EndToEnd : bool { off = false, on = true };
+    /// Whether the connection is up when the publication is added (logs and control publications never
+    /// wait for one).
+    enum class Link : bool { down = false, up = true };
 
     struct Limits {
         std::size_t capacity = 100000;
@@ -57,28 +63,31 @@ public:
     /// One publication to hand to the client, taken by take().
     struct Ready {
         std::uint64_t id = 0;
-        mqtt::string_ref topic;
-        std::shared_ptr<const std::string> payload;
+        SharedText topic;
+        SharedText payload;
         int qos = 1;
         bool retained = false;
         bool end_to_end = false;  ///< carries an end-to-end id (see end_to_end.hpp)
     };
 
+    /// "outbox full (capacity N messages, B bytes)": the start of every overflow text.
+    std::string full_text() const;
+
     /// @p on_requeue is called (outside the lock, possibly on a Paho thread; must not block) when a
-    /// publication failed transiently while connected and waits to be handed over again.
+    /// publication failed because the connection went, or when room was made in the window, and
+    /// publications wait to be handed over.
     Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue);
 
     Outbox(const Outbox&) = delete;
     Outbox& operator=(const Outbox&) = delete;
 
-    /// Adds a publication (waiting to be taken). @p connected says whether a log or control publication
-    /// may wait at all (otherwise it is dropped and counted at once). For a message, @p waiter is the
-    /// Delivery state to complete; for a control publication it may be null or a state to wait on.
-    Added add(Kind kind, mqtt::string_ref topic, std::string&& payload, int qos, bool retained,
-              bool end_to_end, bool connected);
+    /// Adds a publication (waiting to be taken). @p link says whether a log or control publication may
+    /// wait at all (otherwise it is dropped and counted at once). A message gets a Delivery to complete.
+    Added add(Kind kind, SharedText topic, std::string&& payload, int qos, Retain retain, EndToEnd end_to_end,
+              Link link);
 
     /// A control publication whose completion the caller will wait for (presence at stop()).
-    Delivery add_control_waited(mqtt::string_ref topic, std::string&& payload, int qos, bool retained);
+    Delivery add_control_waited(SharedText topic, std::string&& payload, int qos, Retain retain);
 
     /// How much may be handed to the client and not completed yet, on the current connection. Paho C 1.3
     /// finishes a partial socket write only when data arrives or its receive thread's 1 s poll times out,
@@ -103,15 +112,19 @@ public:
     /// stall (see sweep_end_to_end()); they have just reconnected too, typically.
     void connected();
 
-    /// Keeps Paho's token of publication @p id until Paho completes it. Why: the token's reference count is
-    /// also changed inside libpaho-mqttpp3, which ThreadSanitizer cannot see; dropping our reference on the
-    /// caller's thread would look like a race with Paho freeing the token on its thread. So our reference
-    /// is dropped on Paho's thread, in the completion callback; a token whose publication already
-    /// completed waits in a list emptied by the next completion or by release_tokens().
-    void attach(std::uint64_t id, mqtt::delivery_token_ptr token);
+    /// The client could not take publication @p id because it is not connected: it waits for the next
+    /// connection (a message), or fails (a log or control publication).
+    void handed_back(std::uint64_t id);
 
-    /// The client refused publication @p id at once: wait for the next connection (@p transient) or fail.
-    void refused(std::uint64_t id, bool transient, const std::string& error);
+    /// The client refused publication @p id at once for another reason: it fails with @p error.
+    void refused(std::uint64_t id, const std::string& error);
+
+    /// Publication @p id completed: acknowledged by the broker (QoS 1/2) or written (QoS 0). Client thread.
+    void published(std::uint64_t id);
+
+    /// Publication @p id did not complete. A message is sent again on the next connection only when the
+    /// connection went (@p failure says so); a refusal or any other error fails it. Client thread.
+    void publish_failed(std::uint64_t id, const PublishFailure& failure);
 
     /// The connection was lost: messages in flight wait for the next one (they are sent again then), logs
     /// and control publications in flight are dropped. Call before the old client is destroyed.
@@ -147,12 +160,6 @@ public:
     /// Publications owed (all kinds).
     std::size_t size() const;
 
-    /// Drops the tokens still kept. Call only once the client is destroyed (no Paho callback can run).
-    void release_tokens() noexcept;
-
-    void on_success(const mqtt::token& token) override;
-    void on_failure(const mqtt::token& token) override;
-
 private:
     enum class State : std::uint8_t { waiting, in_flight, awaiting_receiver };
 
@@ -164,10 +171,9 @@ private:
         int qos = 1;
         bool retained = false;
         std::uint32_t sends = 0;
-        mqtt::string_ref topic;
-        std::shared_ptr<const std::string> payload;
+        SharedText topic;
+        SharedText payload;
         std::shared_ptr<Delivery::Shared> shared;
-        mqtt::delivery_token_ptr token;
         Clock::time_point created;
         Clock::time_point last_sent;
     };
@@ -185,7 +191,9 @@ private:
     void finish(std::vector<Completion>& done);
     std::size_t fail_all_locked(const std::string& error, std::vector<Completion>& done);
     bool make_room_locked(Kind kind, std::size_t bytes, std::vector<Completion>& done, Added& added);
-    void keep_token_locked(Entry& entry, mqtt::delivery_token_ptr token);
+    // waiting_ with the running totals of the messages in it (what drop_oldest could evict).
+    void enqueue_locked(std::uint64_t id, const Entry& entry);
+    void dequeue_locked(std::uint64_t id, const Entry& entry);
     // The entry leaves the in-flight state and frees its room in the window; sets wake_ when take() had
     // stopped for lack of room and there is enough now.
     void leave_flight_locked(Entry& entry);
@@ -199,8 +207,10 @@ private:
     mutable std::mutex mutex_;
     mutable std::condition_variable empty_;
     std::map<std::uint64_t, Entry> entries_;
-    std::set<std::uint64_t> waiting_;  // ids waiting to be taken, oldest first
-    bool closed_ = false;              // see close()
+    std::set<std::uint64_t> waiting_;        // ids waiting to be taken, oldest first
+    std::size_t waiting_messages_ = 0;       // messages among them
+    std::size_t waiting_message_bytes_ = 0;  // their payload bytes
+    bool closed_ = false;                    // see close()
     std::string closed_reason_;
     std::size_t counted_ = 0;  // entries holding a place in the capacity
     std::size_t bytes_ = 0;    // their payload bytes
@@ -214,7 +224,6 @@ private:
     // End-to-end: the latest acknowledgement, and the highest id acknowledged (see sweep_end_to_end()).
     Clock::time_point last_acknowledgement_{};
     std::uint64_t highest_acknowledged_ = 0;
-    std::vector<mqtt::delivery_token_ptr> spare_tokens_;
 };
 
 }  // namespace fedbiomed::detail

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "fedbiomed/json.hpp"
-#include "fedbiomed/messaging.hpp"
+#include "fedbiomed/messaging_events.hpp"
 
 namespace fedbiomed::detail {
 

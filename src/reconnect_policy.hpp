@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <random>
 
-#include "fedbiomed/messaging.hpp"
+#include "fedbiomed/messaging_options.hpp"
 
 namespace fedbiomed::detail {
 

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "fedbiomed/errors.hpp"
+
 namespace fedbiomed {
 namespace detail {
 

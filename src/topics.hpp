@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fedbiomed/messaging.hpp"
+#include "fedbiomed/messaging_options.hpp"
 
 namespace fedbiomed::detail {
 

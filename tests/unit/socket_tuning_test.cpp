@@ -1,7 +1,8 @@
-// BrokerSocketTuner (src/socket_tuning.hpp): it must find this process's TCP connections to the broker's
-// address and port, turn Nagle's algorithm off on them, and leave every other socket alone. A plain
-// listening socket on 127.0.0.1 stands in for the broker; no MQTT is needed to observe TCP_NODELAY.
-#include "socket_tuning.hpp"
+// TCP_NODELAY on the broker connection (src/transport/socket_tuning.hpp): it must find this process's TCP
+// connections to the broker's address and port, turn Nagle's algorithm off on them, and leave every other
+// socket alone. A plain listening socket on 127.0.0.1 stands in for the broker; no MQTT is needed to observe
+// TCP_NODELAY.
+#include "transport/socket_tuning.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -86,13 +87,13 @@ TEST(SocketTuning, SetsNodelayOnTheConnectionToTheBrokerOnly) {
     connect_to(to_other, other_port);
     ASSERT_FALSE(nodelay(to_broker));  // the kernel default: Nagle on
 
-    fedbiomed::detail::BrokerSocketTuner tuner("127.0.0.1", broker_port);
-    tuner.resolve();
-    EXPECT_EQ(tuner.apply(), 1);
+    const auto broker_addresses = fedbiomed::detail::resolve_broker("127.0.0.1", broker_port);
+    ASSERT_FALSE(broker_addresses.empty());
+    EXPECT_EQ(fedbiomed::detail::enable_tcp_nodelay(broker_addresses, broker_port), 1);
     EXPECT_TRUE(nodelay(to_broker));
     EXPECT_FALSE(nodelay(to_other));
     // Idempotent: applying again finds the same socket and changes nothing else.
-    EXPECT_EQ(tuner.apply(), 1);
+    EXPECT_EQ(fedbiomed::detail::enable_tcp_nodelay(broker_addresses, broker_port), 1);
     EXPECT_TRUE(nodelay(to_broker));
     EXPECT_FALSE(nodelay(to_other));
 }
@@ -105,7 +106,8 @@ TEST(SocketTuning, AHostNameMatchesItsResolvedAddresses) {
     connect_to(first, port);
     connect_to(second, port);
     // "localhost" resolves to 127.0.0.1 (and perhaps ::1); both connections of this process are the broker's.
-    EXPECT_EQ(fedbiomed::detail::enable_tcp_nodelay_to("localhost", port), 2);
+    EXPECT_EQ(
+        fedbiomed::detail::enable_tcp_nodelay(fedbiomed::detail::resolve_broker("localhost", port), port), 2);
     EXPECT_TRUE(nodelay(first));
     EXPECT_TRUE(nodelay(second));
 }
@@ -116,7 +118,8 @@ TEST(SocketTuning, AnotherAddressWithTheSamePortIsLeftAlone) {
     Fd client = tcp_socket();
     connect_to(client, port);
     // 127.0.0.2 is not where this connection goes, even though the port is the same.
-    EXPECT_EQ(fedbiomed::detail::enable_tcp_nodelay_to("127.0.0.2", port), 0);
+    EXPECT_EQ(
+        fedbiomed::detail::enable_tcp_nodelay(fedbiomed::detail::resolve_broker("127.0.0.2", port), port), 0);
     EXPECT_FALSE(nodelay(client));
 }
 
@@ -125,9 +128,11 @@ TEST(SocketTuning, WithoutAResolvedAddressThePortDecides) {
     const int port = listen_on_loopback(broker);
     Fd client = tcp_socket();
     connect_to(client, port);
-    // Not resolved (resolve() not called, as when name resolution fails): matched by port alone, which is
-    // harmless (TCP_NODELAY only changes when small segments leave).
-    fedbiomed::detail::BrokerSocketTuner tuner("127.0.0.2", port);
-    EXPECT_EQ(tuner.apply(), 1);
+    // Name resolution failed (no address): matched by port alone, which is harmless (TCP_NODELAY only
+    // changes when small segments leave).
+    std::string error;
+    EXPECT_TRUE(fedbiomed::detail::resolve_broker("no-such-host.invalid", port, &error).empty());
+    EXPECT_FALSE(error.empty());
+    EXPECT_EQ(fedbiomed::detail::enable_tcp_nodelay({}, port), 1);
     EXPECT_TRUE(nodelay(client));
 }

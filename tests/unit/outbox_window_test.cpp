@@ -1,14 +1,12 @@
 // The outbox's flow window, without a broker: what take() hands to the client is bounded by count (QoS 1/2
 // and QoS 0 separately) and by bytes, order is kept, and a completion wakes the taker only when there is
-// room again. Completions are delivered the way Paho delivers them: a token carrying the publication's id
-// as its user context, passed to the outbox's action listener.
+// room again. Completions are delivered as the transport reports them: by publication id.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <mqtt/async_client.h>
-#include <mqtt/token.h>
 
 #include "counters.hpp"
 #include "outbox.hpp"
@@ -18,28 +16,30 @@ namespace {
 using fedbiomed::detail::Counters;
 using fedbiomed::detail::Outbox;
 
+fedbiomed::detail::SharedText topic(const char* text) {
+    return std::make_shared<const std::string>(text);
+}
+
+Outbox::Added add_message(Outbox& outbox, std::size_t bytes, int qos = 1) {
+    return outbox.add(Outbox::Kind::message, topic("general/nodes"), std::string(bytes, 'x'), qos,
+                      Outbox::Retain::no, Outbox::EndToEnd::off, Outbox::Link::up);
+}
+
 class OutboxWindow : public ::testing::Test {
 protected:
-    // Never connected: it only gives the tokens a client to refer to.
-    mqtt::async_client client_{"tcp://127.0.0.1:1", "outbox-window-test", mqtt::create_options(4)};
     Counters counters_;
     int wakes_ = 0;
     Outbox outbox_{Outbox::Limits{}, counters_, [this] { ++wakes_; }};
 
     void add(int qos, std::size_t bytes, int count = 1) {
         for (int i = 0; i < count; ++i) {
-            const Outbox::Added added = outbox_.add(Outbox::Kind::message, mqtt::string_ref("general/nodes"),
-                                                    std::string(bytes, 'x'), qos, false, false, true);
+            const Outbox::Added added = add_message(outbox_, bytes, qos);
             ASSERT_TRUE(added.accepted);
         }
     }
 
-    // Paho reports publication @p id complete (written for QoS 0, acknowledged for QoS 1).
-    void complete(std::uint64_t id) {
-        mqtt::token token(mqtt::token::Type::PUBLISH, client_);
-        token.set_user_context(reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)));
-        outbox_.on_success(token);
-    }
+    // The client reports publication @p id complete (written for QoS 0, acknowledged for QoS 1).
+    void complete(std::uint64_t id) { outbox_.published(id); }
 
     static std::vector<std::uint64_t> ids(const std::vector<Outbox::Ready>& ready) {
         std::vector<std::uint64_t> out;
@@ -109,10 +109,7 @@ TEST_F(OutboxWindow, ALostConnectionEmptiesTheWindowAndPublicationsGoAgainInOrde
 TEST(OutboxOverflowPolicy, DropOldestEvictsNothingWhenEvictingCannotMakeRoom) {
     Counters counters;
     Outbox outbox(Outbox::Limits{2, 1000, fedbiomed::OutboxOverflow::drop_oldest}, counters, [] {});
-    auto add = [&](std::size_t bytes) {
-        return outbox.add(Outbox::Kind::message, mqtt::string_ref("general/nodes"), std::string(bytes, 'x'),
-                          1, false, false, true);
-    };
+    auto add = [&](std::size_t bytes) { return add_message(outbox, bytes); };
     ASSERT_TRUE(add(100).accepted);
     ASSERT_EQ(outbox.take(512).size(), 1U);  // in flight: the client owns it
     const Outbox::Added waiting = add(100);
@@ -138,18 +135,42 @@ TEST_F(OutboxWindow, AClosedOutboxFailsWhatItHeldAndRefusesNewPublicationsUntilO
     EXPECT_EQ(outbox_.close("FB103: messaging stopped"), 3U);
     EXPECT_EQ(outbox_.size(), 0U);
     // A send racing with stop(): refused at once with the reason, never left pending for a next start().
-    const Outbox::Added late = outbox_.add(Outbox::Kind::message, mqtt::string_ref("general/nodes"),
-                                           std::string(10, 'x'), 1, false, false, true);
+    const Outbox::Added late = add_message(outbox_, 10);
     EXPECT_FALSE(late.accepted);
     EXPECT_TRUE(late.closed);
     EXPECT_EQ(late.delivery.state(), fedbiomed::Delivery::State::failed);
     EXPECT_EQ(late.delivery.error(), "FB103: messaging stopped");
-    EXPECT_EQ(outbox_.add_control_waited(mqtt::string_ref("x"), "y", 1, false).state(),
+    EXPECT_EQ(outbox_.add_control_waited(topic("x"), "y", 1, Outbox::Retain::no).state(),
               fedbiomed::Delivery::State::failed);
     EXPECT_EQ(counters_.publish_failures.load(), 4U);
     outbox_.open();
     add(1, 10, 1);
     EXPECT_EQ(outbox_.take(512).size(), 1U);
+}
+
+TEST_F(OutboxWindow, AFailureWithoutReasonIsResentOnlyWhenTheConnectionWent) {
+    add(1, 10, 2);
+    const auto first = ids(outbox_.take(512));
+    ASSERT_EQ(first.size(), 2U);
+    fedbiomed::detail::PublishFailure gone;
+    gone.connection_gone = true;
+    outbox_.publish_failed(first[0], gone);
+    fedbiomed::detail::PublishFailure error;
+    error.client_error = "MQTT client error -1: failure";
+    outbox_.publish_failed(first[1], error);
+    EXPECT_EQ(ids(outbox_.take(512)), (std::vector<std::uint64_t>{first[0]})) << "only the interrupted one";
+    EXPECT_EQ(counters_.publish_failures.load(), 1U) << "the other failed with the client's error";
+}
+
+TEST_F(OutboxWindow, ABrokerRefusalFailsTheMessage) {
+    const Outbox::Added added = add_message(outbox_, 10);
+    const auto first = ids(outbox_.take(512));
+    ASSERT_EQ(first.size(), 1U);
+    fedbiomed::detail::PublishFailure refused;
+    refused.refusal_reason = 0x87;
+    outbox_.publish_failed(first[0], refused);
+    EXPECT_EQ(added.delivery.state(), fedbiomed::Delivery::State::failed);
+    EXPECT_NE(added.delivery.error().find("reason code 135"), std::string::npos) << added.delivery.error();
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -15,19 +17,27 @@ namespace {
 using fedbiomed::detail::Dispatcher;
 using fedbiomed::detail::InboundItem;
 
+using fedbiomed::detail::Fault;
+using fedbiomed::detail::InboundMessage;
+using fedbiomed::detail::StateChange;
+
 InboundItem message(const std::string& payload) {
-    InboundItem item;
-    item.kind = InboundItem::Kind::message;
-    item.topic = "general/nodes";
-    item.payload = payload;
-    return item;
+    return InboundMessage{"general/nodes", payload, std::nullopt};
 }
 
 InboundItem fault(const std::string& text) {
-    InboundItem item;
-    item.kind = InboundItem::Kind::fault;
-    item.text = text;
-    return item;
+    return Fault{fedbiomed::ErrorNumbers::FB100, text, {}};
+}
+
+// What a processed item was, for the assertions.
+std::string describe(const InboundItem& item) {
+    if (const auto* received = std::get_if<InboundMessage>(&item)) {
+        return received->payload;
+    }
+    if (const auto* reported = std::get_if<Fault>(&item)) {
+        return "fault:" + reported->text;
+    }
+    return "event";
 }
 
 TEST(Dispatcher, AFullQueueDropsTheOldestMessagesAndKeepsFaults) {
@@ -47,7 +57,7 @@ TEST(Dispatcher, AFullQueueDropsTheOldestMessagesAndKeepsFaults) {
                 changed.notify_all();
                 changed.wait(lock, [&] { return release; });
             }
-            seen.push_back(item.kind == InboundItem::Kind::fault ? "fault:" + item.text : item.payload);
+            seen.push_back(describe(item));
             changed.notify_all();
         },
         [&](std::uint64_t dropped) {
@@ -92,7 +102,7 @@ TEST(Dispatcher, WhenOnlyFaultsWaitTheOldestFaultMakesRoom) {
                 changed.notify_all();
                 changed.wait(lock, [&] { return release; });
             }
-            seen.push_back(item.text);
+            seen.push_back(describe(item));
             changed.notify_all();
         },
         [](std::uint64_t) {});
@@ -110,7 +120,45 @@ TEST(Dispatcher, WhenOnlyFaultsWaitTheOldestFaultMakesRoom) {
         release = true;
         changed.notify_all();
         ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return seen.size() == 3; }));
-        EXPECT_EQ(seen, (std::vector<std::string>{"F0", "F2", "F3"}));
+        EXPECT_EQ(seen, (std::vector<std::string>{"fault:F0", "fault:F2", "fault:F3"}));
+    }
+    dispatcher.stop();
+}
+
+TEST(Dispatcher, ConnectionEventsAreNeverDropped) {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool release = false;
+    bool first_taken = false;
+    std::vector<std::string> seen;
+    Dispatcher dispatcher(
+        1,
+        [&](InboundItem& item) {
+            std::unique_lock<std::mutex> lock(mutex);
+            if (!first_taken) {
+                first_taken = true;
+                changed.notify_all();
+                changed.wait(lock, [&] { return release; });
+            }
+            seen.push_back(describe(item));
+            changed.notify_all();
+        },
+        [](std::uint64_t) {});
+    dispatcher.start();
+    dispatcher.push(message("m0"));
+    {
+        std::unique_lock<std::mutex> lock(mutex);
+        ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return first_taken; }));
+    }
+    EXPECT_FALSE(dispatcher.push(StateChange{}));
+    EXPECT_FALSE(dispatcher.push(StateChange{})) << "past the capacity, but an event is not dropped";
+    EXPECT_TRUE(dispatcher.push(message("m1"))) << "a message makes room... for nothing: it is dropped";
+    {
+        std::unique_lock<std::mutex> lock(mutex);
+        release = true;
+        changed.notify_all();
+        ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return seen.size() == 3; }));
+        EXPECT_EQ(seen, (std::vector<std::string>{"m0", "event", "event"}));
     }
     dispatcher.stop();
 }

@@ -112,16 +112,6 @@ TEST(EndToEnd, IdsCarryTheInstanceAndTheSequence) {
     EXPECT_FALSE(fedbiomed::detail::sequence_of("garbage", "00ff00ff00ff00ff"));
 }
 
-TEST(EndToEnd, TagsSurviveThePackingThroughTheDispatcher) {
-    const fedbiomed::detail::EndToEndTag tag{"abc:1", "fedbiomed-messaging/ack/node/n"};
-    const auto unpacked = fedbiomed::detail::unpack_tag(fedbiomed::detail::pack_tag(tag));
-    ASSERT_TRUE(unpacked);
-    EXPECT_EQ(unpacked->id, tag.id);
-    EXPECT_EQ(unpacked->ack_topic, tag.ack_topic);
-    EXPECT_FALSE(fedbiomed::detail::unpack_tag(""));
-    EXPECT_FALSE(fedbiomed::detail::unpack_tag("no separator"));
-}
-
 TEST(EndToEnd, RecentIdsDropDuplicatesWithBoundedMemory) {
     fedbiomed::detail::RecentIds ids(3);
     EXPECT_TRUE(ids.insert("a"));

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-#include "fedbiomed/messaging.hpp"
+#include "fedbiomed/delivery.hpp"
 
 namespace fedbiomed {
 

@@ -1,4 +1,4 @@
-#include "delivery.hpp"
+#include "delivery_state.hpp"
 
 #include <utility>
 

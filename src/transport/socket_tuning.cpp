@@ -1,10 +1,13 @@
 #include "socket_tuning.hpp"
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string_view>
+#include <system_error>
 #include <unordered_set>
 #include <utility>
 
@@ -139,55 +142,14 @@ unsigned long socket_inode(const char* name) {
     return std::strtoul(target + kPrefix.size(), nullptr, 10);
 }
 
-}  // namespace
-
-BrokerSocketTuner::BrokerSocketTuner(std::string host, int port) : host_(std::move(host)), port_(port) {}
-
-void BrokerSocketTuner::resolve() noexcept {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (resolved_) {
-            return;
-        }
-    }
-    std::vector<sockaddr_storage> found;
-    try {
-        addrinfo hints{};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        addrinfo* list = nullptr;
-        const std::string service = std::to_string(port_);
-        // Brackets of an IPv6 literal are not part of the address.
-        std::string host = host_;
-        if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-            host = host.substr(1, host.size() - 2);
-        }
-        if (::getaddrinfo(host.c_str(), service.c_str(), &hints, &list) == 0) {
-            for (const addrinfo* entry = list; entry != nullptr; entry = entry->ai_next) {
-                if (entry->ai_addrlen <= sizeof(sockaddr_storage)) {
-                    sockaddr_storage address{};
-                    std::memcpy(&address, entry->ai_addr, entry->ai_addrlen);
-                    found.push_back(address);
-                }
-            }
-            ::freeaddrinfo(list);
-        }
-    } catch (...) {
-        found.clear();  // std::bad_alloc: fall back to matching the port only
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    addresses_ = std::move(found);
-    resolved_ = true;
-}
-
-bool BrokerSocketTuner::matches(const sockaddr_storage& peer) const noexcept {
-    if (port_of(peer) != port_) {
+bool matches(const sockaddr_storage& peer, const std::vector<sockaddr_storage>& broker, int port) noexcept {
+    if (port_of(peer) != port) {
         return false;
     }
-    if (addresses_.empty()) {
+    if (broker.empty()) {
         return true;  // not resolved: the port is all we know (a false match is harmless)
     }
-    for (const auto& address : addresses_) {
+    for (const auto& address : broker) {
         if (same_host(peer, address)) {
             return true;
         }
@@ -195,16 +157,52 @@ bool BrokerSocketTuner::matches(const sockaddr_storage& peer) const noexcept {
     return false;
 }
 
-int BrokerSocketTuner::apply() noexcept {
+}  // namespace
+
+std::vector<sockaddr_storage> resolve_broker(const std::string& host, int port, std::string* error) noexcept {
+    std::vector<sockaddr_storage> found;
+    try {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* list = nullptr;
+        const std::string service = std::to_string(port);
+        // Brackets of an IPv6 literal are not part of the address.
+        std::string name = host;
+        if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
+            name = name.substr(1, name.size() - 2);
+        }
+        const int rc = ::getaddrinfo(name.c_str(), service.c_str(), &hints, &list);
+        if (rc != 0) {
+            if (error != nullptr) {
+                *error = rc == EAI_SYSTEM ? std::system_category().message(errno)
+                                          : std::string(::gai_strerror(rc));
+            }
+            return found;
+        }
+        for (const addrinfo* entry = list; entry != nullptr; entry = entry->ai_next) {
+            if (entry->ai_addrlen <= sizeof(sockaddr_storage)) {
+                sockaddr_storage address{};
+                std::memcpy(&address, entry->ai_addr, entry->ai_addrlen);
+                found.push_back(address);
+            }
+        }
+        ::freeaddrinfo(list);
+    } catch (...) {
+        found.clear();  // std::bad_alloc: callers fall back to what needs no address
+    }
+    return found;
+}
+
+int enable_tcp_nodelay(const std::vector<sockaddr_storage>& broker, int port) noexcept {
     // One scan of /proc/self/fd at a time in the whole process: two scans (two Messaging objects
     // connecting at once) would otherwise fstat() the descriptor the other one's opendir() holds
     // while it is being closed and reused, which ThreadSanitizer rightly reports as a race.
     static std::mutex scan_mutex;
     std::lock_guard<std::mutex> scan_lock(scan_mutex);
-    std::lock_guard<std::mutex> lock(mutex_);
     std::unordered_set<unsigned long> candidates;
     try {
-        candidates = inodes_with_remote_port(port_);
+        candidates = inodes_with_remote_port(port);
     } catch (...) {
         return 0;  // std::bad_alloc: leave the sockets as they are
     }
@@ -229,7 +227,7 @@ int BrokerSocketTuner::apply() noexcept {
             continue;
         }
         sockaddr_storage peer{};
-        if (!tcp_peer(static_cast<int>(fd), peer) || !matches(peer)) {
+        if (!tcp_peer(static_cast<int>(fd), peer) || !matches(peer, broker, port)) {
             continue;
         }
         const int on = 1;
@@ -239,12 +237,6 @@ int BrokerSocketTuner::apply() noexcept {
     }
     ::closedir(directory);
     return count;
-}
-
-int enable_tcp_nodelay_to(const std::string& host, int port) noexcept {
-    BrokerSocketTuner tuner(host, port);
-    tuner.resolve();
-    return tuner.apply();
 }
 
 }  // namespace fedbiomed::detail

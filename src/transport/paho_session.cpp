@@ -1,15 +1,16 @@
-#include "paho_session.hpp"
+#include "transport/paho_session.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <system_error>
 #include <utility>
 
-#include "socket_tuning.hpp"
+#include "transport/socket_tuning.hpp"
 #include <fcntl.h>
-#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -43,38 +44,16 @@ int mqtt_version_number(MqttVersion version) {
     return version == MqttVersion::v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
 }
 
-struct AddrInfo {
-    addrinfo* list = nullptr;
-    ~AddrInfo() {
-        if (list != nullptr) {
-            ::freeaddrinfo(list);
-        }
-    }
-};
-
-// Resolves host:port; returns an empty string on success, else the resolver's message.
-std::string resolve(const std::string& host, int port, AddrInfo& out) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    const std::string service = std::to_string(port);
-    const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &out.list);
-    if (rc != 0) {
-        return rc == EAI_SYSTEM ? std::system_category().message(errno) : std::string(::gai_strerror(rc));
-    }
-    return {};
-}
-
 // Tries a plain TCP connection to the first address; returns 0 when it was accepted, else the errno
 // (ETIMEDOUT when no answer within budget).
-int probe_tcp(const addrinfo* address, milliseconds budget) {
-    const int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                            address->ai_protocol);
+int probe_tcp(const sockaddr_storage& address, milliseconds budget) {
+    const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return errno;
     }
+    const socklen_t length = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
     int result = 0;
-    if (::connect(fd, address->ai_addr, address->ai_addrlen) != 0) {
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) {
         if (errno != EINPROGRESS) {
             result = errno;
         } else {
@@ -83,8 +62,8 @@ int probe_tcp(const addrinfo* address, milliseconds budget) {
             if (ready <= 0) {
                 result = ETIMEDOUT;
             } else {
-                socklen_t length = sizeof result;
-                if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &length) != 0) {
+                socklen_t size = sizeof result;
+                if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &size) != 0) {
                     result = errno;
                 }
             }
@@ -92,6 +71,58 @@ int probe_tcp(const addrinfo* address, milliseconds budget) {
     }
     ::close(fd);
     return result;
+}
+
+std::string c_string(const MQTTLenString& text) {
+    return text.data == nullptr ? std::string() : std::string(text.data, static_cast<std::size_t>(text.len));
+}
+
+// The end-to-end id and acknowledgement topic a received message carries (both needed), read straight from
+// the MQTT 5 property list.
+std::optional<EndToEndTag> read_end_to_end(const mqtt::message& message) {
+    const MQTTProperties& list = message.get_properties().c_struct();
+    if (list.count <= 0 || list.array == nullptr) {
+        return std::nullopt;
+    }
+    EndToEndTag tag;
+    for (int i = 0; i < list.count; ++i) {
+        const MQTTProperty& property = list.array[i];
+        if (property.identifier != MQTTPROPERTY_CODE_USER_PROPERTY) {
+            continue;
+        }
+        const std::string name = c_string(property.value.data);
+        if (name == kIdProperty) {
+            tag.id = c_string(property.value.value);
+        } else if (name == kAckProperty) {
+            tag.ack_topic = c_string(property.value.value);
+        }
+    }
+    if (tag.id.empty() || tag.ack_topic.empty()) {
+        return std::nullopt;
+    }
+    return tag;
+}
+
+mqtt::properties end_to_end_properties(const EndToEndTag& tag) {
+    mqtt::properties properties;
+    properties.add(mqtt::property(mqtt::property::USER_PROPERTY, kIdProperty, tag.id));
+    properties.add(mqtt::property(mqtt::property::USER_PROPERTY, kAckProperty, tag.ack_topic));
+    return properties;
+}
+
+// True when Paho refused a publication because it is not connected (it waits for the next connection).
+bool is_disconnection(int rc) {
+    return rc == MQTTASYNC_DISCONNECTED || rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ||
+           rc == MQTTASYNC_OPERATION_INCOMPLETE;
+}
+
+// MQTT 5 PUBACK reason codes 0x80..0xA2 say the broker refused the publication for good. (For MQTT 3.1.1
+// Paho reports no reason code: its placeholder, 255, is outside that range.)
+constexpr int kFirstRefusalReason = 0x80;
+constexpr int kLastReasonCode = 0xA2;
+
+std::uint64_t id_of(void* context) noexcept {
+    return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(context));
 }
 
 }  // namespace
@@ -144,8 +175,13 @@ bool ConnectRefused::transient() const noexcept {
 }
 
 PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings& settings,
-                         Callbacks callbacks)
-    : options_(options) {
+                         SessionCallbacks callbacks)
+    : broker_(options.broker),
+      port_(options.port),
+      tls_(options.tls.enabled),
+      mqtt5_(options.mqtt_version == MqttVersion::v5),
+      connect_timeout_(options.connect_timeout),
+      callbacks_(std::move(callbacks)) {
     endpoint_ = options.broker + ":" + std::to_string(options.port);
     uri_ = make_uri(options);
     const int version = mqtt_version_number(options.mqtt_version);
@@ -166,25 +202,26 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
     }
 
     // Registered before connect() and never changed afterwards (Paho's rule). Nothing escapes into Paho.
-    client_->set_message_callback(
-        [on_message = std::move(callbacks.on_message)](const mqtt::const_message_ptr& message) {
+    client_->set_message_callback([this](const mqtt::const_message_ptr& message) {
+        try {
+            ReceivedMessage received{message->get_topic(), message->get_payload_str(), message->is_retained(),
+                                     mqtt5_ ? read_end_to_end(*message) : std::nullopt};
+            callbacks_.on_message(received);
+        } catch (...) {
+            // The receiver counts what it could not take (memory exhausted) itself.
+        }
+    });
+    client_->set_connection_lost_handler([this](const std::string& cause) {
+        alive_.store(false);
+        try {
+            callbacks_.on_connection_lost(cause);
+        } catch (...) {
+        }
+    });
+    if (mqtt5_ && callbacks_.on_disconnect_packet) {
+        client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode reason) {
             try {
-                on_message(message);
-            } catch (...) {
-            }
-        });
-    client_->set_connection_lost_handler(
-        [on_lost = std::move(callbacks.on_connection_lost)](const std::string& cause) {
-            try {
-                on_lost(cause);
-            } catch (...) {
-            }
-        });
-    if (version == MQTTVERSION_5 && callbacks.on_disconnect_packet) {
-        client_->set_disconnected_handler([on_disconnect = std::move(callbacks.on_disconnect_packet)](
-                                              const mqtt::properties&, mqtt::ReasonCode reason) {
-            try {
-                on_disconnect(static_cast<int>(reason));
+                callbacks_.on_disconnect_packet(static_cast<int>(reason));
             } catch (...) {
             }
         });
@@ -241,11 +278,83 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
 
 PahoSession::~PahoSession() {
     interrupt();
+    alive_.store(false);
     try {
         client_.reset();
     } catch (...) {
     }
+    completions_.release();
     kept_tokens_.clear();
+}
+
+void PahoSession::Completions::keep(std::uint64_t id, mqtt::delivery_token_ptr token) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (completed_early_.erase(id) != 0) {
+        spare_.push_back(std::move(token));
+        return;
+    }
+    auto& slot = tokens_[id];
+    if (slot) {
+        spare_.push_back(std::move(slot));  // an earlier send's token: Paho may still hold it
+    }
+    slot = std::move(token);
+}
+
+void PahoSession::Completions::retire(std::uint64_t id, std::vector<mqtt::delivery_token_ptr>& released) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    released.swap(spare_);  // released by the caller, on Paho's thread
+    const auto found = tokens_.find(id);
+    if (found == tokens_.end()) {
+        completed_early_.insert(id);
+        return;
+    }
+    spare_.push_back(std::move(found->second));
+    tokens_.erase(found);
+}
+
+void PahoSession::Completions::release() noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tokens_.clear();
+    spare_.clear();
+    completed_early_.clear();
+}
+
+void PahoSession::Completions::on_success(const mqtt::token& token) {
+    try {
+        const std::uint64_t id = id_of(token.get_user_context());
+        std::vector<mqtt::delivery_token_ptr> released;
+        retire(id, released);
+        owner_.callbacks_.on_published(id);
+    } catch (...) {
+        // Nothing may escape into Paho.
+    }
+}
+
+void PahoSession::Completions::on_failure(const mqtt::token& token) {
+    try {
+        const std::uint64_t id = id_of(token.get_user_context());
+        std::vector<mqtt::delivery_token_ptr> released;
+        retire(id, released);
+        PublishFailure failure;
+        const int reason = static_cast<int>(token.get_reason_code());
+        const int rc = token.get_return_code();
+        if (reason >= kFirstRefusalReason && reason <= kLastReasonCode) {
+            failure.refusal_reason = reason;
+        } else if (!owner_.alive_.load() || rc == MQTTASYNC_DISCONNECTED ||
+                   rc == MQTTASYNC_OPERATION_INCOMPLETE) {
+            failure.connection_gone = true;
+        } else {
+            failure.client_error = "MQTT client error " + std::to_string(rc);
+            const char* text = MQTTAsync_strerror(rc);
+            if (text != nullptr) {
+                failure.client_error += ": ";
+                failure.client_error += text;
+            }
+        }
+        owner_.callbacks_.on_publish_failed(id, failure);
+    } catch (...) {
+        // Nothing may escape into Paho.
+    }
 }
 
 void PahoSession::Waiter::completed(const mqtt::token& token) noexcept {
@@ -285,13 +394,14 @@ void PahoSession::throw_connect_failure(const std::string& detail) const {
 
 std::string PahoSession::describe_transport_failure(const std::string& paho_text,
                                                     Clock::time_point deadline) const {
-    AddrInfo addresses;
-    const std::string resolve_error = resolve(options_.broker, options_.port, addresses);
-    if (!resolve_error.empty()) {
-        return "unknown host " + options_.broker + " (name resolution failed: " + resolve_error + ")";
+    std::string resolve_error;
+    const auto addresses = resolve_broker(broker_, port_, &resolve_error);
+    if (addresses.empty()) {
+        return "unknown host " + broker_ + " (name resolution failed: " +
+               (resolve_error.empty() ? std::string("no address") : resolve_error) + ")";
     }
     const milliseconds budget = std::min(kProbeBudget, std::max(remaining(deadline), milliseconds(100)));
-    const int probe = probe_tcp(addresses.list, budget);
+    const int probe = probe_tcp(addresses.front(), budget);
     if (probe == ECONNREFUSED) {
         return "broker " + endpoint_ +
                " refused the TCP connection (connection refused: is the broker running?)";
@@ -299,7 +409,7 @@ std::string PahoSession::describe_transport_failure(const std::string& paho_text
     if (probe != 0) {
         return "broker " + endpoint_ + " is not reachable (" + std::system_category().message(probe) + ")";
     }
-    if (options_.tls.enabled) {
+    if (tls_) {
         return "TLS connection to " + endpoint_ +
                " failed (handshake or certificate verification; check tls.ca_file, tls.cert_file, "
                "tls.key_file, "
@@ -337,7 +447,7 @@ void PahoSession::connect(Clock::time_point deadline) {
             throw_connect_failure("connection attempt to " + endpoint_ + " interrupted (stopping)");
         }
         throw_connect_failure("broker " + endpoint_ + " did not answer within " +
-                              std::to_string(options_.connect_timeout.count()) + " ms (timeout)");
+                              std::to_string(connect_timeout_.count()) + " ms (timeout)");
     }
     try {
         const mqtt::connect_response response = token->get_connect_response();  // by value: a copy
@@ -350,8 +460,9 @@ void PahoSession::connect(Clock::time_point deadline) {
         // No readable connect response: keep the protocol's default.
     }
     // Paho C never sets TCP_NODELAY; without it a QoS 1 request/reply waits for Nagle and the peer's
-    // delayed ACK, about 40 ms per hop (socket_tuning.hpp). Every connection, reconnections included.
-    enable_tcp_nodelay_to(options_.broker, options_.port);
+    // delayed ACK, about 40 ms per hop (socket_tuning.hpp). Every connection, reconnections included; the
+    // name is resolved as for the connection itself, once per connection.
+    enable_tcp_nodelay(resolve_broker(broker_, port_), port_);
 }
 
 void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clock::time_point deadline) {
@@ -387,22 +498,42 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
                 throw_connect_failure("subscription to " + topics[i] + " interrupted (stopping)");
             }
             throw_connect_failure("broker " + endpoint_ + " did not acknowledge the subscription to " +
-                                  topics[i] + " within " + std::to_string(options_.connect_timeout.count()) +
+                                  topics[i] + " within " + std::to_string(connect_timeout_.count()) +
                                   " ms (timeout)");
         }
     }
 }
 
-mqtt::delivery_token_ptr PahoSession::publish(mqtt::string_ref topic, const std::string& payload, int qos,
-                                              bool retained, void* context, mqtt::iaction_listener& listener,
-                                              const mqtt::properties* properties) {
-    if (properties == nullptr) {
-        return client_->publish(std::move(topic), payload.data(), payload.size(), qos, retained, context,
-                                listener);
+SendResult PahoSession::publish(const Publication& publication) {
+    // The outbox id travels as Paho's opaque user context (Completions reads it back).
+    // NOLINTNEXTLINE(performance-no-int-to-ptr)
+    void* context = reinterpret_cast<void*>(static_cast<std::uintptr_t>(publication.id));
+    SendResult result;
+    try {
+        mqtt::string_ref topic(publication.topic);
+        const std::string& payload = *publication.payload;
+        mqtt::delivery_token_ptr token;
+        if (!publication.tag) {
+            token = client_->publish(std::move(topic), payload.data(), payload.size(), publication.qos,
+                                     publication.retained, context, completions_);
+        } else {
+            auto message =
+                mqtt::message::create(std::move(topic), payload.data(), payload.size(), publication.qos,
+                                      publication.retained, end_to_end_properties(*publication.tag));
+            token = client_->publish(std::move(message), context, completions_);
+        }
+        completions_.keep(publication.id, std::move(token));
+    } catch (const mqtt::exception& error) {
+        result.status =
+            is_disconnection(error.get_return_code()) ? SendStatus::not_connected : SendStatus::refused;
+        result.error = error.what();
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const std::exception& error) {
+        result.status = SendStatus::refused;
+        result.error = error.what();
     }
-    auto message =
-        mqtt::message::create(std::move(topic), payload.data(), payload.size(), qos, retained, *properties);
-    return client_->publish(std::move(message), context, listener);
+    return result;
 }
 
 bool PahoSession::connected() const noexcept {

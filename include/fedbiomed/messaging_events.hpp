@@ -1,0 +1,110 @@
+/// @file messaging_events.hpp
+/// @brief What a Messaging object reports besides messages: faults, connection-state changes, presence
+/// announcements, its counters, and the callback types that receive them (see messaging.hpp for the
+/// threads they run on).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "fedbiomed/errors.hpp"
+#include "fedbiomed/json.hpp"
+#include "fedbiomed/messaging_options.hpp"
+
+namespace fedbiomed {
+
+/// @brief Something that went wrong in inbound traffic, a callback, the connection or the outbox, reported
+/// instead of thrown.
+struct MessagingFault {
+    /// FB601 undecodable payload, not an object, or larger than max_payload_bytes (also a malformed
+    /// presence announcement); FB104 / FB625 incompatible or mistyped protocol version; FB100 inbound queue
+    /// overflow (oldest messages dropped) or connection to the broker lost; FB103 an exception from the
+    /// MessageHandler (or that exception's own code when it is a FedbiomedError), or a publication refused
+    /// or dropped because the outbox was full; FB102 no end-to-end acknowledgement in time.
+    /// Sticky failures (no reconnection until stop() then start()) keep the code of their cause: FB101 when
+    /// the broker refused a reconnection (credentials, authorisation) or another process uses the same
+    /// component id; FB100 when the connection was lost with reconnect.enabled false (reported after the
+    /// FB100 of the loss itself) or when the connection supervisor itself failed.
+    ErrorNumbers code = ErrorNumbers::FB100;
+    std::string message;  ///< full text, beginning with the code's text
+    std::string topic;    ///< topic the payload arrived on (empty when not about a payload)
+};
+
+/// @brief Counters since construction; they only grow.
+struct MessagingStats {
+    std::uint64_t received = 0;          ///< payloads that arrived on the reference topics (general/...)
+    std::uint64_t handled = 0;           ///< messages handed to the MessageHandler (even if it then threw)
+    std::uint64_t decode_errors = 0;     ///< payloads refused as FB601 (not JSON, not an object, too large)
+    std::uint64_t version_errors = 0;    ///< messages refused for their protocol version (FB104/FB625)
+    std::uint64_t version_warnings = 0;  ///< messages accepted with a version warning
+    std::uint64_t handler_errors = 0;    ///< exceptions thrown by the MessageHandler
+    std::uint64_t inbound_dropped = 0;   ///< messages dropped because the inbound queue was full
+    std::uint64_t published = 0;         ///< messages the broker acknowledged (or written, at QoS 0)
+    std::uint64_t publish_failures = 0;  ///< messages that failed (not connected, refused, lost, stopped)
+    std::uint64_t logs_forwarded = 0;    ///< log records published on general/logger (acknowledged)
+    /// Log records that reached the forwarder but were not delivered: not connected, refused, still pending
+    /// at stop() or at a lost connection, unencodable, or logged from inside the logging path (never
+    /// forwarded: no recursion).
+    std::uint64_t logs_dropped = 0;
+    std::uint64_t connection_attempts = 0;  ///< connection attempts made (start() and reconnections)
+    std::uint64_t connection_losses = 0;    ///< established connections that were lost (not by stop())
+    std::uint64_t reconnections = 0;        ///< connections re-established after a loss
+    /// Publications handed to the client again: after a lost connection, or (end_to_end_ack) because the
+    /// receiver's acknowledgement did not come in time. Each may reach a receiver twice.
+    std::uint64_t resent = 0;
+    std::uint64_t outbox_overflows = 0;  ///< publications refused or dropped because the outbox was full
+    /// Inbound messages carrying an end-to-end id already handled, dropped before the MessageHandler.
+    std::uint64_t duplicates_dropped = 0;
+    std::uint64_t end_to_end_timeouts = 0;  ///< publications failed for lack of an end-to-end acknowledgement
+};
+
+/// @brief Where the connection to the broker stands, as told to a ConnectionStateHandler.
+enum class ConnectionState {
+    connected,     ///< connected and subscribed (after start(), and again after every reconnection)
+    disconnected,  ///< the connection was lost; the library is reconnecting (publications are buffered)
+    failed,        ///< sticky: refused by the broker, duplicate id, or lost with reconnection disabled
+};
+
+/// @brief One change of the connection state.
+struct ConnectionEvent {
+    ConnectionState state = ConnectionState::disconnected;  ///< the new state
+    /// Why: the cause of a loss, the refusal or duplicate-id text of a failure (with its FB code);
+    /// empty for a connection.
+    std::string reason;
+    /// connected: the attempts this connection took: for the first connection 1 with
+    /// FirstConnect::fail_fast, or the attempts start() made with FirstConnect::keep_trying; after a loss,
+    /// the attempts the reconnection took. disconnected and failed: 0.
+    std::uint64_t attempts = 0;
+};
+
+/// @brief A component announced online or gone offline on its presence topic.
+struct PresenceEvent {
+    ComponentType type = ComponentType::node;  ///< the announcing component's type (nodes, for researchers)
+    std::string id;                            ///< its component id
+    bool online = false;                       ///< true: announced online; false: offline
+    /// "online", "stopped" (clean stop()), "connection lost" (the broker published its will: it died or
+    /// its network failed), "duplicate id", or the text of the announcement.
+    std::string reason;
+};
+
+/// @brief Called on the dispatcher thread for every valid inbound message (a JSON object whose
+/// protocol_version passed), with the topic it arrived on. May call send_message(), block or throw; an
+/// exception becomes a fault (FB103, or the FedbiomedError's own code) and the next message is delivered.
+using MessageHandler = std::function<void(const Json& msg, const std::string& topic)>;
+
+/// @brief Called on the dispatcher thread for every fault (see MessagingFault), after it was logged on the
+/// library logger. An exception thrown here is caught and logged.
+using FaultHandler = std::function<void(const MessagingFault& fault)>;
+
+/// @brief Called on the dispatcher thread for every change of the connection state, in order, interleaved
+/// with the messages in the order things happened. May call send_message() (a publication made while
+/// disconnected is buffered). An exception thrown here is caught and logged.
+using ConnectionStateHandler = std::function<void(const ConnectionEvent& event)>;
+
+/// @brief Researchers: called on the dispatcher thread when a node announces itself online or offline
+/// (including the retained announcements received after each connection). An exception thrown here is
+/// caught and logged.
+using PresenceHandler = std::function<void(const PresenceEvent& event)>;
+
+}  // namespace fedbiomed

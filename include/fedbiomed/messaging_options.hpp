@@ -1,0 +1,173 @@
+/// @file messaging_options.hpp
+/// @brief The configuration of a Messaging object: plain values, no behaviour (see messaging.hpp).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace fedbiomed {
+
+/// @brief Which kind of component a Messaging object serves; it selects topics and subscriptions.
+enum class ComponentType {
+    researcher = 1,  ///< publishes on general/nodes, subscribes general/researcher, monitoring, logger
+    node = 2,        ///< publishes on general/researcher, subscribes general/nodes and general/<id>
+};
+
+/// @brief Checks that @p id can be a component id: non-empty, no '/', '+', '#' or NUL, not a reserved
+/// topic name. @throws MessagingError (FB103) naming the problem.
+void validate_component_id(const std::string& id);
+
+/// @brief MQTT protocol version spoken to the broker. Always requested explicitly: Paho's default would try
+/// 3.1.1 and then fall back to MQTT 3.1.
+enum class MqttVersion {
+    v3_1_1,  ///< MQTT 3.1.1, as the reference
+    v5,      ///< MQTT 5
+};
+
+/// @brief TLS settings; TLS is used when @ref enabled is true (the broker URI becomes ssl://).
+struct TlsOptions {
+    bool enabled = false;       ///< connect with TLS
+    std::string ca_file;        ///< PEM file of trusted CAs; empty: the system's default store
+    std::string cert_file;      ///< client certificate (PEM) for mutual TLS; empty: none
+    std::string key_file;       ///< client private key (PEM); empty: none
+    std::string key_password;   ///< password of @ref key_file, if encrypted
+    bool verify_server = true;  ///< verify the broker's certificate and host name
+};
+
+/// @brief What start() does when the broker cannot be reached.
+enum class FirstConnect {
+    fail_fast,    ///< one attempt bounded by MessagingOptions::connect_timeout, then FB101
+    keep_trying,  ///< retry with the reconnection backoff until MessagingOptions::first_connect_deadline
+};
+
+/// @brief Random spread of the reconnection delays, so that many components restarted together do not
+/// reconnect in lockstep.
+enum class BackoffJitter {
+    none,          ///< exact delays: min_delay, 2 x min_delay, 4 x ... up to max_delay
+    full,          ///< a delay drawn uniformly in [0, exponential delay] (never below 1 ms)
+    decorrelated,  ///< a delay drawn uniformly in [min_delay, 3 x previous delay], capped at max_delay
+};
+
+/// @brief Automatic reconnection after a lost connection (and between start() attempts in
+/// FirstConnect::keep_trying mode).
+struct ReconnectOptions {
+    /// Reconnect automatically. When false, a lost connection is final as in the reference: a sticky
+    /// failure reported as FB100 (not FB101: the broker refused nothing), is_failed() becomes true, pending
+    /// and buffered publications fail, and only stop() then start() reconnects.
+    bool enabled = true;
+    std::chrono::milliseconds min_delay{100};    ///< first delay after a loss (and base of the backoff)
+    std::chrono::milliseconds max_delay{30000};  ///< the delays grow by a factor 2 up to this bound
+    BackoffJitter jitter = BackoffJitter::full;  ///< how delays are spread
+};
+
+/// @brief What send_message() does when the outbox is full (see MessagingOptions::outbox_capacity).
+enum class OutboxOverflow {
+    /// Messages still waiting to be handed to the client (sent while disconnected, or held back by the
+    /// in-flight window) fail (FB103), oldest first, until the new one fits. Messages already handed to the
+    /// client (in flight, or awaiting an end-to-end acknowledgement) are never evicted: the client owns
+    /// them. When evicting every waiting message would still leave no room (everything held is in flight
+    /// or a log record, or the new message needs more bytes than that frees), nothing is evicted and the
+    /// new message's Delivery fails (FB103), as with drop_newest.
+    drop_oldest,
+    drop_newest,  ///< the new message's Delivery fails at once (FB103); nothing already accepted is lost
+    throw_error,  ///< send_message() throws MessagingError (FB103); nothing already accepted is lost
+};
+
+/// @brief Plain configuration values of a Messaging object. Defaults suit a local Mosquitto and lose no
+/// message across broker restarts and reconnections (see docs/reliability.md for what that covers).
+// Grouped by topic for readers, not packed: one object per component, its padding is irrelevant.
+// NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding)
+struct MessagingOptions {
+    std::string broker = "localhost";                ///< host name or address of the broker
+    int port = 1883;                                 ///< TCP port of the broker
+    std::string username;                            ///< MQTT user name; empty: anonymous
+    std::string password;                            ///< MQTT password (used only with a user name)
+    TlsOptions tls;                                  ///< TLS settings
+    MqttVersion mqtt_version = MqttVersion::v3_1_1;  ///< protocol version
+    /// MQTT client id. Empty (the default): "fbm-node-<id>" or "fbm-researcher-<id>" with a persistent
+    /// session, or an id assigned by the broker (as the reference) without one. Two processes must never
+    /// share a client id: the broker disconnects one for the other (detected, see takeover_threshold).
+    std::string client_id;
+    /// Keep the MQTT session on the broker across disconnections (clean session off in MQTT 3.1.1, clean
+    /// start off with a session expiry in MQTT 5): the broker keeps the subscriptions and queues the QoS 1
+    /// messages that arrive while the component is away. The reference uses a clean session.
+    bool persistent_session = true;
+    /// MQTT 5 only: how long the broker keeps a persistent session after the component went away.
+    /// (MQTT 3.1.1 sessions do not expire; Mosquitto's persistent_client_expiration bounds them.)
+    std::chrono::seconds session_expiry{std::chrono::hours(24 * 7)};
+    /// Each connection attempt gives up after this (FB101): it bounds the CONNACK and the SUBACKs together.
+    std::chrono::milliseconds connect_timeout{10000};
+    /// What start() does when the broker is not there. FirstConnect::fail_fast (the default) throws FB101
+    /// after one attempt; FirstConnect::keep_trying retries (backoff of @ref reconnect, no busy loop)
+    /// until first_connect_deadline.
+    FirstConnect first_connect = FirstConnect::fail_fast;
+    /// FirstConnect::keep_trying only: start() throws FB101 when not connected after this long.
+    /// std::chrono::milliseconds::max() waits forever (stop() from another thread still interrupts it).
+    std::chrono::milliseconds first_connect_deadline{std::chrono::minutes(5)};
+    ReconnectOptions reconnect;  ///< automatic reconnection
+    /// MQTT keepalive interval. A silent connection (stalled network) is detected as lost within about
+    /// three times this interval (Paho sends a PINGREQ after one interval of silence, checking once per
+    /// interval, and gives up one interval later), then reconnected. 0 turns keepalive, and with it the
+    /// detection of a silent connection, off (MQTT's rule).
+    std::chrono::seconds keepalive{60};
+    /// QoS of publications and subscriptions (0, 1 or 2). The reference uses 0; 1 (the default) lets a
+    /// Delivery report the broker's acknowledgement and lets the broker keep messages for absent
+    /// components.
+    int qos = 1;
+    /// Larger outbound messages are refused (send_message() throws MessageError FB601); larger inbound
+    /// payloads are rejected without decoding (fault FB601).
+    std::size_t max_payload_bytes = std::size_t{16} * 1024U * 1024U;
+    std::size_t max_json_depth = 512;  ///< deeper nesting in an inbound payload is rejected (FB601)
+    /// Inbound messages waiting for the dispatcher; when full, the oldest waiting message is dropped,
+    /// counted and reported as a fault (FB100).
+    std::size_t inbound_queue_capacity = 100000;
+    /// Publications the library holds until the broker (or, with end_to_end_ack, the receiver)
+    /// acknowledges them: those handed to the client and those waiting for a connection. When one more
+    /// would exceed this count or outbox_max_bytes, @ref outbox_overflow decides; every overflow is counted
+    /// (MessagingStats::outbox_overflows) and reported as a fault (FB103). Forwarded log records are never
+    /// buffered while disconnected (they are dropped and counted).
+    std::size_t outbox_capacity = 100000;
+    /// Payload bytes held by the outbox at most.
+    std::size_t outbox_max_bytes = std::size_t{256} * 1024U * 1024U;
+    OutboxOverflow outbox_overflow = OutboxOverflow::drop_newest;  ///< policy when the outbox is full
+    /// Announce this component on fedbiomed-messaging/presence/<node|researcher>/<id> (retained "online",
+    /// with a retained "offline" will the broker publishes if the component dies; stop() publishes
+    /// "offline" itself). Researchers follow the nodes' announcements (online_nodes(), presence handler).
+    /// Reference components never subscribe to these topics. Also what detects duplicate ids.
+    bool presence = true;
+    /// Duplicate ids: when this many signs that another process uses this component id (another
+    /// instance's announcement found on our own presence topic, or an MQTT 5 "session taken over"
+    /// disconnection) are seen within takeover_window, the component stops reconnecting: sticky failure
+    /// FB101 "another process is connected with the same component id", reported on both processes.
+    /// 0 disables the detection.
+    int takeover_threshold = 3;
+    std::chrono::milliseconds takeover_window{60000};  ///< see takeover_threshold
+    /// End-to-end acknowledgement between components of this library (requires MQTT 5 and QoS >= 1 here;
+    /// the receiver needs MQTT 5 too but not this option). Each message carries an id in MQTT 5 user
+    /// properties, which the broker strips for MQTT 3.1.1 subscribers such as the reference's; the
+    /// receiver acknowledges it on the sender's topic fedbiomed-messaging/ack/<node|researcher>/<id> (named
+    /// in the message) once its handler has run and drops duplicates; the sender re-sends until
+    /// acknowledged. The Delivery completes on that acknowledgement (for a broadcast: the first one). Off
+    /// by default: a reference peer would never acknowledge.
+    bool end_to_end_ack = false;
+    /// end_to_end_ack: the Delivery fails (FB102) when no receiver acknowledged within this time after
+    /// send_message().
+    std::chrono::milliseconds end_to_end_timeout{60000};
+    /// end_to_end_ack: a message acknowledged by the broker but not by a receiver is sent again after this.
+    std::chrono::milliseconds end_to_end_resend_interval{2000};
+    /// Nodes only: while started, forward the library logger's records of INFO and above to general/logger
+    /// as reference `log` messages (spec section 9; see logger.hpp). At most one forwarder per process:
+    /// the first node started.
+    bool forward_logs = true;
+    /// stop() waits at most this long for publications not acknowledged yet (including those waiting for
+    /// a reconnection), then fails them.
+    std::chrono::milliseconds stop_timeout{5000};
+
+    /// @brief The reference's wire behaviour: QoS 0, clean session, broker-assigned client id, no presence
+    /// announcements (so nothing beyond the reference's own traffic), no end-to-end acknowledgement.
+    /// Reconnection and the outbox stay on: they change nothing on the wire. @throws std::bad_alloc only.
+    static MessagingOptions reference_compatible();
+};
+
+}  // namespace fedbiomed

@@ -1,0 +1,541 @@
+#include "connection_supervisor.hpp"
+
+#include <algorithm>
+#include <random>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "error_text.hpp"
+#include "fedbiomed/logger.hpp"
+#include "presence.hpp"
+#include "reconnect_policy.hpp"
+
+namespace fedbiomed::detail {
+namespace {
+
+// A connection that lasted this long was not a flapping one: the next loss starts the backoff afresh.
+constexpr std::chrono::seconds kStableConnection{10};
+// Waits bounded by this when the component announces its end.
+constexpr std::chrono::milliseconds kDisconnectTimeout{1000};
+
+ConnectionSupervisor::Clock::time_point saturating_add(ConnectionSupervisor::Clock::time_point from,
+                                                       std::chrono::milliseconds span) {
+    using Clock = ConnectionSupervisor::Clock;
+    if (span >= std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - from)) {
+        return Clock::time_point::max();
+    }
+    return from + span;
+}
+
+}  // namespace
+
+ConnectionSupervisor::ConnectionSupervisor(Config config, Counters& counters, TakeoverDetector& takeover,
+                                           Hooks hooks)
+    : config_(std::move(config)), counters_(counters), takeover_(takeover), hooks_(std::move(hooks)) {}
+
+ConnectionSupervisor::~ConnectionSupervisor() {
+    if (thread_.joinable()) {
+        stop_and_join();
+    }
+}
+
+bool ConnectionSupervisor::move(std::initializer_list<Phase> from, Phase to) noexcept {
+    Phase current = phase_.load();
+    for (;;) {
+        if (std::find(from.begin(), from.end(), current) == from.end()) {
+            return false;
+        }
+        if (phase_.compare_exchange_weak(current, to)) {
+            return true;
+        }
+    }
+}
+
+bool ConnectionSupervisor::started() const noexcept {
+    const Phase now = phase();
+    return now == Phase::connected || now == Phase::reconnecting || now == Phase::farewell ||
+           now == Phase::failed;
+}
+
+bool ConnectionSupervisor::is_failed() const noexcept {
+    const Phase now = phase();
+    return now == Phase::failed || now == Phase::stopped_failed;
+}
+
+std::optional<std::string> ConnectionSupervisor::refusal(const std::string& topic) const {
+    switch (phase()) {
+    case Phase::stopped:
+    case Phase::stopped_failed:
+    case Phase::leaving: return "not connected to the broker, message to " + topic + " not sent";
+    case Phase::failed: {
+        std::string reason;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            reason = sticky_reason_;
+        }
+        return "messaging has failed (" + reason + "), message to " + topic + " not sent";
+    }
+    default: return std::nullopt;
+    }
+}
+
+std::optional<std::string> ConnectionSupervisor::start() {
+    join();  // a supervisor that ended on a sticky failure
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        signals_ = Signals{};
+        start_outcome_ = StartOutcome::pending;
+        start_error_.clear();
+        sticky_reason_.clear();
+    }
+    phase_.store(Phase::starting);
+    thread_ = std::thread([this] { run(); });
+    std::string error;
+    {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return start_outcome_ != StartOutcome::pending; });
+        if (start_outcome_ == StartOutcome::connected) {
+            return std::nullopt;
+        }
+        error = start_error_;
+    }
+    phase_.store(Phase::stopped_failed);
+    thread_.join();
+    return error.empty() ? std::string("the connection supervisor failed") : error;
+}
+
+void ConnectionSupervisor::interrupt_start() noexcept {
+    try {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (start_outcome_ != StartOutcome::pending) {
+                return;
+            }
+            signals_.stop = true;
+            if (connecting_ != nullptr) {
+                connecting_->interrupt();
+            }
+        }
+        wake_.notify_all();
+    } catch (...) {
+    }
+}
+
+Phase ConnectionSupervisor::begin_leaving() noexcept {
+    return phase_.exchange(Phase::leaving);
+}
+
+void ConnectionSupervisor::stop_and_join() {
+    if (!thread_.joinable()) {
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        signals_.stop = true;
+        if (connecting_ != nullptr) {
+            connecting_->interrupt();
+        }
+    }
+    wake_.notify_all();
+    thread_.join();  // it sends DISCONNECT and destroys the client: no client callback after
+}
+
+void ConnectionSupervisor::join() {
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+void ConnectionSupervisor::finish_stop(Phase before) noexcept {
+    bool sticky = false;
+    try {
+        std::lock_guard<std::mutex> lock(mutex_);
+        sticky = !sticky_reason_.empty();
+    } catch (...) {
+    }
+    const bool failed = sticky || before == Phase::failed || before == Phase::stopped_failed;
+    phase_.store(failed ? Phase::stopped_failed : Phase::stopped);
+}
+
+// ---- Signals (any thread; never block) ----
+
+void ConnectionSupervisor::connection_lost(std::uint64_t generation, const std::string& cause) noexcept {
+    try {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (generation != generation_.load()) {
+                return;  // a callback of a client already replaced
+            }
+            signals_.lost = true;
+            loss_cause_ = cause;
+        }
+        wake_.notify_all();
+    } catch (...) {
+    }
+}
+
+void ConnectionSupervisor::disconnect_packet(std::uint64_t generation, int reason) noexcept {
+    constexpr int kSessionTakenOver = 0x8E;
+    if (reason != kSessionTakenOver || generation != generation_.load()) {
+        return;
+    }
+    try {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            loss_cause_ = "the broker said: session taken over (MQTT 5 reason code 0x8E)";
+        }
+        // With presence on, the announcements are the signs (and tell the other process); without it, the
+        // broker's word is the only sign there is.
+        if (!config_.presence &&
+            takeover_.sign(Clock::now(),
+                           "session taken over by another connection (MQTT 5 reason code 0x8E)")) {
+            request_takeover({});
+        }
+    } catch (...) {
+    }
+}
+
+void ConnectionSupervisor::request_work() noexcept {
+    try {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            signals_.work = true;
+        }
+        wake_.notify_all();
+    } catch (...) {
+    }
+}
+
+void ConnectionSupervisor::request_takeover(const std::string& other) noexcept {
+    try {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            signals_.takeover = true;
+            takeover_other_ = other;
+        }
+        wake_.notify_all();
+    } catch (...) {
+    }
+}
+
+// ---- The supervisor thread ----
+
+// Nothing may escape a std::thread (it would terminate the process): an unexpected exception (no entropy
+// source, memory exhausted) becomes a sticky failure, reported.
+void ConnectionSupervisor::run() noexcept {
+    try {
+        supervise();
+    } catch (const std::exception& error) {
+        abandon(error.what());
+    } catch (...) {
+        abandon("unknown exception");
+    }
+}
+
+void ConnectionSupervisor::abandon(const char* what) noexcept {
+    try {
+        const std::string detail =
+            std::string("the connection supervisor of Messaging ") + config_.id + " failed (" + what + ")";
+        finish_start(false, detail);  // start() throws it as FB101
+        fail_sticky(ErrorNumbers::FB100, with_code(ErrorNumbers::FB100, detail + "; stopped connecting"));
+    } catch (...) {
+        // Last resort when even the failure could not be built: start() must not wait forever.
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (start_outcome_ == StartOutcome::pending) {
+                start_outcome_ = StartOutcome::failed;
+            }
+        }
+        move({Phase::starting, Phase::connected, Phase::reconnecting, Phase::farewell}, Phase::failed);
+        wake_.notify_all();
+    }
+}
+
+void ConnectionSupervisor::supervise() {
+    const auto started_at = Clock::now();
+    const bool keep_trying = config_.first_connect == FirstConnect::keep_trying;
+    const auto first_deadline = saturating_add(started_at, config_.first_connect_deadline);
+    std::random_device seed;
+    ReconnectPolicy backoff(config_.reconnect, (static_cast<std::uint64_t>(seed()) << 32U) ^ seed());
+    bool ever_connected = false;
+    std::uint64_t attempts = 0;
+    std::string last_error;
+    for (;;) {
+        if (stop_requested()) {
+            if (!ever_connected) {
+                finish_start(
+                    false, "start() interrupted by stop()" +
+                               (last_error.empty() ? std::string() : " (last attempt: " + last_error + ")"));
+            }
+            break;
+        }
+        ++attempts;
+        Counters::bump(counters_.connection_attempts);
+        const AttemptResult result = attempt();
+        if (result.kind == Attempt::connected) {
+            const auto connected_at = Clock::now();
+            if (ever_connected) {
+                Counters::bump(counters_.reconnections);
+                library_logger()->info("Messaging {} reconnected to the broker after {} attempt(s)",
+                                       config_.id, attempts);
+            } else {
+                finish_start(true, {});
+            }
+            hooks_.state(ConnectionEvent{ConnectionState::connected, {}, attempts});
+            ever_connected = true;
+            attempts = 0;
+            const Ending ending = watch();
+            if (ending == Ending::stop) {
+                break;
+            }
+            if (ending == Ending::takeover) {
+                give_up_duplicate();
+                break;
+            }
+            const std::string cause = take_loss_cause();
+            handle_loss(cause);
+            if (Clock::now() - connected_at >= kStableConnection) {
+                backoff.reset();
+            }
+            if (!config_.reconnect.enabled) {
+                fail_sticky(ErrorNumbers::FB100,
+                            with_code(ErrorNumbers::FB100, "Messaging " + config_.id +
+                                                               " lost its connection to the broker" + cause +
+                                                               " and reconnection is disabled"));
+                break;
+            }
+            last_error = "connection lost" + cause;
+        } else if (result.kind == Attempt::refused) {
+            // Credentials, authorisation, banned...: retrying in a loop would only hammer the broker.
+            if (!ever_connected) {
+                finish_start(false, result.detail);
+            } else {
+                fail_sticky(
+                    ErrorNumbers::FB101,
+                    with_code(ErrorNumbers::FB101, result.detail + " (on reconnection; not retried)"));
+            }
+            break;
+        } else {
+            last_error = result.detail;
+            library_logger()->debug("Messaging {}: connection attempt {} failed: {}", config_.id, attempts,
+                                    result.detail);
+            if (!ever_connected && (!keep_trying || Clock::now() >= first_deadline)) {
+                std::string error = result.detail;
+                if (keep_trying) {
+                    error += " (gave up after " + std::to_string(attempts) + " attempts in " +
+                             std::to_string(config_.first_connect_deadline.count()) + " ms)";
+                }
+                finish_start(false, error);
+                break;
+            }
+        }
+        auto wake = Clock::now() + backoff.next();
+        if (!ever_connected) {
+            wake = std::min(wake, first_deadline);
+        }
+        if (!wait_backoff(wake)) {
+            continue;  // stop requested: handled at the top of the loop
+        }
+    }
+    teardown(true);
+}
+
+bool ConnectionSupervisor::stop_requested() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return signals_.stop;
+}
+
+void ConnectionSupervisor::finish_start(bool ok, const std::string& error) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (start_outcome_ != StartOutcome::pending) {
+            return;
+        }
+        start_outcome_ = ok ? StartOutcome::connected : StartOutcome::failed;
+        start_error_ = error;
+    }
+    wake_.notify_all();
+}
+
+// Sleeps until @p wake (end-to-end deadlines keep being enforced meanwhile). False when stop() asked.
+bool ConnectionSupervisor::wait_backoff(Clock::time_point wake) {
+    for (;;) {
+        auto until = wake;
+        if (hooks_.sweep) {
+            until = std::min(until, hooks_.sweep());
+        }
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait_until(lock, until, [&] { return signals_.stop; });
+        if (signals_.stop) {
+            return false;
+        }
+        if (Clock::now() >= wake) {
+            return true;
+        }
+    }
+}
+
+// One connection attempt, with a session of its own (see paho_session.hpp): a failed attempt or a lost
+// connection destroys the client, so nothing it held can be sent again behind the outbox's back.
+ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
+    const std::uint64_t seq = connection_seq_.load() + 1;
+    AttemptResult result;
+    std::unique_ptr<Session> session;
+    try {
+        try {
+            session = hooks_.make_session(++generation_, seq);
+        } catch (const std::exception& error) {
+            // The client refused to be created (an address or a client id it cannot use): the same
+            // options fail the same way every time, so this is not retried.
+            result.kind = Attempt::refused;
+            result.detail = error.what();
+            return result;
+        }
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (signals_.stop) {
+                session->interrupt();
+            }
+            connecting_ = session.get();
+            signals_.lost = false;
+            loss_cause_.clear();
+        }
+        const auto deadline = Clock::now() + config_.connect_timeout;
+        session->connect(deadline);
+        session->subscribe(config_.subscriptions, config_.qos, deadline);
+        if (!session->connected()) {
+            // Lost between the last SUBACK and now: the connection-lost callback saw "not connected".
+            throw MessagingError(ErrorNumbers::FB101,
+                                 "connection to " + session->endpoint() + " lost right after subscribing");
+        }
+        result.kind = Attempt::connected;
+    } catch (const ConnectRefused& error) {
+        result.kind = error.transient() ? Attempt::transient : Attempt::refused;
+        result.detail = error.detail();
+    } catch (const FedbiomedError& error) {
+        result.kind = Attempt::transient;
+        result.detail = error.detail();
+    } catch (const std::exception& error) {
+        result.kind = Attempt::transient;
+        result.detail = error.what();
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        connecting_ = nullptr;
+    }
+    if (result.kind != Attempt::connected) {
+        // Destroying the client is what cancels a connection attempt still running in its threads.
+        session.reset();
+        return result;
+    }
+    connection_seq_.store(seq);
+    move({Phase::starting, Phase::reconnecting}, Phase::connected);
+    hooks_.attach(std::move(session));
+    return result;
+}
+
+// Connected: waits for the loss, stop(), a duplicate-id verdict, or work (re-send, end-to-end sweeps).
+ConnectionSupervisor::Ending ConnectionSupervisor::watch() {
+    // The end-to-end sweep walks the whole outbox: on its period only, not at every wake-up (the
+    // pump is woken every half window of completions under a stream).
+    auto next_sweep = Clock::now();
+    for (;;) {
+        auto until = Clock::time_point::max();
+        if (hooks_.sweep) {
+            if (Clock::now() >= next_sweep) {
+                next_sweep = hooks_.sweep();
+            }
+            until = next_sweep;
+        }
+        bool work = false;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait_until(lock, until, [&] {
+                return signals_.stop || signals_.lost || signals_.takeover || signals_.work;
+            });
+            if (signals_.stop) {
+                return Ending::stop;
+            }
+            if (signals_.takeover) {
+                return Ending::takeover;
+            }
+            if (signals_.lost) {
+                return Ending::lost;
+            }
+            work = signals_.work;
+            signals_.work = false;
+        }
+        if (work || (hooks_.sweep && Clock::now() >= next_sweep)) {
+            hooks_.pump();
+        }
+    }
+}
+
+std::string ConnectionSupervisor::take_loss_cause() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return loss_cause_.empty() ? std::string() : " (" + loss_cause_ + ")";
+}
+
+void ConnectionSupervisor::handle_loss(const std::string& cause) {
+    move({Phase::connected}, Phase::reconnecting);
+    Counters::bump(counters_.connection_losses);
+    // What the old client had in flight waits for the next connection; then the old client goes.
+    hooks_.connection_lost();
+    teardown(false);
+    const std::string text =
+        with_code(ErrorNumbers::FB100, "Messaging " + config_.id + " lost its connection to the broker" +
+                                           cause + (config_.reconnect.enabled ? "; reconnecting" : ""));
+    hooks_.fault(Fault{ErrorNumbers::FB100, text, {}});
+    hooks_.state(ConnectionEvent{ConnectionState::disconnected, text, 0});
+}
+
+// Removes the session from the publication path and destroys it (supervisor thread only).
+void ConnectionSupervisor::teardown(bool clean) {
+    std::unique_ptr<Session> session = hooks_.detach();
+    if (!session) {
+        return;
+    }
+    if (clean) {
+        session->disconnect(kDisconnectTimeout);
+    }
+    session.reset();  // no client callback of this session runs after this
+}
+
+void ConnectionSupervisor::fail_sticky(ErrorNumbers code, const std::string& text) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        sticky_reason_ = text;
+    }
+    move({Phase::starting, Phase::connected, Phase::reconnecting, Phase::farewell}, Phase::failed);
+    teardown(true);
+    hooks_.close_outbox(text);
+    try {
+        library_logger()->critical("Messaging {}: {}", config_.id, text);
+    } catch (...) {
+    }
+    hooks_.fault(Fault{code, text, {}});
+    hooks_.state(ConnectionEvent{ConnectionState::failed, text, 0});
+}
+
+// Another process uses this id: tell it (a retained "duplicate" record naming it, so that it stops too
+// even if it had not seen enough signs yet), disconnect, and stay failed.
+void ConnectionSupervisor::give_up_duplicate() {
+    std::string other;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        other = takeover_other_;
+    }
+    const std::string text =
+        with_code(ErrorNumbers::FB101,
+                  "another process is connected with the same component id (" +
+                      std::string(type_name(config_.type)) + " " + config_.id +
+                      (config_.client_id.empty() ? std::string() : ", client id " + config_.client_id) +
+                      "): the broker keeps disconnecting one for the other; stopped reconnecting (" +
+                      takeover_.describe() + "). Give every component its own id.");
+    move({Phase::connected, Phase::reconnecting}, Phase::farewell);
+    hooks_.farewell(other, takeover_.describe());
+    fail_sticky(ErrorNumbers::FB101, text);
+}
+
+}  // namespace fedbiomed::detail

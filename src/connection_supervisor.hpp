@@ -1,0 +1,174 @@
+// The connection supervisor: the one owner of the connection's lifecycle (one Phase instead of a flag per
+// fact), and the thread that connects, watches the connection, and reconnects with backoff; it turns a
+// refusal, a loss with reconnection disabled, or a duplicate-id verdict into a sticky failure. It knows
+// sessions through transport/session.hpp only; everything else it does goes through the hooks the
+// composition root gives it. (A broker list with failover belongs here: attempt() picks the broker.)
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "counters.hpp"
+#include "fedbiomed/messaging_events.hpp"
+#include "fedbiomed/messaging_options.hpp"
+#include "inbound_item.hpp"
+#include "takeover_detector.hpp"
+#include "transport/session.hpp"
+
+namespace fedbiomed::detail {
+
+/// Where the component stands. Written by start()/stop() and the supervisor thread, read by any thread.
+enum class Phase : std::uint8_t {
+    stopped,         ///< not started: publications are refused
+    stopped_failed,  ///< not started, and the last start() failed or a sticky failure preceded stop()
+    starting,        ///< start() waits for the first connection: publications wait in the outbox
+    connected,       ///< connected and subscribed
+    reconnecting,    ///< the connection was lost; reconnecting (publications wait in the outbox)
+    farewell,        ///< another process uses our id: announcing it before failing
+    failed,          ///< sticky failure: publications are refused with its reason until stop()
+    leaving,         ///< stop() in progress: publications are refused
+};
+
+class ConnectionSupervisor {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    struct Config {
+        std::string id;
+        ComponentType type = ComponentType::node;
+        std::string client_id;
+        std::vector<std::string> subscriptions;
+        int qos = 1;
+        bool presence = true;
+        std::chrono::milliseconds connect_timeout{10000};
+        FirstConnect first_connect = FirstConnect::fail_fast;
+        std::chrono::milliseconds first_connect_deadline{300000};
+        ReconnectOptions reconnect;
+    };
+
+    /// Given by the composition root; called on the supervisor thread.
+    struct Hooks {
+        /// A new session for connection number @p seq; its callbacks carry @p generation.
+        std::function<std::unique_ptr<Session>(std::uint64_t generation, std::uint64_t seq)> make_session;
+        std::function<void(std::unique_ptr<Session> session)> attach;  ///< connected: publications go there
+        std::function<std::unique_ptr<Session>()> detach;              ///< take the session back
+        std::function<void()> connection_lost;                         ///< what was in flight waits
+        std::function<Clock::time_point()> sweep;  ///< end-to-end sweep (null without end_to_end_ack)
+        std::function<void()> pump;
+        std::function<void(Fault fault)> fault;
+        std::function<void(ConnectionEvent event)> state;
+        std::function<void(const std::string& error)> close_outbox;  ///< a sticky failure: fail what is owed
+        /// Another process uses our id: tell it (@p other: its instance, @p why), bounded wait.
+        std::function<void(const std::string& other, const std::string& why)> farewell;
+    };
+
+    ConnectionSupervisor(Config config, Counters& counters, TakeoverDetector& takeover, Hooks hooks);
+    ~ConnectionSupervisor();
+
+    ConnectionSupervisor(const ConnectionSupervisor&) = delete;
+    ConnectionSupervisor& operator=(const ConnectionSupervisor&) = delete;
+
+    Phase phase() const noexcept { return phase_.load(std::memory_order_acquire); }
+
+    /// connected, reconnecting, farewell or failed: start() succeeded and stop() was not called.
+    bool started() const noexcept;
+
+    /// True after a failed start() or a sticky failure (until a connection succeeds).
+    bool is_failed() const noexcept;
+
+    /// Why a publication to @p topic is refused now; nullopt when it is accepted.
+    std::optional<std::string> refusal(const std::string& topic) const;
+
+    /// Starts the supervisor thread and waits for the first connection or its failure (caller's thread,
+    /// under the owner's lifecycle lock). @return the failure's text (the thread is then joined).
+    std::optional<std::string> start();
+
+    /// stop() called while start() waits: the first connection is abandoned. Never throws.
+    void interrupt_start() noexcept;
+
+    /// stop() begins: publications are refused and our records are not repaired any more.
+    /// @return the phase before (connected, failed...).
+    Phase begin_leaving() noexcept;
+
+    /// Asks the thread to end (it disconnects cleanly and destroys the session) and joins it.
+    void stop_and_join();
+
+    /// Joins a thread that ended by itself (a sticky failure).
+    void join();
+
+    /// stop() is complete. @p before is what begin_leaving() returned.
+    void finish_stop(Phase before) noexcept;
+
+    /// Signals from the client's threads (callbacks carry the session's generation) and others; they never
+    /// block for long and never throw.
+    void connection_lost(std::uint64_t generation, const std::string& cause) noexcept;
+    void disconnect_packet(std::uint64_t generation, int reason) noexcept;
+    void request_work() noexcept;
+    void request_takeover(const std::string& other) noexcept;
+
+    /// Successful connections so far (orders presence records).
+    std::uint64_t connection_seq() const noexcept { return connection_seq_.load(); }
+
+private:
+    enum class StartOutcome : std::uint8_t { pending, connected, failed };
+    enum class Attempt : std::uint8_t { connected, transient, refused };
+    struct AttemptResult {
+        Attempt kind = Attempt::transient;
+        std::string detail;  // why, without the FB101 text
+    };
+    enum class Ending : std::uint8_t { stop, lost, takeover };
+    // Wake-up reasons of the supervisor thread (guarded by mutex_).
+    struct Signals {
+        bool stop = false;
+        bool lost = false;
+        bool work = false;
+        bool takeover = false;
+    };
+
+    void run() noexcept;
+    void supervise();
+    void abandon(const char* what) noexcept;
+    AttemptResult attempt();
+    Ending watch();
+    bool wait_backoff(Clock::time_point wake);
+    bool stop_requested();
+    void finish_start(bool ok, const std::string& error);
+    std::string take_loss_cause();
+    void handle_loss(const std::string& cause);
+    void teardown(bool clean);
+    void fail_sticky(ErrorNumbers code, const std::string& text);
+    void give_up_duplicate();
+    // Moves phase_ from one of @p from to @p to; false when it was elsewhere.
+    bool move(std::initializer_list<Phase> from, Phase to) noexcept;
+
+    const Config config_;
+    Counters& counters_;
+    TakeoverDetector& takeover_;
+    const Hooks hooks_;
+
+    std::atomic<Phase> phase_{Phase::stopped};
+    std::atomic<std::uint64_t> generation_{0};      // sessions made (callbacks carry theirs)
+    std::atomic<std::uint64_t> connection_seq_{0};  // successful connections (presence record order)
+    std::thread thread_;                            // started and joined under the owner's lifecycle lock
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    Signals signals_;
+    std::string takeover_other_;
+    std::string loss_cause_;
+    std::string sticky_reason_;
+    StartOutcome start_outcome_ = StartOutcome::connected;
+    std::string start_error_;
+    Session* connecting_ = nullptr;  // the attempt stop() may interrupt
+};
+
+}  // namespace fedbiomed::detail

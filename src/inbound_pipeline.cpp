@@ -1,0 +1,164 @@
+#include "inbound_pipeline.hpp"
+
+#include <new>
+#include <utility>
+#include <variant>
+
+#include "error_text.hpp"
+#include "fedbiomed/version.hpp"
+#include "json_type.hpp"
+#include "topics.hpp"
+
+namespace fedbiomed::detail {
+namespace {
+
+// Receivers remember this many end-to-end ids to drop duplicates.
+constexpr std::size_t kRecentIds = 65536;
+
+template <class... Ts>
+struct Overloaded : Ts... {
+    using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+bool is_presence_topic(const std::string& topic) {
+    return topic.compare(0, kPresencePrefix.size(), kPresencePrefix) == 0;
+}
+
+}  // namespace
+
+InboundPipeline::InboundPipeline(Config config, Counters& counters, const UserCallbacks& callbacks,
+                                 Hooks hooks)
+    : config_(std::move(config)),
+      counters_(counters),
+      callbacks_(callbacks),
+      hooks_(std::move(hooks)),
+      recent_ids_(kRecentIds),
+      dispatcher_(
+          config_.queue_capacity, [this](InboundItem& item) { process(item); },
+          [this](std::uint64_t dropped) { report_drops(dropped); }) {}
+
+void InboundPipeline::received(const ReceivedMessage& message) noexcept {
+    try {
+        const std::string& topic = message.topic;
+        if (!config_.own_ack_topic.empty() && topic == config_.own_ack_topic) {
+            // A receiver acknowledged one of our messages: complete it here, like a PUBACK.
+            hooks_.acknowledged(message.payload);
+            return;
+        }
+        const bool presence = is_presence_topic(topic);
+        if (!presence) {
+            Counters::bump(counters_.received);  // reference traffic only: presence is the library's own
+        }
+        const std::string& payload = message.payload;
+        if (payload.size() > config_.max_payload_bytes) {
+            Counters::bump(counters_.decode_errors);
+            push(Fault{
+                ErrorNumbers::FB601,
+                with_code(ErrorNumbers::FB601, "payload of " + std::to_string(payload.size()) + " bytes on " +
+                                                   topic + " exceeds max_payload_bytes (" +
+                                                   std::to_string(config_.max_payload_bytes) +
+                                                   "): rejected without decoding"),
+                topic});
+            return;
+        }
+        // A copy: the client's message object stays on the client's thread (its reference count changes
+        // inside libpaho-mqttpp3, where ThreadSanitizer cannot follow it to our thread).
+        if (presence) {
+            push(InboundPresence{topic, payload, message.retained});
+        } else {
+            push(InboundMessage{topic, payload, message.tag});
+        }
+    } catch (...) {
+        // Memory exhausted while copying: the message is lost, and counted as such.
+        Counters::bump(counters_.inbound_dropped);
+    }
+}
+
+void InboundPipeline::push(InboundItem&& item) noexcept {
+    try {
+        if (dispatcher_.push(std::move(item))) {
+            Counters::bump(counters_.inbound_dropped);
+        }
+    } catch (...) {
+        Counters::bump(counters_.inbound_dropped);
+    }
+}
+
+void InboundPipeline::process(InboundItem& item) {
+    std::visit(Overloaded{
+                   [this](InboundMessage& message) { handle_message(message); },
+                   [this](InboundPresence& presence) { hooks_.presence(presence); },
+                   [this](Fault& fault) { callbacks_.fault(std::move(fault)); },
+                   // Delivered at its place in the queue, after the messages that arrived before it.
+                   [this](StateChange& change) { callbacks_.state(change.event); },
+                   [this](OverflowReport&) { hooks_.overflow(); },
+               },
+               item);
+}
+
+void InboundPipeline::handle_message(InboundMessage& message) {
+    if (message.tag && !recent_ids_.insert(message.tag->id)) {
+        // Handled already: acknowledge again (the first acknowledgement may be lost), do not deliver.
+        Counters::bump(counters_.duplicates_dropped);
+        hooks_.send_ack(*message.tag);
+        return;
+    }
+    handle_payload(message.topic, message.payload);
+    if (message.tag) {
+        hooks_.send_ack(*message.tag);
+    }
+}
+
+void InboundPipeline::handle_payload(const std::string& topic, const std::string& payload) {
+    if (!callbacks_.has_message_handler()) {
+        return;  // as the reference: without a handler the payload is ignored (warned at construction)
+    }
+    Json decoded;
+    const std::string on_topic = " (payload on " + topic + ")";
+    auto fault = capture_fault(
+        [&] { decoded = deserialize_msg(payload, config_.limits); }, ErrorNumbers::FB601, on_topic,
+        [&](const char* what) { return std::string(what_of(what)) + on_topic; }, topic);
+    if (!fault && !decoded.is_object()) {
+        fault = Fault{ErrorNumbers::FB601,
+                      with_code(ErrorNumbers::FB601, "payload on " + topic + " is not a JSON object (it is " +
+                                                         json_type_word(decoded) + ")"),
+                      topic};
+    }
+    if (fault) {
+        Counters::bump(counters_.decode_errors);
+        callbacks_.fault(std::move(*fault));
+        return;
+    }
+    const std::string ignored = " (message on " + topic + " ignored)";
+    fault = capture_fault(
+        [&] {
+            if (check_message_version(decoded).verdict == VersionVerdict::warn) {
+                Counters::bump(counters_.version_warnings);
+            }
+        },
+        ErrorNumbers::FB625, ignored, [&](const char* what) { return std::string(what_of(what)) + ignored; },
+        topic);
+    if (fault) {
+        Counters::bump(counters_.version_errors);
+        callbacks_.fault(std::move(*fault));
+        return;
+    }
+    Counters::bump(counters_.handled);
+    if (auto thrown = callbacks_.message(decoded, topic)) {
+        Counters::bump(counters_.handler_errors);
+        callbacks_.fault(std::move(*thrown));
+    }
+}
+
+void InboundPipeline::report_drops(std::uint64_t dropped) {
+    callbacks_.fault(Fault{
+        ErrorNumbers::FB100,
+        with_code(ErrorNumbers::FB100, "inbound queue full (capacity " +
+                                           std::to_string(config_.queue_capacity) +
+                                           "): " + std::to_string(dropped) + " oldest message(s) dropped"),
+        {}});
+}
+
+}  // namespace fedbiomed::detail

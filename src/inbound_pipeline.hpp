@@ -1,0 +1,73 @@
+// The inbound path, from the client's callback to the user's handler: on the client's thread it copies,
+// counts and queues (no user code, no logging, no waiting); on the dispatcher thread it decodes, checks the
+// protocol version, drops end-to-end duplicates, calls the handler and acknowledges. Presence
+// announcements go to the presence part, faults and connection events to the user's callbacks, in the
+// order they were queued.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "counters.hpp"
+#include "dispatcher.hpp"
+#include "end_to_end.hpp"
+#include "fedbiomed/json.hpp"
+#include "inbound_item.hpp"
+#include "transport/session.hpp"
+#include "user_callbacks.hpp"
+
+namespace fedbiomed::detail {
+
+class InboundPipeline {
+public:
+    struct Config {
+        std::string id;             ///< the component id (log lines)
+        std::string own_ack_topic;  ///< where end-to-end acknowledgements for us arrive (empty: none)
+        std::size_t max_payload_bytes = 0;
+        std::size_t queue_capacity = 1;
+        DecodeLimits limits;
+    };
+
+    /// Given by the composition root.
+    struct Hooks {
+        /// An end-to-end acknowledgement of one of our messages arrived (client thread; must not block).
+        std::function<void(const std::string& payload)> acknowledged;
+        /// Acknowledge a handled message end to end (dispatcher thread).
+        std::function<void(const EndToEndTag& tag)> send_ack;
+        /// A presence announcement (dispatcher thread).
+        std::function<void(const InboundPresence& presence)> presence;
+        /// Report the outbox overflows accumulated since the last report (dispatcher thread).
+        std::function<void()> overflow;
+    };
+
+    InboundPipeline(Config config, Counters& counters, const UserCallbacks& callbacks, Hooks hooks);
+
+    /// A message the broker delivered (client thread). Never throws: what cannot be queued (memory
+    /// exhausted) is counted as an inbound drop.
+    void received(const ReceivedMessage& message) noexcept;
+
+    /// Queues @p item for the dispatcher thread (any thread); a drop it causes is counted. Never throws.
+    void push(InboundItem&& item) noexcept;
+
+    /// The dispatcher thread (see Dispatcher).
+    Dispatcher& dispatcher() noexcept { return dispatcher_; }
+
+private:
+    void process(InboundItem& item);
+    void handle_message(InboundMessage& message);
+    void handle_payload(const std::string& topic, const std::string& payload);
+    void report_drops(std::uint64_t dropped);
+
+    const Config config_;
+    Counters& counters_;
+    const UserCallbacks& callbacks_;
+    const Hooks hooks_;
+    RecentIds recent_ids_;  // dispatcher thread only
+
+    // Last: its thread uses everything above, and it is stopped before they are destroyed.
+    Dispatcher dispatcher_;
+};
+
+}  // namespace fedbiomed::detail

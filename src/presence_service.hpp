@@ -1,0 +1,73 @@
+// Presence, the part: this component's own announcements (the records it publishes and its will), what
+// arrives on its own presence topic (a will published late, or another process using the same id), and
+// the nodes' announcements a researcher follows. Runs on the dispatcher thread, except the record builders
+// (any thread).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "counters.hpp"
+#include "fedbiomed/json.hpp"
+#include "fedbiomed/messaging_options.hpp"
+#include "inbound_item.hpp"
+#include "presence.hpp"
+#include "takeover_detector.hpp"
+#include "user_callbacks.hpp"
+
+namespace fedbiomed::detail {
+
+class PresenceService {
+public:
+    struct Config {
+        ComponentType type = ComponentType::node;
+        std::string id;
+        std::string instance;   ///< this Messaging object's random instance id
+        std::string own_topic;  ///< fedbiomed-messaging/presence/<type>/<id>
+        DecodeLimits limits;
+    };
+
+    /// Given by the composition root; called on the dispatcher thread.
+    struct Hooks {
+        std::function<std::uint64_t()> connection_seq;  ///< successful connections so far
+        std::function<bool()> may_repair;  ///< connected, and not announcing our end (stop, duplicate id)
+        std::function<void(std::string&& payload)> announce;     ///< publishes a retained record of ours
+        std::function<void(const std::string& other)> takeover;  ///< a duplicate-id verdict (other instance)
+    };
+
+    PresenceService(Config config, Counters& counters, TakeoverDetector& takeover,
+                    const UserCallbacks& callbacks, Hooks hooks);
+
+    /// Our record in @p state, for connection @p seq (0: the current one). Any thread.
+    PresenceRecord record(const std::string& state, const std::string& reason, std::uint64_t seq = 0) const;
+
+    /// The JSON text of record().
+    std::string payload(const std::string& state, const std::string& reason, std::uint64_t seq = 0) const;
+
+    /// An announcement the broker delivered (dispatcher thread).
+    void received(const InboundPresence& presence);
+
+    /// Researchers: the nodes whose latest record is "online", sorted. Thread-safe.
+    std::vector<std::string> online() const { return nodes_.online(); }
+
+    /// Forgets the nodes (stop()).
+    void clear() { nodes_.clear(); }
+
+    const std::string& own_topic() const noexcept { return config_.own_topic; }
+
+private:
+    void own_record(const PresenceRecord& record, bool retained);
+
+    const Config config_;
+    Counters& counters_;
+    TakeoverDetector& takeover_;
+    const UserCallbacks& callbacks_;
+    const Hooks hooks_;
+    PresenceTracker nodes_;
+    std::atomic<std::uint64_t> evidence_generation_{0};  // connection that already counted a duplicate sign
+};
+
+}  // namespace fedbiomed::detail

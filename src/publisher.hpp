@@ -1,0 +1,128 @@
+// The outbound path, from send_message() (or the log forwarder, or presence) to the client: the outbox
+// that holds what is owed, the pump that hands it to the connected session in order within the flow
+// window, the completions the transport reports back, the end-to-end sweep, and the aggregated report of
+// outbox overflows. Any thread may publish; nothing here waits for the broker.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "counters.hpp"
+#include "inbound_item.hpp"
+#include "outbox.hpp"
+#include "transport/session.hpp"
+
+namespace fedbiomed::detail {
+
+class Publisher {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    struct Config {
+        int qos = 1;
+        Outbox::Limits limits;
+        bool end_to_end = false;  ///< option end_to_end_ack: messages carry an end-to-end id
+        std::string instance;     ///< this Messaging object's instance id (end-to-end ids)
+        std::string ack_topic;    ///< where receivers acknowledge our messages
+        std::chrono::milliseconds end_to_end_timeout{60000};
+        std::chrono::milliseconds end_to_end_resend_interval{2000};
+    };
+
+    /// Given by the composition root. Called outside every lock of the publisher; must not block.
+    struct Hooks {
+        std::function<void()> request_work;      ///< someone should pump() soon (the supervisor's thread)
+        std::function<void()> report_overflow;   ///< queue an OverflowReport for the dispatcher thread
+        std::function<void(Fault fault)> fault;  ///< queue a fault for the dispatcher thread
+    };
+
+    /// A control publication to make as soon as a session is attached (presence "online").
+    struct Control {
+        SharedText topic;
+        std::string payload;
+        Outbox::Retain retain = Outbox::Retain::no;
+    };
+
+    Publisher(Config config, Counters& counters, Hooks hooks);
+
+    /// Adds a message or a log record and pumps when connected. @return its Delivery (messages).
+    /// @throws MessagingError (FB103) when the outbox is full and the policy is throw_error.
+    Delivery publish(Outbox::Kind kind, SharedText topic, std::string&& payload);
+
+    /// Adds a control publication at @p qos (dropped at once when not connected) and pumps.
+    void publish_control(SharedText topic, std::string&& payload, int qos, Outbox::Retain retain);
+
+    /// Adds a control publication whose completion the caller waits for (presence at stop()) and pumps.
+    Delivery publish_control_waited(SharedText topic, std::string&& payload, Outbox::Retain retain);
+
+    /// Hands what waits in the outbox to the session, oldest first, within the window.
+    void pump();
+
+    /// A connection is up: @p session becomes the one publications go to; @p first are added before what
+    /// waited is pumped.
+    void attach(std::unique_ptr<Session> session, std::vector<Control> first);
+
+    /// Removes the session from the publication path (the caller destroys it).
+    std::unique_ptr<Session> detach();
+
+    /// The client said the connection is lost (client thread): stop pumping at once. Never throws.
+    void link_lost() noexcept { link_up_.store(false, std::memory_order_release); }
+
+    /// True while a session is attached and its connection not known lost.
+    bool link_up() const noexcept { return link_up_.load(std::memory_order_acquire); }
+
+    /// The connection was lost: what was in flight waits for the next one (see Outbox::connection_lost()).
+    void connection_lost() { outbox_.connection_lost(); }
+
+    /// End-to-end bookkeeping; @return when it has work next.
+    Clock::time_point sweep_end_to_end();
+
+    /// Completions reported by the transport (client threads).
+    void published(std::uint64_t id) { outbox_.published(id); }
+    void publish_failed(std::uint64_t id, const PublishFailure& failure) {
+        outbox_.publish_failed(id, failure);
+    }
+    /// An end-to-end acknowledgement (its payload is the id) arrived (client thread).
+    void acknowledged(const std::string& payload);
+
+    /// The overflows since the last call, as one fault text (dispatcher thread); nullopt when none.
+    std::optional<Fault> take_overflow_report();
+
+    /// See Outbox.
+    std::size_t close(const std::string& error) { return outbox_.close(error); }
+    std::size_t fail_all(const std::string& error) { return outbox_.fail_all(error); }
+    /// Accepts publications again (start()); a report queued before a stop() was discarded with the queue.
+    void open() {
+        report_queued_.store(false);
+        outbox_.open();
+    }
+    bool wait_empty(std::chrono::milliseconds timeout) const { return outbox_.wait_empty(timeout); }
+
+private:
+    void pump_locked();
+    void note_overflow(const Outbox::Added& added);
+
+    const Config config_;
+    Counters& counters_;
+    const Hooks hooks_;
+    Outbox outbox_;
+
+    // Overflows not reported yet, and whether an OverflowReport is queued.
+    std::atomic<std::uint64_t> refused_unreported_{0};
+    std::atomic<std::uint64_t> evicted_unreported_{0};
+    std::atomic<bool> report_queued_{false};
+
+    // The connected session; publishers and the supervisor use it under send_mutex_, which also keeps
+    // publications leaving in the outbox's order.
+    std::mutex send_mutex_;
+    std::unique_ptr<Session> session_;
+    std::atomic<bool> link_up_{false};
+};
+
+}  // namespace fedbiomed::detail

@@ -1,0 +1,132 @@
+// The Session (session.hpp) over Paho's async_client: connect with a deadline, subscribe, publish,
+// disconnect; Paho's callbacks become the plain values of SessionCallbacks here, and nowhere else. A
+// session serves one connection: the connection supervisor (connection_supervisor.cpp) makes a new one for
+// every connection attempt and destroys it when the connection is lost or stopped. Destroying the client is
+// the only sure way to cancel an attempt still running in Paho's threads, and it leaves nothing in flight
+// inside Paho to be re-sent behind the Outbox's back (the Outbox re-sends what was not acknowledged). Reusing
+// one client across reconnections, as Paho's own automatic reconnect does, was tried and rejected: Paho
+// C 1.3.12's re-send of its in-flight publications after a reconnection races with their release between its
+// two threads (a use-after-free seen by AddressSanitizer when the broker is killed mid-stream).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <mqtt/async_client.h>
+
+#include "fedbiomed/messaging_options.hpp"
+#include "transport/session.hpp"
+
+namespace fedbiomed::detail {
+
+class PahoSession final : public Session {
+public:
+    /// Creates the client (no network activity). The callbacks are registered here, before any connect,
+    /// and never changed. Keeps a copy of what it needs of @p options (nothing refers back to them).
+    /// @throws MessagingError (FB101) when Paho refuses the broker address or the client id.
+    PahoSession(const MessagingOptions& options, const SessionSettings& settings, SessionCallbacks callbacks);
+
+    /// Destroys the client; a connection attempt still in progress is abandoned. Never throws.
+    ~PahoSession() override;
+
+    void connect(Clock::time_point deadline) override;
+    void subscribe(const std::vector<std::string>& topics, int qos, Clock::time_point deadline) override;
+    void interrupt() noexcept override;
+
+    /// Without a tag Paho copies the payload into a message object it creates and releases itself (a
+    /// message object created here would have its last reference dropped inside libpaho-mqttpp3 on Paho's
+    /// thread, a hand-over ThreadSanitizer cannot see); with MQTT 5 properties a message object is needed.
+    SendResult publish(const Publication& publication) override;
+
+    bool disconnect(std::chrono::milliseconds timeout) noexcept override;
+    bool connected() const noexcept override;
+    /// Paho C 1.3 holds the excess back and then sends only about a window per second (it waits for its own
+    /// timer, not for the acknowledgements), so callers keep at most this many in flight themselves.
+    std::size_t receive_maximum() const noexcept override { return receive_maximum_; }
+    const std::string& endpoint() const noexcept override { return endpoint_; }
+
+    /// The URI a session made with @p options uses.
+    static std::string make_uri(const MessagingOptions& options);
+
+private:
+    // Wakes connect()/subscribe() when one of their tokens completes.
+    class Waiter final : public mqtt::iaction_listener {
+    public:
+        explicit Waiter(PahoSession& owner) : owner_(owner) {}
+        void on_success(const mqtt::token& token) override { completed(token); }
+        void on_failure(const mqtt::token& token) override { completed(token); }
+
+    private:
+        void completed(const mqtt::token& token) noexcept;
+        PahoSession& owner_;
+    };
+
+    // Turns publication completions into SessionCallbacks calls. It also keeps Paho's delivery tokens: their
+    // reference counts also change inside libpaho-mqttpp3, which ThreadSanitizer cannot see, so our
+    // reference is dropped on Paho's thread, in a later completion callback (or once the client is gone).
+    class Completions final : public mqtt::iaction_listener {
+    public:
+        explicit Completions(PahoSession& owner) : owner_(owner) {}
+        void on_success(const mqtt::token& token) override;
+        void on_failure(const mqtt::token& token) override;
+        // Keeps the token of publication @p id until it completes.
+        void keep(std::uint64_t id, mqtt::delivery_token_ptr token);
+        // Drops every token. Only once the client is destroyed.
+        void release() noexcept;
+
+    private:
+        // Our reference to a completing token goes to spare_, released at the next completion.
+        void retire(std::uint64_t id, std::vector<mqtt::delivery_token_ptr>& released);
+        PahoSession& owner_;
+        std::mutex mutex_;
+        std::unordered_map<std::uint64_t, mqtt::delivery_token_ptr> tokens_;
+        std::unordered_set<std::uint64_t> completed_early_;  // completed before keep() was called
+        std::vector<mqtt::delivery_token_ptr> spare_;
+    };
+
+    // Waits until @p token completes, @p deadline passes or interrupt(); true when it completed.
+    bool wait(const mqtt::token_ptr& token, Clock::time_point deadline);
+
+    [[noreturn]] void throw_connect_failure(const std::string& detail) const;
+    std::string describe_transport_failure(const std::string& paho_text, Clock::time_point deadline) const;
+
+    // What the session needs of the options (a copy: it refers to nothing of its owner's).
+    const std::string broker_;
+    const int port_;
+    const bool tls_;
+    const bool mqtt5_;
+    const std::chrono::milliseconds connect_timeout_;
+    SessionCallbacks callbacks_;
+    std::string endpoint_;
+    std::string uri_;
+    // Kept for the client's lifetime, as Paho keeps pointers into them.
+    mqtt::connect_options connect_options_;
+    Waiter waiter_{*this};
+    Completions completions_{*this};
+    std::mutex wait_mutex_;
+    std::condition_variable wait_cv_;
+    std::atomic<bool> interrupted_{false};
+    // False once the connection is lost or the session is being destroyed: a publication that fails then
+    // failed because the connection went, and may be sent again on the next one.
+    std::atomic<bool> alive_{true};
+    std::size_t receive_maximum_ = 65535;
+    std::vector<const mqtt::token*> completed_;  // tokens the Waiter saw complete (guarded by wait_mutex_)
+    std::unique_ptr<mqtt::async_client> client_;
+    // Tokens of connect / subscribe / disconnect, dropped only after the client is destroyed: their
+    // reference counts also change inside libpaho-mqttpp3, invisible to ThreadSanitizer, and dropping
+    // them while Paho's threads may still hold them would look like a race.
+    std::vector<mqtt::token_ptr> kept_tokens_;
+};
+
+/// Text for an MQTT 3.1.1 CONNACK return code or an MQTT 5 CONNACK reason code ("not authorised").
+std::string connack_text(int code);
+
+}  // namespace fedbiomed::detail
