@@ -25,6 +25,7 @@
 #include "outbox.hpp"
 #include "paho_session.hpp"
 #include "presence.hpp"
+#include "rate_limiter.hpp"
 #include "reconnect_policy.hpp"
 #include "takeover_detector.hpp"
 #include "topics.hpp"
@@ -56,6 +57,9 @@ constexpr std::size_t kPumpBatch = 512;
 constexpr std::size_t kFlowWindow = 16;
 constexpr std::size_t kUnacknowledgedWindow = 64;
 constexpr std::size_t kFlowWindowBytes = std::size_t{1} << 20U;
+// Faults about inbound payloads logged per second (bursts): the rest are counted (rate_limiter.hpp).
+constexpr double kFaultLogRate = 10.0;
+constexpr double kFaultLogBurst = 20.0;
 // Receivers remember this many end-to-end ids to drop duplicates.
 constexpr std::size_t kRecentIds = 65536;
 // Waits bounded by these when the component announces its end (clean stop, duplicate id).
@@ -138,6 +142,11 @@ void validate_options(const MessagingOptions& options) {
     } else if (options.end_to_end_ack &&
                (options.end_to_end_timeout.count() <= 0 || options.end_to_end_resend_interval.count() <= 0)) {
         problem = "end_to_end_timeout and end_to_end_resend_interval must be positive";
+    } else if (!(options.error_rate >= 0.0) || !(options.error_burst >= 1.0) ||
+               !(options.forwarded_log_rate >= 0.0) || !(options.forwarded_log_burst >= 1.0) ||
+               options.error_rate > 1e9 || options.forwarded_log_rate > 1e9 || options.error_burst > 1e9 ||
+               options.forwarded_log_burst > 1e9) {
+        problem = "error_rate and forwarded_log_rate must be in 0..1e9, their bursts in 1..1e9";
     } else if (const char* name = too_long(options)) {
         problem = std::string(name) + " must not exceed 366 days";
     } else if (options.session_expiry.count() > 0xFFFFFFFFLL) {
@@ -203,8 +212,11 @@ public:
           limits_{options_.max_json_depth, options_.max_payload_bytes},
           outbox_(
               Outbox::Limits{options_.outbox_capacity, options_.outbox_max_bytes, options_.outbox_overflow},
-              counters_, [this] { request_work(); }),
+              counters_, [this] { request_work(); },
+              [this](const std::string& topic, int reason) { on_control_refused(topic, reason); }),
           takeover_(options_.takeover_threshold, options_.takeover_window),
+          error_limiter_(options_.error_rate, options_.error_burst),
+          fault_log_limiter_(kFaultLogRate, kFaultLogBurst),
           recent_ids_(kRecentIds),
           dispatcher_(
               options_.inbound_queue_capacity, [this](InboundItem& item) { process(item); },
@@ -361,6 +373,15 @@ public:
         msg["protocol_version"] = std::string(kProtocolVersion);
         std::string payload = serialize_msg(msg);
         check_size(payload);
+        const auto allowance = error_limiter_.take(Clock::now());
+        if (!allowance.allowed) {
+            return refuse_rate_limited_error(allowance.first_refusal);
+        }
+        if (allowance.refused_before != 0) {
+            library_logger()->warn("Messaging {}: {} error message(s) were not sent (send_error is limited to "
+                                   "{}/s, bursts of {})",
+                                   id_, allowance.refused_before, options_.error_rate, options_.error_burst);
+        }
         return publish(researcher_topic_ref_, std::move(payload), Outbox::Kind::message);
     }
 
@@ -391,6 +412,21 @@ private:
         return topics;
     }
 
+    // send_error() beyond error_rate: bad requests must not make a node flood the broker with error
+    // messages (docs/reliability.md, "Under attack"). One log line per episode, one summary after it.
+    Delivery refuse_rate_limited_error(bool first_refusal) {
+        Counters::bump(counters_.errors_rate_limited);
+        Counters::bump(counters_.publish_failures);
+        if (first_refusal) {
+            library_logger()->warn("Messaging {}: send_error limited to {}/s (bursts of {}): error messages "
+                                   "are not sent until the rate falls (counted in stats().errors_rate_limited)",
+                                   id_, options_.error_rate, options_.error_burst);
+        }
+        return detail::failed_delivery(with_code(
+            ErrorNumbers::FB103, "error message not sent: send_error is limited to " +
+                                     std::to_string(options_.error_rate) + " per second (error_rate)"));
+    }
+
     // ---- Lifecycle (start/stop, caller's thread) ----
 
     // Runs with lifecycle_mutex_ held: starts the dispatcher and the supervisor, and waits for the first
@@ -406,11 +442,13 @@ private:
             lost_signal_ = false;
             work_signal_ = false;
             takeover_signal_ = false;
+            taken_over_ = false;
             start_outcome_ = StartOutcome::pending;
             start_error_.clear();
         }
         sticky_.store(false);
         leaving_.store(false);
+        presence_refusal_reported_.store(false);
         takeover_.reset();
         outbox_.open();
         accepting_.store(true);
@@ -468,7 +506,7 @@ private:
             [this](std::string&& payload) {
                 publish(logger_topic_ref_, std::move(payload), Outbox::Kind::log);
             },
-            counters_);
+            counters_, detail::LogForwarder::Rate{options_.forwarded_log_rate, options_.forwarded_log_burst});
         forwarder->set_level(spdlog::level::info);
         if (detail::log_hub().add_forwarder(forwarder)) {
             forwarder_ = std::move(forwarder);
@@ -689,8 +727,19 @@ private:
                     give_up_duplicate();
                     break;
                 }
+                const std::uint64_t lost_connection = connection_seq_.load();
                 const std::string cause = take_loss_cause();
                 handle_loss(cause);
+                if (takeover_sign_at_loss(lost_connection)) {
+                    // The other process has just taken our session over, and may not have seen enough
+                    // signs yet: one more connection takes it back (its sign), then we leave for good.
+                    if (attempt().kind == Attempt::connected) {
+                        give_up_duplicate();
+                    } else {
+                        fail_duplicate();
+                    }
+                    break;
+                }
                 if (Clock::now() - connected_at >= kStableConnection) {
                     backoff.reset();
                 }
@@ -803,6 +852,7 @@ private:
     // connection destroys the client, so nothing Paho held can be sent again behind the Outbox's back.
     AttemptResult attempt() {
         const std::uint64_t seq = connection_seq_.load() + 1;
+        attempt_seq_.store(seq);
         AttemptResult result;
         std::unique_ptr<detail::PahoSession> session;
         try {
@@ -822,6 +872,7 @@ private:
                 }
                 connecting_ = session.get();
                 lost_signal_ = false;
+                taken_over_ = false;
                 loss_cause_.clear();
             }
             const auto deadline = Clock::now() + options_.connect_timeout;
@@ -992,19 +1043,13 @@ private:
 
     // Another process uses this id: tell it (a retained "duplicate" record naming it, so that it stops
     // too even if it had not seen enough signs yet), disconnect, and stay failed.
+    // (The record is information for operators and the other process's logs, not proof: nobody acts on it.)
     void give_up_duplicate() {
         std::string other;
         {
             std::lock_guard<std::mutex> state(state_mutex_);
             other = takeover_other_;
         }
-        const std::string text =
-            with_code(ErrorNumbers::FB101,
-                      "another process is connected with the same component id (" +
-                          std::string(detail::type_name(type_)) + " " + id_ +
-                          (client_id_.empty() ? std::string() : ", client id " + client_id_) +
-                          "): the broker keeps disconnecting one for the other; stopped reconnecting (" +
-                          takeover_.describe() + "). Give every component its own id.");
         leaving_.store(true);
         if (options_.presence && connected_.load()) {
             detail::PresenceRecord record = make_record("duplicate", takeover_.describe());
@@ -1014,7 +1059,39 @@ private:
             pump();
             farewell.wait_for(kFarewellTimeout);
         }
-        fail_sticky(ErrorNumbers::FB101, text);
+        fail_duplicate();
+    }
+
+    void fail_duplicate() {
+        leaving_.store(true);
+        fail_sticky(ErrorNumbers::FB101,
+                    with_code(ErrorNumbers::FB101,
+                              "another process is connected with the same component id (" +
+                                  std::string(detail::type_name(type_)) + " " + id_ +
+                                  (client_id_.empty() ? std::string() : ", client id " + client_id_) +
+                                  "): the broker keeps disconnecting one for the other; stopped reconnecting (" +
+                                  takeover_.describe() + "). Give every component its own id."));
+    }
+
+    // Supervisor thread, after the loss of connection @p connection: whether the broker's evidence of a
+    // takeover (takeover_detector.hpp) now makes a verdict.
+    bool takeover_sign_at_loss(std::uint64_t connection) {
+        bool taken_over = false;
+        {
+            std::lock_guard<std::mutex> state(state_mutex_);
+            taken_over = taken_over_;
+            taken_over_ = false;
+        }
+        if (taken_over) {
+            return takeover_.sign(Clock::now(),
+                                  "session taken over by another connection (MQTT 5 reason code 0x8E)");
+        }
+        // Without the broker's word (MQTT 3.1.1 has none; Mosquitto 2.0 closes an MQTT 5 connection taken
+        // over without it too): the loss counts when another instance's record explains it.
+        if (options_.presence) {
+            return takeover_.connection_lost(connection, Clock::now());
+        }
+        return false;
     }
 
     // ---- Presence records ----
@@ -1126,16 +1203,28 @@ private:
         if (reason != kSessionTakenOver || generation != generation_.load()) {
             return;
         }
-        {
-            std::lock_guard<std::mutex> state(state_mutex_);
-            loss_cause_ = "the broker said: session taken over (MQTT 5 reason code 0x8E)";
-        }
-        // With presence on, the announcements are the signs (and tell the other process); without it, the
-        // broker's word is the only sign there is.
-        if (!options_.presence &&
-            takeover_.sign(Clock::now(),
-                           "session taken over by another connection (MQTT 5 reason code 0x8E)")) {
-            request_takeover({});
+        // Counted by the supervisor when it handles the loss that follows (takeover_detector.hpp).
+        std::lock_guard<std::mutex> state(state_mutex_);
+        loss_cause_ = "the broker said: session taken over (MQTT 5 reason code 0x8E)";
+        taken_over_ = true;
+    }
+
+    // Paho thread: the broker refused one of our presence records (MQTT 5 PUBACK reason code), typically
+    // an ACL. Said once per start(): presence and duplicate-id detection do not work without it.
+    void on_control_refused(const std::string& topic, int reason) noexcept {
+        try {
+            if (topic != own_presence_topic_ || presence_refusal_reported_.exchange(true)) {
+                return;
+            }
+            push_fault(ErrorNumbers::FB103,
+                       with_code(ErrorNumbers::FB103,
+                                 "the broker refused the presence announcement on " + topic +
+                                     " (MQTT 5 reason code " + std::to_string(reason) +
+                                     (reason == 0x87 ? ", not authorized" : "") +
+                                     "): researchers cannot follow this component's presence and duplicate "
+                                     "ids are detected only from the broker's disconnections; allow the topic "
+                                     "in the broker's ACL, or set presence = false"));
+        } catch (...) {
         }
     }
 
@@ -1255,42 +1344,41 @@ private:
         }
     }
 
-    // A record on our own presence topic.
+    // A record on our own presence topic. Anyone the broker's ACL lets publish there can write one, so a
+    // record changes nothing by itself (takeover_detector.hpp): it is counted, and under MQTT 3.1.1 it
+    // explains a connection the broker closed.
     void own_presence(const detail::PresenceRecord& record, bool retained) {
+        const std::uint64_t connection = connection_seq_.load();
         if (record.instance == instance_) {
             // Our own record. A retained one is replaced by the "online" we publish at each connection; a
             // live "offline" of an earlier connection is its will, published by a broker that noticed it
             // dead only after we had reconnected (a stalled network): announce again, so that the retained
-            // record is right. (The will of the current connection comes from a broker shutting down:
-            // the connection is closing, the next one announces itself anyway.)
-            if (!retained && record.state != "online" && record.seq < connection_seq_.load() &&
-                connected_.load() && !leaving_.load()) {
+            // record is right. Once per connection: a copy of our record replayed by someone else must not
+            // make us publish again and again. (The will of the current connection comes from a broker
+            // shutting down: the connection is closing, the next one announces itself anyway.)
+            if (!retained && record.state != "online" && record.seq < connection && connected_.load() &&
+                !leaving_.load() && reannounced_connection_.exchange(connection) != connection) {
                 outbox_.add(Outbox::Kind::control, presence_topic_ref_, presence_payload("online", {}),
                             options_.qos, true, false, true);
                 pump();
             }
             return;
         }
-        bool verdict = false;
-        const std::string who = "instance " + record.instance;
-        if (record.state == "duplicate" && record.other == instance_) {
-            verdict = takeover_.explicit_verdict("the other process (" + who +
-                                                 ") detected the duplicate id first: " + record.reason);
-        } else if (!retained && record.state == "online") {
-            // Announced while we are connected: another process is connected at the same time as us.
-            verdict =
-                takeover_.explicit_verdict(who + " announced itself online while this one was connected");
-        } else {
-            // Someone else's record was published on our topic since our last connection: count it once
-            // per connection (a single one can be the record of a previous run of this component).
-            const std::uint64_t seq = connection_seq_.load();
-            if (evidence_generation_.exchange(seq) != seq) {
-                verdict = takeover_.sign(Clock::now(),
-                                         who + " (" + record.state + ") found on " + own_presence_topic_);
-            }
-        }
-        if (verdict) {
+        Counters::bump(counters_.foreign_presence_records);
+        const std::string who = "instance " + record.instance + " (" + record.state + ")";
+        // Attributed to the connection being made or in use (a retained record arrives as we subscribe).
+        if (takeover_.foreign_record(attempt_seq_.load(), Clock::now(), who)) {
             request_takeover(record.instance);
+            return;
+        }
+        if (warned_foreign_connection_ != connection) {
+            // Once per connection: a flood of records must not become a flood of log lines.
+            warned_foreign_connection_ = connection;
+            library_logger()->warn(
+                "Messaging {}: a presence record of another {} appeared on {} ({}): ignored. If another process "
+                "uses this component id the broker will keep disconnecting one for the other, which is "
+                "detected; a record alone proves nothing (anyone allowed to publish there can write it)",
+                id_, who, own_presence_topic_, retained ? "retained" : "live");
         }
     }
 
@@ -1407,7 +1495,18 @@ private:
 
     void report_fault(ErrorNumbers code, std::string text, std::string topic) noexcept {
         try {
-            library_logger()->error("Messaging {}: {}", id_, text);
+            // Faults about inbound payloads come at the rate a hostile client chooses: the log (which a
+            // node forwards on general/logger) gets a bounded number of lines and a count of the rest; the
+            // fault handler still gets every one.
+            const auto allowance = topic.empty() ? detail::RateLimiter::Outcome{true, 0, false}
+                                                 : fault_log_limiter_.take(Clock::now());
+            if (allowance.allowed && allowance.refused_before != 0) {
+                library_logger()->error("Messaging {}: {} (and {} similar fault(s) about inbound payloads not "
+                                        "logged before it; see stats())",
+                                        id_, text, allowance.refused_before);
+            } else if (allowance.allowed) {
+                library_logger()->error("Messaging {}: {}", id_, text);
+            }
         } catch (...) {
         }
         if (!on_fault_) {
@@ -1453,16 +1552,21 @@ private:
     Outbox outbox_;
     detail::PresenceTracker presence_;
     detail::TakeoverDetector takeover_;
+    detail::RateLimiter error_limiter_;
+    detail::RateLimiter fault_log_limiter_;
     detail::RecentIds recent_ids_;  // dispatcher thread only
 
     std::atomic<bool> connected_{false};
     std::atomic<bool> failed_{false};
     std::atomic<bool> accepting_{false};        // started: publications are accepted (sent or buffered)
     std::atomic<bool> sticky_{false};           // a sticky failure: publications are refused
+    std::atomic<bool> presence_refusal_reported_{false};  // once per start()
     std::atomic<bool> leaving_{false};          // announcing our end: our own records must not be "repaired"
     std::atomic<std::uint64_t> generation_{0};  // connection attempts made (callbacks carry theirs)
     std::atomic<std::uint64_t> connection_seq_{0};       // successful connections (presence record order)
-    std::atomic<std::uint64_t> evidence_generation_{0};  // connection that already counted a duplicate sign
+    std::atomic<std::uint64_t> attempt_seq_{0};  // the connection being made or in use (connection_seq_ + 1 or =)
+    std::atomic<std::uint64_t> reannounced_connection_{0};  // connection that already repaired its record
+    std::uint64_t warned_foreign_connection_ = 0;            // dispatcher thread only
 
     std::mutex lifecycle_mutex_;                       // serialises start() and stop()
     bool started_ = false;                             // guarded by lifecycle_mutex_
@@ -1476,6 +1580,7 @@ private:
     bool lost_signal_ = false;
     bool work_signal_ = false;
     bool takeover_signal_ = false;
+    bool taken_over_ = false;  // the broker said "session taken over" (MQTT 5) before this loss
     std::string takeover_other_;
     std::string loss_cause_;
     std::string sticky_reason_;

@@ -28,8 +28,12 @@ constexpr int kLastReasonCode = 0xA2;
 
 }  // namespace
 
-Outbox::Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue)
-    : limits_(limits), counters_(counters), on_requeue_(std::move(on_requeue)) {}
+Outbox::Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue,
+               ControlRefused on_control_refused)
+    : limits_(limits),
+      counters_(counters),
+      on_requeue_(std::move(on_requeue)),
+      on_control_refused_(std::move(on_control_refused)) {}
 
 void Outbox::finish(std::vector<Completion>& done) {
     for (auto& completion : done) {
@@ -101,6 +105,9 @@ void Outbox::erase_locked(std::map<std::uint64_t, Entry>::iterator it, bool ok, 
         spare_tokens_.push_back(std::move(entry.token));  // Paho may still hold it
     }
     waiting_.erase(it->first);
+    if (entry.kind == Kind::log) {
+        waiting_logs_.erase(it->first);
+    }
     done.push_back(Completion{std::move(entry.shared), entry.kind, ok, ok ? std::string() : error});
     entries_.erase(it);
     if (entries_.empty()) {
@@ -112,6 +119,23 @@ bool Outbox::make_room_locked(Kind kind, std::size_t bytes, std::vector<Completi
     auto full = [&] { return counted_ + 1 > limits_.capacity || bytes_ + bytes > limits_.max_bytes; };
     if (!full()) {
         return true;
+    }
+    if (kind == Kind::message) {
+        // Under pressure log records go first, whatever the policy: a reply must never be refused for
+        // room that a log record about someone's bad input holds (docs/reliability.md, "Under attack").
+        while (full() && !waiting_logs_.empty()) {
+            const auto entry = entries_.find(*waiting_logs_.begin());
+            if (entry == entries_.end()) {
+                waiting_logs_.erase(waiting_logs_.begin());
+                continue;
+            }
+            erase_locked(entry, false,
+                         with_code(ErrorNumbers::FB103, "outbox full: log record dropped to make room for a message"),
+                         done);
+        }
+        if (!full()) {
+            return true;
+        }
     }
     if (kind == Kind::message && limits_.overflow == OutboxOverflow::drop_oldest) {
         // Only messages not handed to the client can be dropped: the client owns the others. Drop nothing
@@ -211,6 +235,9 @@ Outbox::Added Outbox::add(Kind kind, mqtt::string_ref topic, std::string&& paylo
             }
             entries_.emplace(id, std::move(entry));
             waiting_.insert(waiting_.end(), id);
+            if (kind == Kind::log) {
+                waiting_logs_.insert(waiting_logs_.end(), id);
+            }
             added.accepted = true;
         }
     }
@@ -262,6 +289,9 @@ std::vector<Outbox::Ready> Outbox::take(std::size_t max) {
         ++count;
         in_flight_bytes_ += bytes;
         waiting_.erase(waiting_.begin());
+        if (entry.kind == Kind::log) {
+            waiting_logs_.erase(id);
+        }
         entry.state = State::in_flight;
         entry.last_sent = now;
         if (++entry.sends > 1) {
@@ -504,6 +534,8 @@ void Outbox::on_failure(const mqtt::token& token) {
     try {
         bool requeued = false;
         std::vector<Completion> done;
+        std::string refused_control_topic;
+        int refused_reason = 0;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             const auto found = entries_.find(id_of(token.get_user_context()));
@@ -513,6 +545,10 @@ void Outbox::on_failure(const mqtt::token& token) {
             leave_flight_locked(found->second);
             const int reason = static_cast<int>(token.get_reason_code());
             if (reason >= kFirstRefusalReason && reason <= kLastReasonCode) {
+                if (found->second.kind == Kind::control) {
+                    refused_control_topic = found->second.topic.str();
+                    refused_reason = reason;
+                }
                 erase_locked(found, false,
                              with_code(ErrorNumbers::FB103,
                                        "the broker refused the publication to " + found->second.topic.str() +
@@ -540,6 +576,9 @@ void Outbox::on_failure(const mqtt::token& token) {
         finish(done);
         if (requeued && on_requeue_) {
             on_requeue_();
+        }
+        if (!refused_control_topic.empty() && on_control_refused_) {
+            on_control_refused_(refused_control_topic, refused_reason);
         }
     } catch (...) {
         // Nothing may escape into Paho.
