@@ -16,6 +16,12 @@ namespace fbm_cli {
 /// @brief Exit status of a program called the wrong way (as getopt-based tools do).
 inline constexpr int kExitUsage = 2;
 
+/// @brief Exit status when messaging failed for good while running (a sticky failure: another process
+/// uses the same id, the broker refused a reconnection, or the connection was lost with reconnection
+/// off). Non-zero so that a supervisor (systemd's Restart=on-failure, Kubernetes) restarts the program
+/// instead of leaving it running deaf.
+inline constexpr int kExitMessagingFailed = 4;
+
 /// @brief Bad usage: the text says what is wrong; the program prints it with a hint and exits 2.
 class UsageError : public std::runtime_error {
 public:

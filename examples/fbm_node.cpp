@@ -43,10 +43,12 @@ Options:
   -h, --help         print this help and exit
 
 Prints one line on stdout once it is connected and subscribed. SIGINT or SIGTERM makes it
-disconnect cleanly (MQTT DISCONNECT) and exit 0.
+disconnect cleanly (MQTT DISCONNECT) and exit 0. A lost connection is re-established by itself;
+when messaging fails for good (another process uses the same node id, the broker refuses a
+reconnection) the node exits with status 4, so that a supervisor restarts it.
 
 Exit status: 0 stopped by a signal, 1 runtime error (broker unreachable, bad datasets file),
-2 bad usage.
+2 bad usage, 4 messaging failed for good while running.
 )";
 
 struct NodeOptions {
@@ -101,7 +103,8 @@ NodeOptions parse_arguments(int argc, const char* const* argv) {
     return options;
 }
 
-/// The first SIGINT/SIGTERM asks main() to stop; a second one while stopping exits at once.
+/// What ends the node: the first SIGINT/SIGTERM (a second one while stopping exits at once), or a sticky
+/// messaging failure.
 class StopRequest {
 public:
     void signal(int signal_number) {
@@ -116,16 +119,34 @@ public:
         changed_.notify_all();
     }
 
+    /// Messaging failed for good (called from the connection-state handler, on the dispatcher thread).
+    void fail(std::string reason) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (failure_.empty()) {
+                failure_ = reason.empty() ? std::string("messaging failed") : std::move(reason);
+            }
+        }
+        changed_.notify_all();
+    }
+
+    /// Waits for a signal (returns its number) or a failure (returns 0; see failure()).
     int wait() {
         std::unique_lock<std::mutex> lock(mutex_);
-        changed_.wait(lock, [this] { return signal_number_ != 0; });
-        return signal_number_;
+        changed_.wait(lock, [this] { return signal_number_ != 0 || !failure_.empty(); });
+        return failure_.empty() ? signal_number_ : 0;
+    }
+
+    std::string failure() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return failure_;
     }
 
 private:
     std::mutex mutex_;
     std::condition_variable changed_;
     int signal_number_ = 0;
+    std::string failure_;
 };
 
 // Sends one answer of the node service; a reply that cannot be serialised becomes the reference's
@@ -184,13 +205,16 @@ int run(const NodeOptions& options) {
             }
         },
         fedbiomed::ComponentType::node, options.id, messaging_options);
-    bus->set_fault_handler([&service, &bus, logger](const fedbiomed::MessagingFault& fault) {
-        // Faults about the connection are logged by the library itself; inbound ones are worth a line.
-        if (!fault.topic.empty()) {
-            logger->warn("could not serve a payload on {}: {}", fault.topic, fault.message);
-        }
+    bus->set_fault_handler([&service, &bus](const fedbiomed::MessagingFault& fault) {
+        // The library has logged the fault already (a bounded number of lines per second under a flood);
+        // the reply is bounded too (MessagingOptions::error_rate).
         if (auto reply = service.handle_fault(fault)) {
             send_reply(*bus, *reply);
+        }
+    });
+    bus->set_connection_state_handler([&stop_request](const fedbiomed::ConnectionEvent& event) {
+        if (event.state == fedbiomed::ConnectionState::failed) {
+            stop_request.fail(event.reason);
         }
     });
 
@@ -206,6 +230,14 @@ int run(const NodeOptions& options) {
     logger->info("node {} ready with {} dataset(s)", options.id, service.catalog().size());
 
     const int signal_number = stop_request.wait();
+    if (signal_number == 0) {
+        // Sticky: the library will not reconnect. Exit non-zero so that a supervisor restarts the node.
+        const std::string failure = stop_request.failure();
+        logger->critical("node {} stops: {}", options.id, failure);
+        bus->stop();
+        std::cerr << kProgram << ": error: messaging failed for good: " << failure << '\n';
+        return fbm_cli::kExitMessagingFailed;
+    }
     const char* signal_name = fbm_cli::SignalWatcher::name(signal_number);
     logger->info("node {} stopping on {}", options.id, signal_name);
     // As the reference's signal handler: tell the researchers this node is going away.

@@ -58,7 +58,8 @@ addressed to us, followed by a summary line (nodes answered, time from request t
 
 Exit status: 0 done (N nodes answered, or the timeout passed without --nodes), 1 runtime error
 (broker unreachable, request not delivered), 2 bad usage, 3 fewer than N nodes answered in time,
-128+signal when interrupted by SIGINT or SIGTERM.
+4 messaging failed for good while waiting (another process uses the same researcher id, the broker
+refused a reconnection), 128+signal when interrupted by SIGINT or SIGTERM.
 )";
 
 struct ResearcherOptions {
@@ -159,12 +160,29 @@ public:
         changed_.notify_all();
     }
 
+    /// Messaging failed for good (connection-state handler, dispatcher thread): the round ends now.
+    void fail(const std::string& reason) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (failure_.empty()) {
+                failure_ = reason.empty() ? std::string("messaging failed") : reason;
+            }
+        }
+        changed_.notify_all();
+    }
+
+    std::string failure() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return failure_;
+    }
+
     /// Waits until @p wanted nodes answered (never when not given), a signal came, or @p deadline; then
     /// closes the round. Returns the number of nodes that answered.
     std::size_t wait(std::optional<std::int64_t> wanted, Clock::time_point deadline) {
         std::unique_lock<std::mutex> lock(mutex_);
         changed_.wait_until(lock, deadline, [&] {
-            return signal_ != 0 || (wanted && static_cast<std::int64_t>(nodes_.size()) >= *wanted);
+            return signal_ != 0 || !failure_.empty() ||
+                   (wanted && static_cast<std::int64_t>(nodes_.size()) >= *wanted);
         });
         closed_ = true;
         return nodes_.size();
@@ -181,6 +199,7 @@ private:
     std::set<std::string> nodes_;
     bool closed_ = false;
     int signal_ = 0;
+    std::string failure_;
 };
 
 void print_stderr(const std::string& line) {
@@ -267,6 +286,11 @@ int run(const ResearcherOptions& options) {
     bus.set_fault_handler([](const fedbiomed::MessagingFault& fault) {
         print_stderr(std::string(kProgram) + ": " + fault.message);
     });
+    bus.set_connection_state_handler([&round](const fedbiomed::ConnectionEvent& event) {
+        if (event.state == fedbiomed::ConnectionState::failed) {
+            round.fail(event.reason);
+        }
+    });
 
     const auto connect_start = Clock::now();
     try {
@@ -294,6 +318,11 @@ int run(const ResearcherOptions& options) {
     const double round_ms = milliseconds_since(sent_at);
     bus.stop();
 
+    const std::string failure = round.failure();
+    if (!failure.empty()) {
+        print_stderr(std::string(kProgram) + ": error: messaging failed for good: " + failure);
+        return fbm_cli::kExitMessagingFailed;
+    }
     const int signal_number = round.signal();
     std::string summary = std::string(kProgram) + ": " + options.command + ": " + std::to_string(answered);
     if (options.nodes) {

@@ -85,6 +85,7 @@ std::optional<std::string> ConnectionSupervisor::start() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         signals_ = Signals{};
+        taken_over_ = false;
         start_outcome_ = StartOutcome::pending;
         start_error_.clear();
         sticky_reason_.clear();
@@ -181,17 +182,10 @@ void ConnectionSupervisor::disconnect_packet(std::uint64_t generation, int reaso
         return;
     }
     try {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            loss_cause_ = "the broker said: session taken over (MQTT 5 reason code 0x8E)";
-        }
-        // With presence on, the announcements are the signs (and tell the other process); without it, the
-        // broker's word is the only sign there is.
-        if (!config_.presence &&
-            takeover_.sign(Clock::now(),
-                           "session taken over by another connection (MQTT 5 reason code 0x8E)")) {
-            request_takeover({});
-        }
+        // Counted by the supervisor when it handles the loss that follows (takeover_detector.hpp).
+        std::lock_guard<std::mutex> lock(mutex_);
+        loss_cause_ = "the broker said: session taken over (MQTT 5 reason code 0x8E)";
+        taken_over_ = true;
     } catch (...) {
     }
 }
@@ -293,8 +287,19 @@ void ConnectionSupervisor::supervise() {
                 give_up_duplicate();
                 break;
             }
+            const std::uint64_t lost_connection = connection_seq_.load();
             const std::string cause = take_loss_cause();
             handle_loss(cause);
+            if (takeover_sign_at_loss(lost_connection)) {
+                // The other process has just taken our session over, and may not have seen enough signs
+                // yet: one more connection takes it back (its sign), then we leave for good.
+                if (attempt().kind == Attempt::connected) {
+                    give_up_duplicate();
+                } else {
+                    fail_duplicate();
+                }
+                break;
+            }
             if (Clock::now() - connected_at >= kStableConnection) {
                 backoff.reset();
             }
@@ -380,6 +385,7 @@ bool ConnectionSupervisor::wait_backoff(Clock::time_point wake) {
 // connection destroys the client, so nothing it held can be sent again behind the outbox's back.
 ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
     const std::uint64_t seq = connection_seq_.load() + 1;
+    attempt_seq_.store(seq);
     AttemptResult result;
     std::unique_ptr<Session> session;
     try {
@@ -399,6 +405,7 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
             }
             connecting_ = session.get();
             signals_.lost = false;
+            taken_over_ = false;
             loss_cause_.clear();
         }
         const auto deadline = Clock::now() + config_.connect_timeout;
@@ -518,24 +525,51 @@ void ConnectionSupervisor::fail_sticky(ErrorNumbers code, const std::string& tex
     hooks_.state(ConnectionEvent{ConnectionState::failed, text, 0});
 }
 
-// Another process uses this id: tell it (a retained "duplicate" record naming it, so that it stops too
-// even if it had not seen enough signs yet), disconnect, and stay failed.
+// Another process uses this id: tell it (a retained "duplicate" record naming it), disconnect, and stay
+// failed. (The record is information for operators and the other process's logs, not proof: nobody acts
+// on it.)
 void ConnectionSupervisor::give_up_duplicate() {
     std::string other;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         other = takeover_other_;
     }
-    const std::string text =
+    move({Phase::connected, Phase::reconnecting}, Phase::farewell);
+    hooks_.farewell(other, takeover_.describe());
+    fail_duplicate();
+}
+
+void ConnectionSupervisor::fail_duplicate() {
+    move({Phase::connected, Phase::reconnecting}, Phase::farewell);
+    fail_sticky(
+        ErrorNumbers::FB101,
         with_code(ErrorNumbers::FB101,
                   "another process is connected with the same component id (" +
                       std::string(type_name(config_.type)) + " " + config_.id +
                       (config_.client_id.empty() ? std::string() : ", client id " + config_.client_id) +
                       "): the broker keeps disconnecting one for the other; stopped reconnecting (" +
-                      takeover_.describe() + "). Give every component its own id.");
-    move({Phase::connected, Phase::reconnecting}, Phase::farewell);
-    hooks_.farewell(other, takeover_.describe());
-    fail_sticky(ErrorNumbers::FB101, text);
+                      takeover_.describe() + "). Give every component its own id."));
+}
+
+// After the loss of connection @p connection: whether the broker's evidence of a takeover
+// (takeover_detector.hpp) now makes a verdict.
+bool ConnectionSupervisor::takeover_sign_at_loss(std::uint64_t connection) {
+    bool taken_over = false;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        taken_over = taken_over_;
+        taken_over_ = false;
+    }
+    if (taken_over) {
+        return takeover_.sign(Clock::now(),
+                              "session taken over by another connection (MQTT 5 reason code 0x8E)");
+    }
+    // Without the broker's word (MQTT 3.1.1 has none; Mosquitto 2.0 closes an MQTT 5 connection taken over
+    // without it too): the loss counts when another instance's record explains it.
+    if (config_.presence) {
+        return takeover_.connection_lost(connection, Clock::now());
+    }
+    return false;
 }
 
 }  // namespace fedbiomed::detail

@@ -118,6 +118,9 @@ public:
     /// Successful connections so far (orders presence records).
     std::uint64_t connection_seq() const noexcept { return connection_seq_.load(); }
 
+    /// The connection being made or in use (connection_seq() + 1 while connecting).
+    std::uint64_t attempt_seq() const noexcept { return attempt_seq_.load(); }
+
 private:
     enum class StartOutcome : std::uint8_t { pending, connected, failed };
     enum class Attempt : std::uint8_t { connected, transient, refused };
@@ -147,6 +150,8 @@ private:
     void teardown(bool clean);
     void fail_sticky(ErrorNumbers code, const std::string& text);
     void give_up_duplicate();
+    void fail_duplicate();
+    bool takeover_sign_at_loss(std::uint64_t connection);
     // Moves phase_ from one of @p from to @p to; false when it was elsewhere.
     bool move(std::initializer_list<Phase> from, Phase to) noexcept;
 
@@ -158,6 +163,7 @@ private:
     std::atomic<Phase> phase_{Phase::stopped};
     std::atomic<std::uint64_t> generation_{0};      // sessions made (callbacks carry theirs)
     std::atomic<std::uint64_t> connection_seq_{0};  // successful connections (presence record order)
+    std::atomic<std::uint64_t> attempt_seq_{0};     // the connection being made or in use
     std::thread thread_;                            // started and joined under the owner's lifecycle lock
 
     mutable std::mutex mutex_;
@@ -165,6 +171,7 @@ private:
     Signals signals_;
     std::string takeover_other_;
     std::string loss_cause_;
+    bool taken_over_ = false;  // the broker said "session taken over" (MQTT 5) before this loss
     std::string sticky_reason_;
     StartOutcome start_outcome_ = StartOutcome::connected;
     std::string start_error_;

@@ -28,6 +28,10 @@ struct Counters {
     std::atomic<std::uint64_t> outbox_overflows{0};
     std::atomic<std::uint64_t> duplicates_dropped{0};
     std::atomic<std::uint64_t> end_to_end_timeouts{0};
+    // What bad input could otherwise turn into outbound traffic or state changes (docs/reliability.md).
+    std::atomic<std::uint64_t> errors_rate_limited{0};
+    std::atomic<std::uint64_t> logs_rate_limited{0};
+    std::atomic<std::uint64_t> foreign_presence_records{0};
 
     static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
         counter.fetch_add(by, std::memory_order_relaxed);
@@ -53,6 +57,9 @@ struct Counters {
         stats.outbox_overflows = outbox_overflows.load(std::memory_order_relaxed);
         stats.duplicates_dropped = duplicates_dropped.load(std::memory_order_relaxed);
         stats.end_to_end_timeouts = end_to_end_timeouts.load(std::memory_order_relaxed);
+        stats.errors_rate_limited = errors_rate_limited.load(std::memory_order_relaxed);
+        stats.logs_rate_limited = logs_rate_limited.load(std::memory_order_relaxed);
+        stats.foreign_presence_records = foreign_presence_records.load(std::memory_order_relaxed);
         return stats;
     }
 };

@@ -55,8 +55,11 @@ std::string format_log_payload(const std::string& node_id, spdlog::level::level_
     return serialize_msg(outer);
 }
 
-LogForwarder::LogForwarder(std::string node_id, Publish publish, Counters& counters)
-    : node_id_(std::move(node_id)), publish_(std::move(publish)), counters_(counters) {}
+LogForwarder::LogForwarder(std::string node_id, Publish publish, Counters& counters, Rate rate)
+    : node_id_(std::move(node_id)),
+      publish_(std::move(publish)),
+      counters_(counters),
+      limiter_(rate.per_second, rate.burst) {}
 
 void LogForwarder::count_reentrant_drop() noexcept {
     Counters::bump(counters_.logs_dropped);
@@ -64,6 +67,19 @@ void LogForwarder::count_reentrant_drop() noexcept {
 
 void LogForwarder::sink_it_(const spdlog::details::log_msg& msg) {
     try {
+        // Bounded: a node logs about every bad payload it gets, and a hostile client chooses how many.
+        const auto allowance = limiter_.take(RateLimiter::Clock::now());
+        if (!allowance.allowed) {
+            Counters::bump(counters_.logs_rate_limited);
+            Counters::bump(counters_.logs_dropped);
+            return;
+        }
+        if (allowance.refused_before != 0) {
+            publish_(format_log_payload(node_id_, spdlog::level::warn, msg.time,
+                                        std::to_string(allowance.refused_before) +
+                                            " log record(s) not forwarded (rate limit); the node's own log "
+                                            "has them"));
+        }
         std::string payload = format_log_payload(node_id_, msg.level, msg.time,
                                                  std::string_view(msg.payload.data(), msg.payload.size()));
         publish_(std::move(payload));

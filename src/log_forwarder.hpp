@@ -12,6 +12,7 @@
 #include <spdlog/sinks/base_sink.h>
 
 #include "counters.hpp"
+#include "rate_limiter.hpp"
 
 namespace fedbiomed::detail {
 
@@ -35,7 +36,13 @@ public:
     /// Hands a payload to the client without waiting; false when it could not (then already counted).
     using Publish = std::function<void(std::string&& payload)>;
 
-    LogForwarder(std::string node_id, Publish publish, Counters& counters);
+    /// How many records per second may leave (a token bucket; see rate_limiter.hpp). per_second 0: all.
+    struct Rate {
+        double per_second = 0.0;
+        double burst = 1.0;
+    };
+
+    LogForwarder(std::string node_id, Publish publish, Counters& counters, Rate rate);
 
     /// A record the hub kept away from this forwarder because it was logged from inside the hub (while a
     /// record was being forwarded or written by another hub sink): forwarding it could recurse.
@@ -49,6 +56,7 @@ private:
     std::string node_id_;
     Publish publish_;
     Counters& counters_;
+    RateLimiter limiter_;
 };
 
 }  // namespace fedbiomed::detail

@@ -9,6 +9,7 @@
 //         └─ PahoSession (transport/): made per connection attempt, the only code that sees Paho
 #include "fedbiomed/messaging.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,7 @@
 #include "messaging_options_check.hpp"
 #include "presence_service.hpp"
 #include "publisher.hpp"
+#include "rate_limiter.hpp"
 #include "takeover_detector.hpp"
 #include "topics.hpp"
 #include "transport/paho_session.hpp"
@@ -94,6 +96,7 @@ public:
           presence_topic_ref_(shared(detail::presence_topic(type_, id_))),
           callbacks_(id_, std::move(on_message)),
           takeover_(options_.takeover_threshold, options_.takeover_window),
+          error_limiter_(options_.error_rate, options_.error_burst),
           publisher_(publisher_config(), counters_, publisher_hooks()),
           presence_(presence_config(), counters_, takeover_, callbacks_, presence_hooks()),
           supervisor_(supervisor_config(), counters_, takeover_, supervisor_hooks()),
@@ -236,6 +239,16 @@ public:
         msg["protocol_version"] = std::string(kProtocolVersion);
         std::string payload = serialize_msg(msg);
         check_size(payload);
+        const auto allowance = error_limiter_.take(detail::RateLimiter::Clock::now());
+        if (!allowance.allowed) {
+            return refuse_rate_limited_error(allowance.first_refusal);
+        }
+        if (allowance.refused_before != 0) {
+            library_logger()->warn(
+                "Messaging {}: {} error message(s) were not sent (send_error is limited to "
+                "{}/s, bursts of {})",
+                id_, allowance.refused_before, options_.error_rate, options_.error_burst);
+        }
         return publish(researcher_topic_ref_, std::move(payload), Outbox::Kind::message);
     }
 
@@ -250,6 +263,22 @@ public:
     MessagingStats stats() const noexcept { return counters_.snapshot(); }
 
 private:
+    // send_error() beyond error_rate: bad requests must not make a node flood the broker with error
+    // messages (docs/reliability.md, "Under attack"). One log line per episode, one summary after it.
+    Delivery refuse_rate_limited_error(bool first_refusal) {
+        Counters::bump(counters_.errors_rate_limited);
+        Counters::bump(counters_.publish_failures);
+        if (first_refusal) {
+            library_logger()->warn(
+                "Messaging {}: send_error limited to {}/s (bursts of {}): error messages "
+                "are not sent until the rate falls (counted in stats().errors_rate_limited)",
+                id_, options_.error_rate, options_.error_burst);
+        }
+        return detail::failed_delivery(with_code(
+            ErrorNumbers::FB103, "error message not sent: send_error is limited to " +
+                                     std::to_string(options_.error_rate) + " per second (error_rate)"));
+    }
+
     // ---- The wiring: each part gets its configuration and the callbacks it may call ----
 
     detail::Publisher::Config publisher_config() const {
@@ -270,7 +299,28 @@ private:
         hooks.request_work = [this] { supervisor_.request_work(); };
         hooks.report_overflow = [this] { inbound_.push(detail::OverflowReport{}); };
         hooks.fault = [this](detail::Fault fault) { inbound_.push(std::move(fault)); };
+        hooks.control_refused = [this](const std::string& topic, int reason) {
+            control_refused(topic, reason);
+        };
         return hooks;
+    }
+
+    // Client thread: the broker refused one of our presence records (MQTT 5 PUBACK reason code), typically
+    // an ACL. Said once per start(): presence and duplicate-id detection do not work without it.
+    void control_refused(const std::string& topic, int reason) {
+        if (topic != *presence_topic_ref_ || presence_refusal_reported_.exchange(true)) {
+            return;
+        }
+        inbound_.push(detail::Fault{
+            ErrorNumbers::FB103,
+            with_code(
+                ErrorNumbers::FB103,
+                "the broker refused the presence announcement on " + topic + " (MQTT 5 reason code " +
+                    std::to_string(reason) + (reason == 0x87 ? ", not authorized" : "") +
+                    "): researchers cannot follow this component's presence and duplicate ids are detected "
+                    "only from the broker's disconnections; allow the topic in the broker's ACL, or set "
+                    "presence = false"),
+            {}});
     }
 
     detail::PresenceService::Config presence_config() const {
@@ -282,6 +332,7 @@ private:
     detail::PresenceService::Hooks presence_hooks() {
         detail::PresenceService::Hooks hooks;
         hooks.connection_seq = [this] { return supervisor_.connection_seq(); };
+        hooks.attempt_seq = [this] { return supervisor_.attempt_seq(); };
         hooks.may_repair = [this] {
             return supervisor_.phase() == detail::Phase::connected && publisher_.link_up();
         };
@@ -404,6 +455,7 @@ private:
         supervisor_.join();  // a supervisor that ended on a sticky failure
         inbound_.dispatcher().start();
         takeover_.reset();
+        presence_refusal_reported_.store(false);
         publisher_.open();
         if (const auto error = supervisor_.start()) {
             publisher_.close(with_code(ErrorNumbers::FB103, "not connected to the broker: " + *error));
@@ -425,7 +477,7 @@ private:
             [this](std::string&& payload) {
                 publish(logger_topic_ref_, std::move(payload), Outbox::Kind::log);
             },
-            counters_);
+            counters_, detail::LogForwarder::Rate{options_.forwarded_log_rate, options_.forwarded_log_burst});
         forwarder->set_level(spdlog::level::info);
         if (detail::log_hub().add_forwarder(forwarder)) {
             forwarder_ = std::move(forwarder);
@@ -489,6 +541,8 @@ private:
     Counters counters_;
     detail::UserCallbacks callbacks_;
     detail::TakeoverDetector takeover_;
+    detail::RateLimiter error_limiter_;
+    std::atomic<bool> presence_refusal_reported_{false};  // once per start()
     detail::Publisher publisher_;
     detail::PresenceService presence_;
     detail::ConnectionSupervisor supervisor_;

@@ -73,6 +73,11 @@ void validate_options(const MessagingOptions& options) {
     } else if (options.end_to_end_ack &&
                (options.end_to_end_timeout.count() <= 0 || options.end_to_end_resend_interval.count() <= 0)) {
         problem = "end_to_end_timeout and end_to_end_resend_interval must be positive";
+    } else if (!(options.error_rate >= 0.0) || !(options.error_burst >= 1.0) ||
+               !(options.forwarded_log_rate >= 0.0) || !(options.forwarded_log_burst >= 1.0) ||
+               options.error_rate > 1e9 || options.forwarded_log_rate > 1e9 || options.error_burst > 1e9 ||
+               options.forwarded_log_burst > 1e9) {
+        problem = "error_rate and forwarded_log_rate must be in 0..1e9, their bursts in 1..1e9";
     } else if (const char* name = too_long(options)) {
         problem = std::string(name) + " must not exceed 366 days";
     } else if (options.session_expiry.count() > 0xFFFFFFFFLL) {

@@ -23,21 +23,35 @@ std::string Outbox::full_text() const {
 }
 
 void Outbox::enqueue_locked(std::uint64_t id, const Entry& entry) {
-    if (waiting_.insert(id).second && entry.kind == Kind::message) {
+    if (!waiting_.insert(id).second) {
+        return;
+    }
+    if (entry.kind == Kind::message) {
         ++waiting_messages_;
         waiting_message_bytes_ += entry.payload->size();
+    } else if (entry.kind == Kind::log) {
+        waiting_logs_.insert(id);
     }
 }
 
 void Outbox::dequeue_locked(std::uint64_t id, const Entry& entry) {
-    if (waiting_.erase(id) != 0 && entry.kind == Kind::message) {
+    if (waiting_.erase(id) == 0) {
+        return;
+    }
+    if (entry.kind == Kind::message) {
         --waiting_messages_;
         waiting_message_bytes_ -= entry.payload->size();
+    } else if (entry.kind == Kind::log) {
+        waiting_logs_.erase(id);
     }
 }
 
-Outbox::Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue)
-    : limits_(limits), counters_(counters), on_requeue_(std::move(on_requeue)) {}
+Outbox::Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue,
+               ControlRefused on_control_refused)
+    : limits_(limits),
+      counters_(counters),
+      on_requeue_(std::move(on_requeue)),
+      on_control_refused_(std::move(on_control_refused)) {}
 
 void Outbox::finish(std::vector<Completion>& done) {
     for (auto& completion : done) {
@@ -117,6 +131,24 @@ bool Outbox::make_room_locked(Kind kind, std::size_t bytes, std::vector<Completi
     auto full = [&] { return counted_ + 1 > limits_.capacity || bytes_ + bytes > limits_.max_bytes; };
     if (!full()) {
         return true;
+    }
+    if (kind == Kind::message) {
+        // Under pressure log records go first, whatever the policy: a reply must never be refused for
+        // room that a log record about someone's bad input holds (docs/reliability.md, "Under attack").
+        while (full() && !waiting_logs_.empty()) {
+            const auto entry = entries_.find(*waiting_logs_.begin());
+            if (entry == entries_.end()) {
+                waiting_logs_.erase(waiting_logs_.begin());
+                continue;
+            }
+            erase_locked(entry, false,
+                         with_code(ErrorNumbers::FB103,
+                                   full_text() + ": log record dropped to make room for a message"),
+                         done);
+        }
+        if (!full()) {
+            return true;
+        }
     }
     if (kind == Kind::message && limits_.overflow == OutboxOverflow::drop_oldest) {
         // Only messages not handed to the client can be dropped: the client owns the others. Drop nothing
@@ -469,6 +501,7 @@ void Outbox::published(std::uint64_t id) {
 void Outbox::publish_failed(std::uint64_t id, const PublishFailure& failure) {
     bool requeued = false;
     std::vector<Completion> done;
+    std::string refused_control_topic;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         const auto found = entries_.find(id);
@@ -478,6 +511,9 @@ void Outbox::publish_failed(std::uint64_t id, const PublishFailure& failure) {
         Entry& entry = found->second;
         leave_flight_locked(entry);
         if (failure.refusal_reason >= 0) {
+            if (entry.kind == Kind::control) {
+                refused_control_topic = *entry.topic;
+            }
             erase_locked(found, false,
                          with_code(ErrorNumbers::FB103, "the broker refused the publication to " +
                                                             *entry.topic + " (MQTT 5 reason code " +
@@ -502,6 +538,9 @@ void Outbox::publish_failed(std::uint64_t id, const PublishFailure& failure) {
     finish(done);
     if (requeued && on_requeue_) {
         on_requeue_();
+    }
+    if (!refused_control_topic.empty() && on_control_refused_) {
+        on_control_refused_(refused_control_topic, failure.refusal_reason);
     }
 }
 

@@ -76,7 +76,13 @@ public:
     /// @p on_requeue is called (outside the lock, possibly on a Paho thread; must not block) when a
     /// publication failed because the connection went, or when room was made in the window, and
     /// publications wait to be handed over.
-    Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue);
+    ///
+    /// @p on_control_refused is called (outside the lock, on a client thread; must not block) when the
+    /// broker refuses a control publication (presence, acknowledgements) with an MQTT 5 reason code: nobody
+    /// waits on those, so this is how a denial gets reported.
+    using ControlRefused = std::function<void(const std::string& topic, int reason_code)>;
+    Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue,
+           ControlRefused on_control_refused = {});
 
     Outbox(const Outbox&) = delete;
     Outbox& operator=(const Outbox&) = delete;
@@ -203,11 +209,13 @@ private:
     const Limits limits_;
     Counters& counters_;
     std::function<void()> on_requeue_;
+    ControlRefused on_control_refused_;
 
     mutable std::mutex mutex_;
     mutable std::condition_variable empty_;
     std::map<std::uint64_t, Entry> entries_;
     std::set<std::uint64_t> waiting_;        // ids waiting to be taken, oldest first
+    std::set<std::uint64_t> waiting_logs_;   // the log records among them: evicted first for a message
     std::size_t waiting_messages_ = 0;       // messages among them
     std::size_t waiting_message_bytes_ = 0;  // their payload bytes
     bool closed_ = false;                    // see close()

@@ -64,38 +64,39 @@ void PresenceService::received(const InboundPresence& presence) {
     }
 }
 
+// A record on our own presence topic. Anyone the broker's ACL lets publish there can write one, so a
+// record changes nothing by itself (takeover_detector.hpp): it is counted, and under MQTT 3.1.1 it explains
+// a connection the broker closed.
 void PresenceService::own_record(const PresenceRecord& record, bool retained) {
+    const std::uint64_t connection = hooks_.connection_seq();
     if (record.instance == config_.instance) {
         // Our own record. A retained one is replaced by the "online" we publish at each connection; a
         // live "offline" of an earlier connection is its will, published by a broker that noticed it
         // dead only after we had reconnected (a stalled network): announce again, so that the retained
-        // record is right. (The will of the current connection comes from a broker shutting down:
-        // the connection is closing, the next one announces itself anyway.)
-        if (!retained && record.state != "online" && record.seq < hooks_.connection_seq() &&
-            hooks_.may_repair()) {
+        // record is right. Once per connection: a copy of our record replayed by someone else must not
+        // make us publish again and again. (The will of the current connection comes from a broker
+        // shutting down: the connection is closing, the next one announces itself anyway.)
+        if (!retained && record.state != "online" && record.seq < connection && hooks_.may_repair() &&
+            reannounced_connection_.exchange(connection) != connection) {
             hooks_.announce(payload("online", {}));
         }
         return;
     }
-    bool verdict = false;
-    const std::string who = "instance " + record.instance;
-    if (record.state == "duplicate" && record.other == config_.instance) {
-        verdict = takeover_.explicit_verdict("the other process (" + who +
-                                             ") detected the duplicate id first: " + record.reason);
-    } else if (!retained && record.state == "online") {
-        // Announced while we are connected: another process is connected at the same time as us.
-        verdict = takeover_.explicit_verdict(who + " announced itself online while this one was connected");
-    } else {
-        // Someone else's record was published on our topic since our last connection: count it once
-        // per connection (a single one can be the record of a previous run of this component).
-        const std::uint64_t seq = hooks_.connection_seq();
-        if (evidence_generation_.exchange(seq) != seq) {
-            verdict = takeover_.sign(TakeoverDetector::Clock::now(),
-                                     who + " (" + record.state + ") found on " + config_.own_topic);
-        }
-    }
-    if (verdict) {
+    Counters::bump(counters_.foreign_presence_records);
+    const std::string who = "instance " + record.instance + " (" + record.state + ")";
+    // Attributed to the connection being made or in use (a retained record arrives as we subscribe).
+    if (takeover_.foreign_record(hooks_.attempt_seq(), TakeoverDetector::Clock::now(), who)) {
         hooks_.takeover(record.instance);
+        return;
+    }
+    if (warned_foreign_connection_ != connection) {
+        // Once per connection: a flood of records must not become a flood of log lines.
+        warned_foreign_connection_ = connection;
+        library_logger()->warn(
+            "Messaging {}: a presence record of another {} appeared on {} ({}): ignored. If another process "
+            "uses this component id the broker will keep disconnecting one for the other, which is "
+            "detected; a record alone proves nothing (anyone allowed to publish there can write it)",
+            config_.id, who, config_.own_topic, retained ? "retained" : "live");
     }
 }
 

@@ -33,6 +33,7 @@ public:
     /// Given by the composition root; called on the dispatcher thread.
     struct Hooks {
         std::function<std::uint64_t()> connection_seq;  ///< successful connections so far
+        std::function<std::uint64_t()> attempt_seq;     ///< the connection being made or in use
         std::function<bool()> may_repair;  ///< connected, and not announcing our end (stop, duplicate id)
         std::function<void(std::string&& payload)> announce;     ///< publishes a retained record of ours
         std::function<void(const std::string& other)> takeover;  ///< a duplicate-id verdict (other instance)
@@ -67,7 +68,8 @@ private:
     const UserCallbacks& callbacks_;
     const Hooks hooks_;
     PresenceTracker nodes_;
-    std::atomic<std::uint64_t> evidence_generation_{0};  // connection that already counted a duplicate sign
+    std::atomic<std::uint64_t> reannounced_connection_{0};  // connection that already repaired its record
+    std::uint64_t warned_foreign_connection_ = 0;           // dispatcher thread only
 };
 
 }  // namespace fedbiomed::detail

@@ -29,7 +29,13 @@ Publisher::Publisher(Config config, Counters& counters, Hooks hooks)
     : config_(std::move(config)),
       counters_(counters),
       hooks_(std::move(hooks)),
-      outbox_(config_.limits, counters_, [this] { hooks_.request_work(); }) {}
+      outbox_(
+          config_.limits, counters_, [this] { hooks_.request_work(); },
+          [this](const std::string& topic, int reason_code) {
+              if (hooks_.control_refused) {
+                  hooks_.control_refused(topic, reason_code);
+              }
+          }) {}
 
 Delivery Publisher::publish(Outbox::Kind kind, SharedText topic, std::string&& payload) {
     const auto end_to_end =

@@ -40,6 +40,8 @@ public:
         std::function<void()> request_work;      ///< someone should pump() soon (the supervisor's thread)
         std::function<void()> report_overflow;   ///< queue an OverflowReport for the dispatcher thread
         std::function<void(Fault fault)> fault;  ///< queue a fault for the dispatcher thread
+        /// The broker refused a control publication (client thread; see Outbox::ControlRefused).
+        std::function<void(const std::string& topic, int reason_code)> control_refused;
     };
 
     /// A control publication to make as soon as a session is attached (presence "online").

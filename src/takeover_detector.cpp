@@ -5,8 +5,7 @@ namespace fedbiomed::detail {
 TakeoverDetector::TakeoverDetector(int threshold, std::chrono::milliseconds window)
     : threshold_(threshold), window_(window) {}
 
-bool TakeoverDetector::sign(Clock::time_point now, const std::string& what) {
-    std::lock_guard<std::mutex> lock(mutex_);
+bool TakeoverDetector::add_sign_locked(Clock::time_point now, const std::string& what) {
     if (threshold_ <= 0 || decided_) {
         return false;
     }
@@ -21,14 +20,63 @@ bool TakeoverDetector::sign(Clock::time_point now, const std::string& what) {
     return false;
 }
 
-bool TakeoverDetector::explicit_verdict(const std::string& what) {
+bool TakeoverDetector::sign(Clock::time_point now, const std::string& what) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (threshold_ <= 0 || decided_) {
-        return false;
+    return add_sign_locked(now, what);
+}
+
+namespace {
+
+constexpr std::size_t kRemembered = 4;
+
+void remember(std::deque<std::uint64_t>& list, std::uint64_t connection) {
+    if (list.empty() || list.back() != connection) {
+        list.push_back(connection);
     }
-    explicit_ = what;
-    decided_ = true;
-    return true;
+    while (list.size() > kRemembered) {
+        list.pop_front();
+    }
+}
+
+bool contains(const std::deque<std::uint64_t>& list, std::uint64_t connection) {
+    for (const std::uint64_t entry : list) {
+        if (entry == connection) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+// A loss and a record pair up when the record was seen during the lost connection or the next one: the
+// other process takes the session over, then announces itself, and we find its record (retained) when we
+// subscribe again. Which connection a record is attributed to races with the reconnection by a few
+// milliseconds, hence both. Each loss counts once.
+bool TakeoverDetector::connection_lost(std::uint64_t connection, Clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (contains(foreign_connections_, connection) || contains(foreign_connections_, connection + 1)) {
+        return add_sign_locked(now, "connection " + std::to_string(connection) +
+                                        " closed by the broker while " + foreign_what_ + " was announced");
+    }
+    remember(pending_losses_, connection);
+    return false;
+}
+
+bool TakeoverDetector::foreign_record(std::uint64_t connection, Clock::time_point now,
+                                      const std::string& what) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    remember(foreign_connections_, connection);
+    foreign_what_ = what;
+    for (auto loss = pending_losses_.begin(); loss != pending_losses_.end(); ++loss) {
+        if (*loss == connection || *loss + 1 == connection) {
+            const std::uint64_t lost = *loss;
+            pending_losses_.erase(loss);
+            return add_sign_locked(
+                now, "connection " + std::to_string(lost) + " closed by the broker, then " + what + " found");
+        }
+    }
+    return false;
 }
 
 bool TakeoverDetector::decided() const {
@@ -43,9 +91,6 @@ std::size_t TakeoverDetector::signs() const {
 
 std::string TakeoverDetector::describe() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!explicit_.empty()) {
-        return explicit_;
-    }
     std::string text =
         std::to_string(signs_.size()) + " signs within " + std::to_string(window_.count()) + " ms";
     const char* separator = ": ";
@@ -61,7 +106,9 @@ void TakeoverDetector::reset() {
     std::lock_guard<std::mutex> lock(mutex_);
     signs_.clear();
     decided_ = false;
-    explicit_.clear();
+    foreign_connections_.clear();
+    foreign_what_.clear();
+    pending_losses_.clear();
 }
 
 }  // namespace fedbiomed::detail

@@ -1,11 +1,21 @@
-// Decides that another process uses this component id: the broker then disconnects one connection for
-// the other again and again. One sign alone can be innocent (the announcement of a previous run of this
-// component, left on the broker), so a verdict needs several signs within a window, or an explicit
-// statement from the other process that it detected us.
+// Decides that another process uses this component id, from what only the broker can say: it disconnects
+// one connection for the other again and again (a "session takeover": both use the same client id).
+//
+// Why only the broker: any client of the broker can publish anything on our presence topic, so a presence
+// record is no proof (one forged "online" record used to stop a node for good). What counts:
+//   - MQTT 5: a DISCONNECT with reason code 0x8E "session taken over": one sign each (sign()).
+//   - Otherwise (MQTT 3.1.1; Mosquitto 2.0 also closes MQTT 5 connections taken over without a DISCONNECT)
+//     the broker just closes the socket, which a network failure does too. A lost connection is a sign
+//     only when another instance's presence record was seen on our own topic during that connection or
+//     the next one (connection_lost() and foreign_record()): the other process announces itself at each
+//     of its connections. A forged record without a lost connection is no sign at all.
+// One sign alone can be innocent (a previous run of this component, a network blip), so a verdict needs
+// `threshold` signs within `window`.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -19,13 +29,20 @@ public:
     /// @p threshold signs within @p window make a verdict; a threshold of 0 disables the detector.
     TakeoverDetector(int threshold, std::chrono::milliseconds window);
 
-    /// Records one sign seen at @p now with a description (kept for the verdict text). Thread-safe.
+    /// Records one sign the broker gave (MQTT 5 "session taken over") at @p now, with a description kept
+    /// for the verdict text. Thread-safe.
     /// @return true when this sign completes a verdict (only the first verdict returns true).
     bool sign(Clock::time_point now, const std::string& what);
 
-    /// Records that the other process announced that it detected us: a verdict at once (unless disabled).
-    /// @return true when this is the first verdict.
-    bool explicit_verdict(const std::string& what);
+    /// Connection number @p connection was lost (without the broker's 0x8E) at @p now. A sign when another
+    /// instance's record was seen during it; otherwise the loss waits for such a record during the next
+    /// connection.
+    /// @return true when this completes a verdict.
+    bool connection_lost(std::uint64_t connection, Clock::time_point now);
+
+    /// Another instance's record (@p what describes it) was seen on our own presence topic
+    /// while connection number @p connection was up. @return true when this completes a verdict.
+    bool foreign_record(std::uint64_t connection, Clock::time_point now, const std::string& what);
 
     /// True once a verdict was reached. Thread-safe.
     bool decided() const;
@@ -40,12 +57,18 @@ public:
     void reset();
 
 private:
+    bool add_sign_locked(Clock::time_point now, const std::string& what);
+
     const int threshold_;
     const std::chrono::milliseconds window_;
     mutable std::mutex mutex_;
     std::deque<std::pair<Clock::time_point, std::string>> signs_;
     bool decided_ = false;
-    std::string explicit_;
+    // Loss bookkeeping (the last few of each): connections during which a foreign record was seen (and
+    // what the last one was), and lost connections still waiting for such a record.
+    std::deque<std::uint64_t> foreign_connections_;
+    std::string foreign_what_;
+    std::deque<std::uint64_t> pending_losses_;
 };
 
 }  // namespace fedbiomed::detail

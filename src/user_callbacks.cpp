@@ -19,7 +19,16 @@ std::optional<Fault> UserCallbacks::message(const Json& msg, const std::string& 
 
 void UserCallbacks::fault(Fault fault) const noexcept {
     try {
-        library_logger()->error("Messaging {}: {}", owner_id_, fault.text);
+        const auto allowance = fault.topic.empty() ? RateLimiter::Outcome{true, 0, false}
+                                                   : fault_log_limiter_.take(RateLimiter::Clock::now());
+        if (allowance.allowed && allowance.refused_before != 0) {
+            library_logger()->error(
+                "Messaging {}: {} (and {} similar fault(s) about inbound payloads not "
+                "logged before it; see stats())",
+                owner_id_, fault.text, allowance.refused_before);
+        } else if (allowance.allowed) {
+            library_logger()->error("Messaging {}: {}", owner_id_, fault.text);
+        }
     } catch (...) {
     }
     if (!on_fault) {

@@ -12,6 +12,7 @@
 #include "fedbiomed/errors.hpp"
 #include "fedbiomed/messaging_events.hpp"
 #include "inbound_item.hpp"
+#include "rate_limiter.hpp"
 
 namespace fedbiomed::detail {
 
@@ -42,8 +43,14 @@ std::optional<Fault> capture_fault(Call&& call, ErrorNumbers fallback, const std
 /// read by the dispatcher thread only.
 class UserCallbacks {
 public:
+    /// Faults about inbound payloads logged per second (bursts): the rest are counted (rate_limiter.hpp).
+    static constexpr double kFaultLogRate = 10.0;
+    static constexpr double kFaultLogBurst = 20.0;
+
     explicit UserCallbacks(std::string owner_id, MessageHandler on_message)
-        : owner_id_(std::move(owner_id)), on_message_(std::move(on_message)) {}
+        : owner_id_(std::move(owner_id)),
+          on_message_(std::move(on_message)),
+          fault_log_limiter_(kFaultLogRate, kFaultLogBurst) {}
 
     FaultHandler on_fault;
     ConnectionStateHandler on_state;
@@ -55,7 +62,10 @@ public:
     /// FB103 otherwise.
     std::optional<Fault> message(const Json& msg, const std::string& topic) const;
 
-    /// Logs @p text on the library logger and calls the fault handler. Never throws.
+    /// Logs @p text on the library logger and calls the fault handler. Faults about inbound payloads (with
+    /// a topic) come at the rate a hostile client chooses: the log (which a node forwards on
+    /// general/logger) gets a bounded number of lines and a count of the rest; the fault handler still
+    /// gets every one. Never throws.
     void fault(Fault fault) const noexcept;
 
     /// Calls the connection-state handler, if any. Never throws.
@@ -72,6 +82,7 @@ private:
 
     const std::string owner_id_;
     const MessageHandler on_message_;  // immutable: read from every thread without locks
+    mutable RateLimiter fault_log_limiter_;
 };
 
 }  // namespace fedbiomed::detail

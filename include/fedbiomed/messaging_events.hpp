@@ -20,8 +20,9 @@ struct MessagingFault {
     /// FB601 undecodable payload, not an object, or larger than max_payload_bytes (also a malformed
     /// presence announcement); FB104 / FB625 incompatible or mistyped protocol version; FB100 inbound queue
     /// overflow (oldest messages dropped) or connection to the broker lost; FB103 an exception from the
-    /// MessageHandler (or that exception's own code when it is a FedbiomedError), or a publication refused
-    /// or dropped because the outbox was full; FB102 no end-to-end acknowledgement in time.
+    /// MessageHandler (or that exception's own code when it is a FedbiomedError), or publications refused
+    /// or dropped because the outbox was full (one fault per burst, with the counts: "outbox full (...): N new
+    /// message(s) not sent, M older message(s) dropped"); FB102 no end-to-end acknowledgement in time.
     /// Sticky failures (no reconnection until stop() then start()) keep the code of their cause: FB101 when
     /// the broker refused a reconnection (credentials, authorisation) or another process uses the same
     /// component id; FB100 when the connection was lost with reconnect.enabled false (reported after the
@@ -57,6 +58,15 @@ struct MessagingStats {
     /// Inbound messages carrying an end-to-end id already handled, dropped before the MessageHandler.
     std::uint64_t duplicates_dropped = 0;
     std::uint64_t end_to_end_timeouts = 0;  ///< publications failed for lack of an end-to-end acknowledgement
+    /// send_error() calls not sent because they exceeded MessagingOptions::error_rate (their Delivery
+    /// failed with FB103).
+    std::uint64_t errors_rate_limited = 0;
+    /// Log records not forwarded because they exceeded MessagingOptions::forwarded_log_rate (also counted
+    /// in logs_dropped).
+    std::uint64_t logs_rate_limited = 0;
+    /// Presence records of another instance found on this component's own presence topic: another process
+    /// with the same id, or a forgery. None of them changes the component's state by itself.
+    std::uint64_t foreign_presence_records = 0;
 };
 
 /// @brief Where the connection to the broker stands, as told to a ConnectionStateHandler.

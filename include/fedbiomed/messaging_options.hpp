@@ -136,11 +136,14 @@ struct MessagingOptions {
     /// "offline" itself). Researchers follow the nodes' announcements (online_nodes(), presence handler).
     /// Reference components never subscribe to these topics. Also what detects duplicate ids.
     bool presence = true;
-    /// Duplicate ids: when this many signs that another process uses this component id (another
-    /// instance's announcement found on our own presence topic, or an MQTT 5 "session taken over"
-    /// disconnection) are seen within takeover_window, the component stops reconnecting: sticky failure
-    /// FB101 "another process is connected with the same component id", reported on both processes.
-    /// 0 disables the detection.
+    /// Duplicate ids: when this many signs that another process uses this component id are seen within
+    /// takeover_window, the component stops reconnecting: sticky failure FB101 "another process is
+    /// connected with the same component id", reported on both processes. Only the broker's word counts as
+    /// a sign, never a message that another client could forge: under MQTT 5 a disconnection with reason
+    /// code 0x8E "session taken over"; under MQTT 3.1.1 (needs @ref presence) a connection the broker
+    /// closed with another instance's announcement found on our own presence topic during it or the next
+    /// connection. Two processes sharing a component id but configured with different client ids are not
+    /// disconnected by the broker and are only warned about. 0 disables the detection.
     int takeover_threshold = 3;
     std::chrono::milliseconds takeover_window{60000};  ///< see takeover_threshold
     /// End-to-end acknowledgement between components of this library (requires MQTT 5 and QoS >= 1 here;
@@ -156,6 +159,18 @@ struct MessagingOptions {
     std::chrono::milliseconds end_to_end_timeout{60000};
     /// end_to_end_ack: a message acknowledged by the broker but not by a receiver is sent again after this.
     std::chrono::milliseconds end_to_end_resend_interval{2000};
+    /// send_error() sends at most this many error messages per second on average, in bursts of at most
+    /// error_burst: what bad requests make a node send back stays bounded however many arrive. The others
+    /// are not sent: their Delivery fails (FB103), they are counted (MessagingStats::errors_rate_limited)
+    /// and logged together, once per episode. 0 lifts the limit.
+    double error_rate = 10.0;
+    double error_burst = 20.0;  ///< see error_rate
+    /// forward_logs: at most this many log records per second on general/logger, in bursts of at most
+    /// forwarded_log_burst. The others are counted (MessagingStats::logs_rate_limited) and announced by
+    /// one WARNING record "N log record(s) not forwarded" before the next record forwarded. Local sinks
+    /// (the console) still get every record. 0 lifts the limit.
+    double forwarded_log_rate = 20.0;
+    double forwarded_log_burst = 100.0;  ///< see forwarded_log_rate
     /// Nodes only: while started, forward the library logger's records of INFO and above to general/logger
     /// as reference `log` messages (spec section 9; see logger.hpp). At most one forwarder per process:
     /// the first node started.

@@ -8,6 +8,7 @@
 
 #include "end_to_end.hpp"
 #include "presence.hpp"
+#include "rate_limiter.hpp"
 #include "reconnect_policy.hpp"
 #include "takeover_detector.hpp"
 #include "topics.hpp"
@@ -91,15 +92,97 @@ TEST(TakeoverDetector, AVerdictNeedsTheThresholdWithinTheWindow) {
     EXPECT_EQ(detector.signs(), 0U);
 }
 
-TEST(TakeoverDetector, AnExplicitStatementIsAVerdictAtOnceUnlessDisabled) {
-    TakeoverDetector detector(3, milliseconds(1000));
-    EXPECT_TRUE(detector.explicit_verdict("the other one said so"));
+TEST(TakeoverDetector, RecordsOfAnotherInstanceAloneAreNeverASign) {
+    // A forger can publish as many records as it likes: without a connection the broker closed, nothing.
+    TakeoverDetector detector(3, milliseconds(60000));
+    const auto start = Clock::now();
+    for (int i = 0; i < 100; ++i) {
+        EXPECT_FALSE(detector.foreign_record(1, start + milliseconds(i), "instance x (online)"));
+    }
+    EXPECT_EQ(detector.signs(), 0U);
+    EXPECT_FALSE(detector.decided());
+}
+
+TEST(TakeoverDetector, ALostConnectionIsNoSignWithoutAnotherInstancesRecord) {
+    // A network that fails again and again is not a duplicate id.
+    TakeoverDetector detector(3, milliseconds(60000));
+    const auto start = Clock::now();
+    for (std::uint64_t connection = 1; connection <= 10; ++connection) {
+        EXPECT_FALSE(detector.connection_lost(connection, start + milliseconds(connection)));
+    }
+    EXPECT_EQ(detector.signs(), 0U);
+}
+
+TEST(TakeoverDetector, ALossExplainedByARecordDuringItOrTheNextConnectionIsOneSign) {
+    TakeoverDetector detector(3, milliseconds(60000));
+    const auto start = Clock::now();
+    // Connection 1 lost; the other instance's record found when connection 2 subscribed: a sign.
+    EXPECT_FALSE(detector.connection_lost(1, start));
+    EXPECT_FALSE(detector.foreign_record(2, start + milliseconds(10), "instance b (online)"));
+    EXPECT_EQ(detector.signs(), 1U);
+    // More records during connection 2 do not count that loss again.
+    EXPECT_FALSE(detector.foreign_record(2, start + milliseconds(20), "instance b (online)"));
+    EXPECT_EQ(detector.signs(), 1U);
+    // Connection 2 lost after a record was seen during it: a sign at once.
+    EXPECT_FALSE(detector.connection_lost(2, start + milliseconds(30)));
+    EXPECT_EQ(detector.signs(), 2U);
+    // A record two connections after a loss explains nothing.
+    EXPECT_FALSE(detector.connection_lost(4, start + milliseconds(40)));
+    EXPECT_FALSE(detector.foreign_record(6, start + milliseconds(50), "instance b (online)"));
+    EXPECT_EQ(detector.signs(), 2U);
+    // ...but it was seen during connection 6, so losing connection 6 is the third sign: the verdict.
+    EXPECT_TRUE(detector.connection_lost(6, start + milliseconds(60)));
     EXPECT_TRUE(detector.decided());
-    EXPECT_EQ(detector.describe(), "the other one said so");
+    EXPECT_NE(detector.describe().find("3 signs within 60000 ms"), std::string::npos) << detector.describe();
+}
+
+TEST(TakeoverDetector, DisabledItNeverDecides) {
     TakeoverDetector disabled(0, milliseconds(1000));
     EXPECT_FALSE(disabled.sign(Clock::now(), "a"));
-    EXPECT_FALSE(disabled.explicit_verdict("b"));
+    EXPECT_FALSE(disabled.connection_lost(1, Clock::now()));
+    EXPECT_FALSE(disabled.foreign_record(1, Clock::now(), "b"));
     EXPECT_FALSE(disabled.decided());
+}
+
+using fedbiomed::detail::RateLimiter;
+
+TEST(RateLimiter, AllowsTheBurstThenTheRateAndCountsTheRest) {
+    RateLimiter limiter(10.0, 5.0);
+    const auto start = RateLimiter::Clock::now();
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_TRUE(limiter.take(start).allowed) << i;
+    }
+    const auto refused = limiter.take(start);
+    EXPECT_FALSE(refused.allowed);
+    EXPECT_TRUE(refused.first_refusal);
+    for (int i = 0; i < 9; ++i) {
+        const auto again = limiter.take(start);
+        EXPECT_FALSE(again.allowed);
+        EXPECT_FALSE(again.first_refusal);
+    }
+    EXPECT_EQ(limiter.pending_refusals(), 10U);
+    // 100 ms later one token is back: allowed, and it carries the ten refusals to report.
+    const auto later = limiter.take(start + milliseconds(100));
+    EXPECT_TRUE(later.allowed);
+    EXPECT_EQ(later.refused_before, 10U);
+    EXPECT_EQ(limiter.pending_refusals(), 0U);
+    // Over one simulated minute of a flood at 10 000 per second, the rate holds: 600 (+ the burst).
+    std::size_t allowed = 0;
+    for (int ms = 0; ms < 60000; ++ms) {
+        for (int k = 0; k < 10; ++k) {
+            allowed += limiter.take(start + milliseconds(200 + ms)).allowed ? 1U : 0U;
+        }
+    }
+    EXPECT_GE(allowed, 595U);
+    EXPECT_LE(allowed, 606U);
+}
+
+TEST(RateLimiter, ARateOfZeroIsNoLimit) {
+    RateLimiter limiter(0.0, 1.0);
+    const auto now = RateLimiter::Clock::now();
+    for (int i = 0; i < 1000; ++i) {
+        ASSERT_TRUE(limiter.take(now).allowed);
+    }
 }
 
 TEST(EndToEnd, IdsCarryTheInstanceAndTheSequence) {

@@ -1,0 +1,239 @@
+// Attacks by an ordinary client of the broker (anonymous, allowed to publish anywhere), against components
+// of this library (docs/reliability.md, "Under attack"). Each test asserts that the component keeps its
+// state and keeps answering; what it measures is printed as "[ measure  ]" lines.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <fedbiomed/errors.hpp>
+#include <fedbiomed/json.hpp>
+#include <fedbiomed/messaging.hpp>
+
+#include "mosquitto_broker.hpp"
+#include "test_helpers.hpp"
+
+namespace fbm_test {
+namespace {
+
+using fedbiomed::ComponentType;
+using fedbiomed::ConnectionEvent;
+using fedbiomed::ConnectionState;
+using fedbiomed::ErrorNumbers;
+using fedbiomed::Json;
+using fedbiomed::Messaging;
+using fedbiomed::MessagingOptions;
+
+void measure(const std::string& name, std::uint64_t value) {
+    ::testing::Test::RecordProperty(name, std::to_string(value));
+    std::cout << "[ measure  ] " << name << " = " << value << std::endl;
+}
+
+MessagingOptions attack_options(const MosquittoBroker& broker, fedbiomed::MqttVersion version) {
+    auto options = options_for(broker);
+    options.mqtt_version = version;
+    options.forward_logs = false;
+    options.reconnect.min_delay = std::chrono::milliseconds(50);
+    options.reconnect.max_delay = std::chrono::milliseconds(500);
+    return options;
+}
+
+// Counts what matters to these tests: failures and connections, in order of arrival.
+class StateLog {
+public:
+    fedbiomed::ConnectionStateHandler handler() {
+        return [this](const ConnectionEvent& event) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            events_.push_back(event);
+        };
+    }
+    std::size_t count(ConnectionState state) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::size_t n = 0;
+        for (const auto& event : events_) {
+            n += event.state == state ? 1U : 0U;
+        }
+        return n;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<ConnectionEvent> events_;
+};
+
+// The presence record a component of this library published (retained) on its own topic.
+Json own_record(const MosquittoBroker& broker, const std::string& topic) {
+    RawClient observer(broker, {topic});
+    EXPECT_TRUE(observer.wait_for_count(1));
+    const auto messages = observer.messages();
+    return messages.empty() ? Json::object() : fedbiomed::deserialize_msg(messages.front().payload);
+}
+
+// Every kind of record an attacker can write on a component's own presence topic, copying the format (and
+// the instance) of the component's genuine retained record.
+std::vector<std::string> forgeries(const Json& genuine, const std::string& type, const std::string& id) {
+    const std::string instance = genuine.value("instance", std::string("0000000000000000"));
+    std::vector<std::string> records;
+    auto record = [&](const std::string& state, const std::string& forged_instance, std::uint64_t seq,
+                      const std::string& other) {
+        Json r = {{"state", state}, {"type", type}, {"id", id}, {"instance", forged_instance}, {"seq", seq}};
+        if (!other.empty()) {
+            r["other"] = other;
+        }
+        records.push_back(fedbiomed::serialize_msg(r));
+    };
+    record("online", "attacker", 1, {});                   // another process announcing itself
+    record("offline", "attacker", 1, {});                  // another process leaving
+    record("duplicate", "attacker", 1, instance);          // "I detected you": the old explicit verdict
+    record("online", "attacker", 999999, {});              // a later connection of the attacker
+    record("offline", instance, 0, {});                    // our own record replayed: "you are gone"
+    record("duplicate", instance, 0, instance);            // our own instance accusing itself
+    return records;
+}
+
+void forged_presence_leaves_components_untouched(fedbiomed::MqttVersion version) {
+    MosquittoBroker broker;
+    const std::string suffix = unique_suffix();
+    const std::string node_id = "node_forged_" + suffix;
+    const std::string researcher_id = "researcher_forged_" + suffix;
+    StateLog node_states;
+    StateLog researcher_states;
+    Recorder node_faults;
+    Recorder researcher_faults;
+    std::unique_ptr<Messaging> node;
+    node = std::make_unique<Messaging>(
+        [&](const Json& msg, const std::string&) {
+            if (msg.value("command", "") == "ping") {
+                node->send_message(Json{{"protocol_version", "1"},
+                                        {"researcher_id", msg.at("researcher_id")},
+                                        {"node_id", node_id},
+                                        {"success", true},
+                                        {"sequence", msg.at("sequence")},
+                                        {"command", "pong"}});
+            }
+        },
+        ComponentType::node, node_id, attack_options(broker, version));
+    node->set_connection_state_handler(node_states.handler());
+    node->set_fault_handler(node_faults.fault_handler());
+    node->start();
+    Recorder pongs;
+    Messaging researcher(pongs.handler(), ComponentType::researcher, researcher_id,
+                         attack_options(broker, version));
+    researcher.set_connection_state_handler(researcher_states.handler());
+    researcher.set_fault_handler(researcher_faults.fault_handler());
+    researcher.start();
+
+    const std::string node_topic = "fedbiomed-messaging/presence/node/" + node_id;
+    const std::string researcher_topic = "fedbiomed-messaging/presence/researcher/" + researcher_id;
+    const auto node_forgeries = forgeries(own_record(broker, node_topic), "node", node_id);
+    const auto researcher_forgeries =
+        forgeries(own_record(broker, researcher_topic), "researcher", researcher_id);
+
+    // Everything, live and retained, several times over: the old code stopped for good at the first one.
+    RawClient attacker(broker, {});
+    RawClient observer(broker, {node_topic, researcher_topic});
+    ASSERT_TRUE(observer.wait_for_count(2));  // the two genuine retained records
+    const std::size_t genuine_records = observer.messages().size();
+    constexpr int kRounds = 5;
+    std::size_t published = 0;
+    for (int round = 0; round < kRounds; ++round) {
+        for (const auto& record : node_forgeries) {
+            attacker.publish(node_topic, record);
+            attacker.publish_retained(node_topic, record);
+            published += 2;
+        }
+        for (const auto& record : researcher_forgeries) {
+            attacker.publish(researcher_topic, record);
+            attacker.publish_retained(researcher_topic, record);
+            published += 2;
+        }
+    }
+
+    // The components processed every forged record (counted), and still answer.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return node->stats().foreign_presence_records >= kRounds * 8U &&
+                   researcher.stats().foreign_presence_records >= kRounds * 8U;
+        },
+        kWait))
+        << node->stats().foreign_presence_records << " " << researcher.stats().foreign_presence_records;
+    ASSERT_TRUE(researcher.send_message(ping(researcher_id, 7)).wait_for(kWait));
+    ASSERT_TRUE(pongs.wait_messages(1));
+    EXPECT_EQ(pongs.messages().front().first.at("sequence"), 7);
+
+    for (Messaging* component : {node.get(), &researcher}) {
+        EXPECT_TRUE(component->is_connected()) << component->id();
+        EXPECT_FALSE(component->is_failed()) << component->id();
+    }
+    EXPECT_EQ(node_states.count(ConnectionState::failed), 0U);
+    EXPECT_EQ(node_states.count(ConnectionState::disconnected), 0U);
+    EXPECT_EQ(researcher_states.count(ConnectionState::failed), 0U);
+    EXPECT_EQ(researcher_states.count(ConnectionState::disconnected), 0U);
+    for (const auto& fault : node_faults.faults()) {
+        EXPECT_NE(fault.code, ErrorNumbers::FB101) << fault.message;
+    }
+    for (const auto& fault : researcher_faults.faults()) {
+        EXPECT_NE(fault.code, ErrorNumbers::FB101) << fault.message;
+    }
+    // Bounded answer: the replayed "you are offline" records make each component repair its retained
+    // record at most once per connection, whatever their number (here: one connection each).
+    const std::size_t repairs = observer.messages().size() - genuine_records - published;
+    EXPECT_LE(repairs, 2U);
+    measure("forged_presence.records_published", published);
+    measure("forged_presence.node_counted", node->stats().foreign_presence_records);
+    measure("forged_presence.repairs_published", repairs);
+    node->stop();
+    researcher.stop();
+}
+
+TEST(Attack, ForgedPresenceRecordsNeitherStopNorDisconnectANodeOrAResearcher) {
+    forged_presence_leaves_components_untouched(fedbiomed::MqttVersion::v3_1_1);
+}
+
+TEST(Attack, ForgedPresenceRecordsNeitherStopNorDisconnectANodeOrAResearcherWithMqtt5) {
+    forged_presence_leaves_components_untouched(fedbiomed::MqttVersion::v5);
+}
+
+TEST(Attack, AnAclThatRefusesThePresenceRecordIsReportedOnceWithMqtt5) {
+    // Anonymous clients may use the reference topics and read presence, but not announce themselves.
+    MosquittoBroker::Options broker_options;
+    const std::string acl = ::testing::TempDir() + "fbm_presence_acl_" + unique_suffix();
+    {
+        std::ofstream out(acl);
+        out << "topic readwrite general/#\n"
+               "topic read fedbiomed-messaging/presence/#\n"
+               "topic readwrite fedbiomed-messaging/ack/#\n";
+    }
+    broker_options.extra_config = {"acl_file " + acl};
+    MosquittoBroker broker(broker_options);
+    const std::string node_id = "node_denied_" + unique_suffix();
+    Recorder faults;
+    Recorder messages;
+    Messaging node(messages.handler(), ComponentType::node, node_id,
+                   attack_options(broker, fedbiomed::MqttVersion::v5));
+    node.set_fault_handler(faults.fault_handler());
+    node.start();
+    ASSERT_TRUE(faults.wait_faults(1));
+    const auto reported = faults.faults();
+    EXPECT_EQ(reported.front().code, ErrorNumbers::FB103);
+    EXPECT_NE(reported.front().message.find("fedbiomed-messaging/presence/node/" + node_id), std::string::npos)
+        << reported.front().message;
+    EXPECT_NE(reported.front().message.find("duplicate ids"), std::string::npos) << reported.front().message;
+    // Still connected and serving; the refusal is not said again.
+    EXPECT_TRUE(node.is_connected());
+    RawClient sender(broker, {});
+    sender.publish("general/nodes", fedbiomed::serialize_msg(ping("r", 1)));
+    EXPECT_TRUE(messages.wait_messages(1));
+    EXPECT_EQ(faults.faults().size(), 1U);
+    node.stop();
+    std::remove(acl.c_str());
+}
+
+}  // namespace
+}  // namespace fbm_test
