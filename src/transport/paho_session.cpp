@@ -341,7 +341,10 @@ void PahoSession::Completions::on_failure(const mqtt::token& token) {
         if (reason >= kFirstRefusalReason && reason <= kLastReasonCode) {
             failure.refusal_reason = reason;
         } else if (!owner_.alive_.load() || rc == MQTTASYNC_DISCONNECTED ||
-                   rc == MQTTASYNC_OPERATION_INCOMPLETE) {
+                   rc == MQTTASYNC_OPERATION_INCOMPLETE || rc == MQTTASYNC_FAILURE) {
+            // Lost or destroyed; MQTTASYNC_FAILURE is what Paho C reports for a publication interrupted by
+            // a broken socket, before its connection-lost callback runs (seen when the broker is killed
+            // mid-stream). Any other code is the client refusing the publication: it fails.
             failure.connection_gone = true;
         } else {
             failure.client_error = "MQTT client error " + std::to_string(rc);

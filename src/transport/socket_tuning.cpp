@@ -1,4 +1,4 @@
-#include "socket_tuning.hpp"
+#include "transport/socket_tuning.hpp"
 
 #include <cerrno>
 #include <cstdlib>
