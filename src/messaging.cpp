@@ -360,6 +360,17 @@ public:
         if (type_ != ComponentType::node) {
             throw MessagingError(ErrorNumbers::FB103, "send_error is only available to nodes");
         }
+        // Before any work: under a flood of bad requests most calls end here, and cheaply.
+        const auto allowance = error_limiter_.take(Clock::now());
+        if (!allowance.allowed) {
+            return refuse_rate_limited_error(allowance.first_refusal);
+        }
+        if (allowance.refused_before != 0) {
+            library_logger()->warn(
+                "Messaging {}: {} error message(s) were not sent (send_error is limited to "
+                "{}/s, bursts of {})",
+                id_, allowance.refused_before, options_.error_rate, options_.error_burst);
+        }
         // As the reference does (spec 3.8): the dict, validated by the node-side outgoing factory, then
         // sent with protocol_version appended, which gives its member order on the wire: command, errnum,
         // node_id, extra_msg, researcher_id, protocol_version.
@@ -373,15 +384,6 @@ public:
         msg["protocol_version"] = std::string(kProtocolVersion);
         std::string payload = serialize_msg(msg);
         check_size(payload);
-        const auto allowance = error_limiter_.take(Clock::now());
-        if (!allowance.allowed) {
-            return refuse_rate_limited_error(allowance.first_refusal);
-        }
-        if (allowance.refused_before != 0) {
-            library_logger()->warn("Messaging {}: {} error message(s) were not sent (send_error is limited to "
-                                   "{}/s, bursts of {})",
-                                   id_, allowance.refused_before, options_.error_rate, options_.error_burst);
-        }
         return publish(researcher_topic_ref_, std::move(payload), Outbox::Kind::message);
     }
 
@@ -418,9 +420,10 @@ private:
         Counters::bump(counters_.errors_rate_limited);
         Counters::bump(counters_.publish_failures);
         if (first_refusal) {
-            library_logger()->warn("Messaging {}: send_error limited to {}/s (bursts of {}): error messages "
-                                   "are not sent until the rate falls (counted in stats().errors_rate_limited)",
-                                   id_, options_.error_rate, options_.error_burst);
+            library_logger()->warn(
+                "Messaging {}: send_error limited to {}/s (bursts of {}): error messages "
+                "are not sent until the rate falls (counted in stats().errors_rate_limited)",
+                id_, options_.error_rate, options_.error_burst);
         }
         return detail::failed_delivery(with_code(
             ErrorNumbers::FB103, "error message not sent: send_error is limited to " +
@@ -1064,13 +1067,14 @@ private:
 
     void fail_duplicate() {
         leaving_.store(true);
-        fail_sticky(ErrorNumbers::FB101,
-                    with_code(ErrorNumbers::FB101,
-                              "another process is connected with the same component id (" +
-                                  std::string(detail::type_name(type_)) + " " + id_ +
-                                  (client_id_.empty() ? std::string() : ", client id " + client_id_) +
-                                  "): the broker keeps disconnecting one for the other; stopped reconnecting (" +
-                                  takeover_.describe() + "). Give every component its own id."));
+        fail_sticky(
+            ErrorNumbers::FB101,
+            with_code(ErrorNumbers::FB101,
+                      "another process is connected with the same component id (" +
+                          std::string(detail::type_name(type_)) + " " + id_ +
+                          (client_id_.empty() ? std::string() : ", client id " + client_id_) +
+                          "): the broker keeps disconnecting one for the other; stopped reconnecting (" +
+                          takeover_.describe() + "). Give every component its own id."));
     }
 
     // Supervisor thread, after the loss of connection @p connection: whether the broker's evidence of a
@@ -1216,14 +1220,15 @@ private:
             if (topic != own_presence_topic_ || presence_refusal_reported_.exchange(true)) {
                 return;
             }
-            push_fault(ErrorNumbers::FB103,
-                       with_code(ErrorNumbers::FB103,
-                                 "the broker refused the presence announcement on " + topic +
-                                     " (MQTT 5 reason code " + std::to_string(reason) +
-                                     (reason == 0x87 ? ", not authorized" : "") +
-                                     "): researchers cannot follow this component's presence and duplicate "
-                                     "ids are detected only from the broker's disconnections; allow the topic "
-                                     "in the broker's ACL, or set presence = false"));
+            push_fault(
+                ErrorNumbers::FB103,
+                with_code(ErrorNumbers::FB103,
+                          "the broker refused the presence announcement on " + topic +
+                              " (MQTT 5 reason code " + std::to_string(reason) +
+                              (reason == 0x87 ? ", not authorized" : "") +
+                              "): researchers cannot follow this component's presence and duplicate "
+                              "ids are detected only from the broker's disconnections; allow the topic "
+                              "in the broker's ACL, or set presence = false"));
         } catch (...) {
         }
     }
@@ -1375,7 +1380,8 @@ private:
             // Once per connection: a flood of records must not become a flood of log lines.
             warned_foreign_connection_ = connection;
             library_logger()->warn(
-                "Messaging {}: a presence record of another {} appeared on {} ({}): ignored. If another process "
+                "Messaging {}: a presence record of another {} appeared on {} ({}): ignored. If another "
+                "process "
                 "uses this component id the broker will keep disconnecting one for the other, which is "
                 "detected; a record alone proves nothing (anyone allowed to publish there can write it)",
                 id_, who, own_presence_topic_, retained ? "retained" : "live");
@@ -1501,9 +1507,10 @@ private:
             const auto allowance = topic.empty() ? detail::RateLimiter::Outcome{true, 0, false}
                                                  : fault_log_limiter_.take(Clock::now());
             if (allowance.allowed && allowance.refused_before != 0) {
-                library_logger()->error("Messaging {}: {} (and {} similar fault(s) about inbound payloads not "
-                                        "logged before it; see stats())",
-                                        id_, text, allowance.refused_before);
+                library_logger()->error(
+                    "Messaging {}: {} (and {} similar fault(s) about inbound payloads not "
+                    "logged before it; see stats())",
+                    id_, text, allowance.refused_before);
             } else if (allowance.allowed) {
                 library_logger()->error("Messaging {}: {}", id_, text);
             }
@@ -1558,15 +1565,16 @@ private:
 
     std::atomic<bool> connected_{false};
     std::atomic<bool> failed_{false};
-    std::atomic<bool> accepting_{false};        // started: publications are accepted (sent or buffered)
-    std::atomic<bool> sticky_{false};           // a sticky failure: publications are refused
+    std::atomic<bool> accepting_{false};  // started: publications are accepted (sent or buffered)
+    std::atomic<bool> sticky_{false};     // a sticky failure: publications are refused
     std::atomic<bool> presence_refusal_reported_{false};  // once per start()
     std::atomic<bool> leaving_{false};          // announcing our end: our own records must not be "repaired"
     std::atomic<std::uint64_t> generation_{0};  // connection attempts made (callbacks carry theirs)
-    std::atomic<std::uint64_t> connection_seq_{0};       // successful connections (presence record order)
-    std::atomic<std::uint64_t> attempt_seq_{0};  // the connection being made or in use (connection_seq_ + 1 or =)
+    std::atomic<std::uint64_t> connection_seq_{0};  // successful connections (presence record order)
+    std::atomic<std::uint64_t> attempt_seq_{
+        0};  // the connection being made or in use (connection_seq_ + 1 or =)
     std::atomic<std::uint64_t> reannounced_connection_{0};  // connection that already repaired its record
-    std::uint64_t warned_foreign_connection_ = 0;            // dispatcher thread only
+    std::uint64_t warned_foreign_connection_ = 0;           // dispatcher thread only
 
     std::mutex lifecycle_mutex_;                       // serialises start() and stop()
     bool started_ = false;                             // guarded by lifecycle_mutex_

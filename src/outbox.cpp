@@ -129,9 +129,10 @@ bool Outbox::make_room_locked(Kind kind, std::size_t bytes, std::vector<Completi
                 waiting_logs_.erase(waiting_logs_.begin());
                 continue;
             }
-            erase_locked(entry, false,
-                         with_code(ErrorNumbers::FB103, "outbox full: log record dropped to make room for a message"),
-                         done);
+            erase_locked(
+                entry, false,
+                with_code(ErrorNumbers::FB103, "outbox full: log record dropped to make room for a message"),
+                done);
         }
         if (!full()) {
             return true;

@@ -208,7 +208,7 @@ private:
     std::map<std::uint64_t, Entry> entries_;
     std::set<std::uint64_t> waiting_;       // ids waiting to be taken, oldest first
     std::set<std::uint64_t> waiting_logs_;  // the log records among them: evicted first for a message
-    bool closed_ = false;              // see close()
+    bool closed_ = false;                   // see close()
     std::string closed_reason_;
     std::size_t counted_ = 0;  // entries holding a place in the capacity
     std::size_t bytes_ = 0;    // their payload bytes

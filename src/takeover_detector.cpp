@@ -56,14 +56,15 @@ bool contains(const std::deque<std::uint64_t>& list, std::uint64_t connection) {
 bool TakeoverDetector::connection_lost(std::uint64_t connection, Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (contains(foreign_connections_, connection) || contains(foreign_connections_, connection + 1)) {
-        return add_sign_locked(now, "connection " + std::to_string(connection) + " closed by the broker while " +
-                                        foreign_what_ + " was announced");
+        return add_sign_locked(now, "connection " + std::to_string(connection) +
+                                        " closed by the broker while " + foreign_what_ + " was announced");
     }
     remember(pending_losses_, connection);
     return false;
 }
 
-bool TakeoverDetector::foreign_record(std::uint64_t connection, Clock::time_point now, const std::string& what) {
+bool TakeoverDetector::foreign_record(std::uint64_t connection, Clock::time_point now,
+                                      const std::string& what) {
     std::lock_guard<std::mutex> lock(mutex_);
     remember(foreign_connections_, connection);
     foreign_what_ = what;
@@ -71,8 +72,8 @@ bool TakeoverDetector::foreign_record(std::uint64_t connection, Clock::time_poin
         if (*loss == connection || *loss + 1 == connection) {
             const std::uint64_t lost = *loss;
             pending_losses_.erase(loss);
-            return add_sign_locked(now, "connection " + std::to_string(lost) + " closed by the broker, then " +
-                                            what + " found");
+            return add_sign_locked(
+                now, "connection " + std::to_string(lost) + " closed by the broker, then " + what + " found");
         }
     }
     return false;

@@ -34,8 +34,9 @@ public:
     /// @return true when this sign completes a verdict (only the first verdict returns true).
     bool sign(Clock::time_point now, const std::string& what);
 
-    /// Connection number @p connection was lost (without the broker's 0x8E) at @p now. A sign when another instance's
-    /// record was seen during it; otherwise the loss waits for such a record during the next connection.
+    /// Connection number @p connection was lost (without the broker's 0x8E) at @p now. A sign when another
+    /// instance's record was seen during it; otherwise the loss waits for such a record during the next
+    /// connection.
     /// @return true when this completes a verdict.
     bool connection_lost(std::uint64_t connection, Clock::time_point now);
 
