@@ -1044,9 +1044,9 @@ private:
         return sticky_reason_;
     }
 
-    // Another process uses this id: tell it (a retained "duplicate" record naming it, so that it stops
-    // too even if it had not seen enough signs yet), disconnect, and stay failed.
-    // (The record is information for operators and the other process's logs, not proof: nobody acts on it.)
+    // Another process uses this id (connected: this connection has just taken the session back, the other
+    // process's last sign): leave a retained "duplicate" record naming it, disconnect, and stay failed.
+    // The record is information for operators, not proof: nobody acts on it (takeover_detector.hpp).
     void give_up_duplicate() {
         std::string other;
         {
