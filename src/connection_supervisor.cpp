@@ -525,9 +525,9 @@ void ConnectionSupervisor::fail_sticky(ErrorNumbers code, const std::string& tex
     hooks_.state(ConnectionEvent{ConnectionState::failed, text, 0});
 }
 
-// Another process uses this id: tell it (a retained "duplicate" record naming it), disconnect, and stay
-// failed. (The record is information for operators and the other process's logs, not proof: nobody acts
-// on it.)
+// Another process uses this id (connected: this connection has just taken the session back, the other
+// process's last sign): leave a retained "duplicate" record naming it, disconnect, and stay failed. The
+// record is information for operators, not proof: nobody acts on it (takeover_detector.hpp).
 void ConnectionSupervisor::give_up_duplicate() {
     std::string other;
     {

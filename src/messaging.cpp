@@ -226,6 +226,17 @@ public:
         if (type_ != ComponentType::node) {
             throw MessagingError(ErrorNumbers::FB103, "send_error is only available to nodes");
         }
+        // Before any work: under a flood of bad requests most calls end here, and cheaply.
+        const auto allowance = error_limiter_.take(detail::RateLimiter::Clock::now());
+        if (!allowance.allowed) {
+            return refuse_rate_limited_error(allowance.first_refusal);
+        }
+        if (allowance.refused_before != 0) {
+            library_logger()->warn(
+                "Messaging {}: {} error message(s) were not sent (send_error is limited to "
+                "{}/s, bursts of {})",
+                id_, allowance.refused_before, options_.error_rate, options_.error_burst);
+        }
         // As the reference does (spec 3.8): the dict, validated by the node-side outgoing factory, then
         // sent with protocol_version appended, which gives its member order on the wire: command, errnum,
         // node_id, extra_msg, researcher_id, protocol_version.
@@ -239,16 +250,6 @@ public:
         msg["protocol_version"] = std::string(kProtocolVersion);
         std::string payload = serialize_msg(msg);
         check_size(payload);
-        const auto allowance = error_limiter_.take(detail::RateLimiter::Clock::now());
-        if (!allowance.allowed) {
-            return refuse_rate_limited_error(allowance.first_refusal);
-        }
-        if (allowance.refused_before != 0) {
-            library_logger()->warn(
-                "Messaging {}: {} error message(s) were not sent (send_error is limited to "
-                "{}/s, bursts of {})",
-                id_, allowance.refused_before, options_.error_rate, options_.error_burst);
-        }
         return publish(researcher_topic_ref_, std::move(payload), Outbox::Kind::message);
     }
 

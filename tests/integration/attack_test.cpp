@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -88,12 +88,12 @@ std::vector<std::string> forgeries(const Json& genuine, const std::string& type,
         }
         records.push_back(fedbiomed::serialize_msg(r));
     };
-    record("online", "attacker", 1, {});                   // another process announcing itself
-    record("offline", "attacker", 1, {});                  // another process leaving
-    record("duplicate", "attacker", 1, instance);          // "I detected you": the old explicit verdict
-    record("online", "attacker", 999999, {});              // a later connection of the attacker
-    record("offline", instance, 0, {});                    // our own record replayed: "you are gone"
-    record("duplicate", instance, 0, instance);            // our own instance accusing itself
+    record("online", "attacker", 1, {});           // another process announcing itself
+    record("offline", "attacker", 1, {});          // another process leaving
+    record("duplicate", "attacker", 1, instance);  // "I detected you": the old explicit verdict
+    record("online", "attacker", 999999, {});      // a later connection of the attacker
+    record("offline", instance, 0, {});            // our own record replayed: "you are gone"
+    record("duplicate", instance, 0, instance);    // our own instance accusing itself
     return records;
 }
 
@@ -222,7 +222,8 @@ TEST(Attack, AnAclThatRefusesThePresenceRecordIsReportedOnceWithMqtt5) {
     ASSERT_TRUE(faults.wait_faults(1));
     const auto reported = faults.faults();
     EXPECT_EQ(reported.front().code, ErrorNumbers::FB103);
-    EXPECT_NE(reported.front().message.find("fedbiomed-messaging/presence/node/" + node_id), std::string::npos)
+    EXPECT_NE(reported.front().message.find("fedbiomed-messaging/presence/node/" + node_id),
+              std::string::npos)
         << reported.front().message;
     EXPECT_NE(reported.front().message.find("duplicate ids"), std::string::npos) << reported.front().message;
     // Still connected and serving; the refusal is not said again.
