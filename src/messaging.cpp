@@ -75,7 +75,7 @@ SharedText shared(std::string text) {
     return std::make_shared<const std::string>(std::move(text));
 }
 
-const std::string kStopped = "messaging stopped before the broker acknowledged the publication";
+constexpr const char* kStopped = "messaging stopped before the broker acknowledged the publication";
 
 }  // namespace
 

@@ -215,7 +215,8 @@ int enable_tcp_nodelay(const std::vector<sockaddr_storage>& broker, int port) no
     }
     const int own = ::dirfd(directory);
     int count = 0;
-    while (const dirent* entry = ::readdir(directory)) {
+    // readdir() is safe here: this stream is ours alone and scans are serialised by scan_mutex.
+    while (const dirent* entry = ::readdir(directory)) {  // NOLINT(concurrency-mt-unsafe)
         char* end = nullptr;
         const long fd = std::strtol(entry->d_name, &end, 10);
         if (end == entry->d_name || *end != '\0' || fd < 0 || fd == own) {
