@@ -349,7 +349,7 @@ TEST(Fault, MessagesSentToAKilledNodeAreDeliveredWhenItReturns) {
 
 // ---- 4. The broker absent at start ----
 
-TEST(Fault, KeepTryingConnectsWhenTheBrokerAppearsUsingNoCpuMeanwhile) {
+TEST(Fault, KeepTryingConnectsWhenTheBrokerAppears) {
     MosquittoBroker broker;
     broker.stop();
     auto options = stream_options(broker);
@@ -392,11 +392,11 @@ TEST(Fault, KeepTryingConnectsWhenTheBrokerAppearsUsingNoCpuMeanwhile) {
     // share is measured, not asserted (docs/reliability.md gives the target: under 10 % of the wait).
     measure("absent_broker.wait", seconds_text(wall));
     measure("absent_broker.cpu", seconds_text(cpu));
-    measure("absent_broker.cpu_share_percent", percent_text(cpu / wall));
+    measure("absent_broker.cpu_share", percent_text(cpu / wall));
     measure("absent_broker.attempts", node.stats().connection_attempts);
 }
 
-TEST(Fault, FailFastStartGivesUpWithFb101WithinItsDeadline) {
+TEST(Fault, FailFastStartGivesUpWithFb101AfterOneAttempt) {
     MosquittoBroker broker;
     broker.stop();
     auto options = stream_options(broker);
@@ -421,7 +421,7 @@ TEST(Fault, FailFastStartGivesUpWithFb101WithinItsDeadline) {
 
 // ---- 5. A stalled network ----
 
-TEST(Fault, AStalledNetworkIsDetectedWithinTheKeepaliveBoundAndRecovered) {
+TEST(Fault, AStalledNetworkIsDetectedAndRecovered) {
     MosquittoBroker broker;
     StallingProxy proxy(broker.port());
     auto options = stream_options(broker);
