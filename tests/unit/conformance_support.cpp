@@ -1,6 +1,7 @@
 #include "conformance_support.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -134,8 +135,16 @@ bool compare(const Json& a, const Json& b, bool check_order, const std::string& 
 
 }  // namespace
 
+std::string conformance_dir() {
+    const char* from_environment = std::getenv("FBM_CONFORMANCE_DIR");
+    if (from_environment != nullptr && *from_environment != '\0') {
+        return from_environment;
+    }
+    return FBM_CONFORMANCE_DIR;
+}
+
 std::vector<Json> load_cases(const std::string& file_name) {
-    const std::string path = std::string(FBM_CONFORMANCE_DIR) + "/" + file_name;
+    const std::string path = conformance_dir() + "/" + file_name;
     std::ifstream in(path);
     if (!in) {
         throw std::runtime_error("cannot open conformance file " + path);
@@ -148,6 +157,60 @@ std::vector<Json> load_cases(const std::string& file_name) {
         }
     }
     return cases;
+}
+
+std::optional<std::size_t> documented_case_count(const std::string& file_name) {
+    std::ifstream in(conformance_dir() + "/README.md");
+    const std::string row_start = "| `" + file_name + "` |";
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.compare(0, row_start.size(), row_start) != 0) {
+            continue;
+        }
+        // | `file` | content | cases | breakdown |
+        std::vector<std::string> cells;
+        std::size_t start = 1;
+        for (std::size_t bar = line.find('|', start); bar != std::string::npos; bar = line.find('|', start)) {
+            cells.push_back(line.substr(start, bar - start));
+            start = bar + 1;
+        }
+        if (cells.size() < 3) {
+            return std::nullopt;
+        }
+        std::string digits;
+        for (const char c : cells[2]) {
+            if (c >= '0' && c <= '9') {
+                digits += c;
+            } else if (c != ' ' && c != ',') {
+                return std::nullopt;  // not a plain number
+            }
+        }
+        if (digits.empty() || digits.size() > 9) {
+            return std::nullopt;
+        }
+        return static_cast<std::size_t>(std::stoul(digits));
+    }
+    return std::nullopt;
+}
+
+std::string case_count_problem(const std::string& file_name, std::size_t loaded) {
+    if (loaded == 0) {
+        return file_name + " holds no case";
+    }
+    const std::optional<std::size_t> documented = documented_case_count(file_name);
+    if (documented && *documented != loaded) {
+        return file_name + " holds " + std::to_string(loaded) + " cases, its README announces " +
+               std::to_string(*documented);
+    }
+    return "";
+}
+
+std::string full_text(const fedbiomed::FedbiomedError& error) {
+    std::string text(fedbiomed::error_text(error.code()));
+    if (!error.detail().empty()) {
+        text += ": " + error.detail();
+    }
+    return text;
 }
 
 Json parse_reference_text(const std::string& text) {
