@@ -184,11 +184,38 @@ std::string disagreement(const Json& test_case, const Outcome& got) {
     return check_error_text(test_case, got);
 }
 
+// When a case's outcome differs because of a deliberate difference of docs/conformance.md, and this
+// library does there what that page says: the row's name. Empty otherwise.
+std::string deliberate_difference(const fbm_conformance::Case& one, const Outcome& got) {
+    if (one.integer_beyond_64_bits) {
+        // The vector holds a Python int that no Json can; a payload carrying it is refused at decoding.
+        try {
+            (void)fedbiomed::deserialize_msg(one.line);
+        } catch (const std::exception& error) {
+            return fbm_conformance::refused_as_beyond_64_bits(error) ? "integers beyond 64 bits" : "";
+        }
+        return "";
+    }
+    // An unknown command longer than 320 bytes is quoted up to there, then "...".
+    const Json& test_case = one.json;
+    const Json& input = test_case.contains("input") ? test_case.at("input") : Json();
+    const std::string prefix = "FB601: message error: bad message type for format_incoming_message: ";
+    if (test_case.at("error_kind") == "unknown_command" && got.error_kind == "unknown_command" &&
+        input.is_object() && input.at("command").is_string()) {
+        const std::string& command = input.at("command").get_ref<const std::string&>();
+        if (command.size() > 320 && got.message == prefix + command.substr(0, 320) + "...") {
+            return "long unknown command shortened in the error text";
+        }
+    }
+    return "";
+}
+
 TEST(ConformanceMessages, EveryCase) {
-    const std::vector<Json> cases = fbm_conformance::load_cases("messages.jsonl");
+    const std::vector<fbm_conformance::Case> cases = fbm_conformance::load_cases("messages.jsonl");
     ASSERT_EQ(fbm_conformance::case_count_problem("messages.jsonl", cases.size()), "");
     fbm_conformance::Tally tally("messages.jsonl");
-    for (const Json& test_case : cases) {
+    for (const fbm_conformance::Case& one : cases) {
+        const Json& test_case = one.json;
         const std::string id = test_case.at("id").get<std::string>();
         const std::optional<Factory> factory = factory_named(test_case.at("factory").get<std::string>());
         if (!factory) {
@@ -199,27 +226,43 @@ TEST(ConformanceMessages, EveryCase) {
         try {
             input = fbm_conformance::case_input(test_case);
         } catch (const std::exception& error) {
-            tally.fail(id, std::string("cannot read the input: ") + error.what());
+            // An input_text the decoder refuses: only a Python int beyond 64 bits is a documented reason.
+            if (fbm_conformance::refused_as_beyond_64_bits(error)) {
+                tally.differs_deliberately(id, "integers beyond 64 bits");
+            } else {
+                tally.fail(id, std::string("cannot read the input: ") + error.what());
+            }
             continue;
         }
-        const std::string why = disagreement(test_case, run_case(*factory, input));
+        const Outcome got = run_case(*factory, input);
+        const std::string why = disagreement(test_case, got);
         if (why.empty()) {
             tally.pass();
+        } else if (const std::string difference = deliberate_difference(one, got); !difference.empty()) {
+            tally.differs_deliberately(id, difference);
         } else {
             tally.fail(id, why);
         }
     }
     EXPECT_EQ(tally.failed(), 0);
-    EXPECT_EQ(tally.passed(), static_cast<int>(cases.size()));
+    EXPECT_EQ(tally.passed() + tally.deliberate(), static_cast<int>(cases.size()));
 }
 
 // The rvalue overloads move payloads instead of copying them; they must decide exactly as the const ones.
 TEST(ConformanceMessages, MovingOverloadsAgree) {
-    const std::vector<Json> cases = fbm_conformance::load_cases("messages.jsonl");
-    int compared = 0;
-    for (const Json& test_case : cases) {
+    const std::vector<fbm_conformance::Case> cases = fbm_conformance::load_cases("messages.jsonl");
+    std::size_t compared = 0;
+    std::size_t unreadable = 0;
+    for (const fbm_conformance::Case& one : cases) {
+        const Json& test_case = one.json;
         const std::string factory = test_case.at("factory").get<std::string>();
-        const Json input = fbm_conformance::case_input(test_case);
+        Json input;
+        try {
+            input = fbm_conformance::case_input(test_case);
+        } catch (const std::exception&) {
+            ++unreadable;  // an input this library cannot hold (EveryCase says why)
+            continue;
+        }
         auto run = [&](Json copy) -> std::string {
             try {
                 Message msg = factory == "NodeMessages.incoming"
@@ -241,7 +284,8 @@ TEST(ConformanceMessages, MovingOverloadsAgree) {
         EXPECT_EQ(run(input), expected) << test_case.at("id").get<std::string>();
         ++compared;
     }
-    EXPECT_EQ(static_cast<std::size_t>(compared), cases.size());
+    EXPECT_GT(compared, 0u);
+    EXPECT_EQ(compared + unreadable, cases.size());
 }
 
 }  // namespace

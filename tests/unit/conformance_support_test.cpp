@@ -29,4 +29,18 @@ TEST(ConformanceSupport, TheReadmeAnnouncesACountForEveryFile) {
     EXPECT_EQ(fbm_conformance::case_count_problem("absent.jsonl", 3), "");
 }
 
+// nlohmann reads an integer literal beyond 64 bits as a float; the runners must know which lines hold one.
+TEST(ConformanceSupport, FindsIntegersBeyond64Bits) {
+    using fbm_conformance::integer_beyond_64_bits;
+    EXPECT_FALSE(integer_beyond_64_bits(R"({"a": 18446744073709551615, "b": -9223372036854775808})"));
+    EXPECT_TRUE(integer_beyond_64_bits(R"({"a": 18446744073709551616})"));
+    EXPECT_TRUE(integer_beyond_64_bits(R"({"a": -9223372036854775809})"));
+    EXPECT_TRUE(integer_beyond_64_bits(R"([1, [99999999999999999999999]])"));
+    // Not integers, or not numbers at all.
+    EXPECT_FALSE(integer_beyond_64_bits(R"({"a": 99999999999999999999.0, "b": 99999999999999999999e0})"));
+    EXPECT_FALSE(integer_beyond_64_bits(R"({"a": 1.5e99999999999999999999})"));
+    EXPECT_FALSE(integer_beyond_64_bits(
+        R"({"99999999999999999999": "99999999999999999999 \" 99999999999999999999"})"));
+}
+
 }  // namespace
