@@ -54,8 +54,8 @@ bool is_ascii_space(char c) noexcept {
     return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
 }
 
-// The non-ASCII characters for which CPython's str.isspace() is true (Unicode White_Space minus nothing,
-// as of Python 3.11), in UTF-8. packaging's `^\s*` and `\s*$` strip them around a version.
+// The non-ASCII characters for which CPython 3.11's str.isspace() is true (bidirectional class WS, B or S,
+// or category Zs), in UTF-8. packaging's `^\s*` and `\s*$` strip them around a version.
 constexpr std::array<std::string_view, 17> kUnicodeSpaces{{
     "\xC2\x85",      // U+0085 NEXT LINE
     "\xC2\xA0",      // U+00A0 NO-BREAK SPACE
