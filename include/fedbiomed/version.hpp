@@ -99,7 +99,7 @@ enum class VersionVerdict {
 
 /// @brief The outcome of an accepted version, with the warning text when there was one.
 struct VersionCheck {
-    VersionVerdict verdict = VersionVerdict::pass;
+    VersionVerdict verdict = VersionVerdict::pass;  ///< pass or warn
     /// "Found version <their>, expected version <our> -> See https://..." for warn; empty for pass.
     std::string warning;
 };
