@@ -12,9 +12,9 @@
 
 #include <mqtt/async_client.h>
 
+#include "child.hpp"
 #include "fedbiomed/messaging.hpp"
 #include "fedbiomed/version.hpp"
-#include "process.hpp"
 #include <unistd.h>
 
 namespace fbm_bench {
@@ -73,7 +73,8 @@ public:
     void send(const Json& msg) override {
         last_ = messaging_->send_message(msg);
         if (last_.state() == fedbiomed::Delivery::State::failed) {
-            failed_.fetch_add(1, std::memory_order_relaxed);
+            // Refused at once (the outbox is full): this publication is dropped, never sent.
+            dropped_.fetch_add(1, std::memory_order_relaxed);
         }
         if (config_.max_outstanding > 0) {
             outstanding_.push_back(last_);
@@ -98,7 +99,7 @@ public:
         }
     }
 
-    std::uint64_t refusals() const override { return failed_.load(); }
+    std::uint64_t drops() const override { return dropped_.load(); }
     std::uint64_t bad_messages() const override { return bad_.load(); }
 
 private:
@@ -107,7 +108,7 @@ private:
     fedbiomed::Delivery last_;
     std::deque<fedbiomed::Delivery> outstanding_;
     std::atomic<std::uint64_t> bad_{0};
-    std::atomic<std::uint64_t> failed_{0};
+    std::atomic<std::uint64_t> dropped_{0};
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ public:
                 if (error.get_return_code() != MQTTASYNC_MAX_BUFFERED_MESSAGES) {
                     throw;
                 }
-                ++refusals_;
+                ++retries_;  // refused by Paho and sent again: nothing is lost
                 std::this_thread::yield();
             }
         }
@@ -189,7 +190,7 @@ public:
         }
     }
 
-    std::uint64_t refusals() const override { return refusals_; }
+    std::uint64_t retries() const override { return retries_; }
     std::uint64_t bad_messages() const override { return bad_.load(); }
 
 private:
@@ -201,7 +202,7 @@ private:
     mqtt::delivery_token_ptr last_;
     std::deque<mqtt::delivery_token_ptr> outstanding_;
     bool connected_ = false;
-    std::uint64_t refusals_ = 0;
+    std::uint64_t retries_ = 0;
     std::atomic<std::uint64_t> bad_{0};
 };
 
@@ -229,10 +230,10 @@ public:
         const std::string qos = std::to_string(effective_qos(config_));
         // The retained marker arrives right after the SUBACK: once it is read, every subscription is live.
         const std::string ready_topic = "bench/ready/" + config_.id + "-" + std::to_string(::getpid());
-        Child marker({"mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-r", "-t", ready_topic,
-                      "-m", std::string(kReadyPayload)},
-                     false, false, config_.stderr_path);
-        if (marker.wait() != 0) {
+        Child marker = launch({"mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-r", "-t",
+                               ready_topic, "-m", std::string(kReadyPayload)},
+                              false, false, config_.stderr_path);
+        if (marker.process.wait() != 0) {
             throw std::runtime_error("mosquitto_pub (ready marker) failed");
         }
         std::vector<std::string> sub_args{"mosquitto_sub",    "-h", "127.0.0.1", "-p", port, "-q", qos, "-i",
@@ -245,7 +246,7 @@ public:
         }
         sub_args.push_back("-t");
         sub_args.push_back(ready_topic);
-        sub_ = Child(sub_args, false, true, config_.stderr_path);
+        sub_ = launch(sub_args, false, true, config_.stderr_path);
         reader_ = std::thread([this] { read_loop(); });
         {
             std::unique_lock<std::mutex> lock(mutex_);
@@ -256,9 +257,9 @@ public:
         if (!config_.publish) {
             return;
         }
-        pub_ = Child({"mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", qos, "-i", config_.id + "_pub",
-                      "-l", "-t", publish_topic(config_.side)},
-                     true, false, config_.stderr_path);
+        pub_ = launch({"mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", qos, "-i", config_.id + "_pub",
+                       "-l", "-t", publish_topic(config_.side)},
+                      true, false, config_.stderr_path);
         // mosquitto_pub -l polls for its CONNACK every 100 ms before it reads stdin; give it that time so
         // the first measured line does not wait for the connection (there is no signal to wait on).
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -274,21 +275,21 @@ public:
 
     void flush() override {
         write_out();
-        if (pub_.running()) {
-            pub_.close_stdin();  // mosquitto_pub sends what it read, waits for the acks, and exits
-            pub_.wait();
+        if (pub_.process.running()) {
+            pub_.process.close_stdin();  // mosquitto_pub sends what it read, waits for the acks, and exits
+            pub_.process.wait();
         }
     }
 
     void stop() override {
-        if (pub_.running()) {
-            pub_.close_stdin();
-            if (!pub_.wait_for(std::chrono::seconds(30))) {
-                pub_.terminate();
+        if (pub_.process.running()) {
+            pub_.process.close_stdin();
+            if (!pub_.process.wait_for(std::chrono::seconds(30))) {
+                pub_.process.terminate();
             }
         }
-        if (sub_.running()) {
-            sub_.terminate();
+        if (sub_.process.running()) {
+            sub_.process.terminate();
         }
         if (reader_.joinable()) {
             reader_.join();
@@ -300,7 +301,7 @@ public:
 private:
     void write_out() {
         if (!out_.empty()) {
-            if (!pub_.write(out_)) {
+            if (!pub_.process.write_stdin(out_)) {
                 throw std::runtime_error("mosquitto_pub closed its input");
             }
             out_.clear();
@@ -309,7 +310,7 @@ private:
 
     void read_loop() {
         std::string_view line;
-        while (sub_.out().next_view(line)) {
+        while (sub_.out.next_view(line)) {
             if (line.empty()) {
                 continue;
             }

@@ -61,8 +61,11 @@ public:
     virtual void flush() = 0;
     /// Disconnects; after it returns no sink call runs.
     virtual void stop() = 0;
-    /// Publications the client refused and the caller retried (raw Paho's -12 "buffer full").
-    virtual std::uint64_t refusals() const { return 0; }
+    /// Publications the client refused and the caller sent again until it took them (raw Paho's -12,
+    /// "buffer full"): retried, not lost.
+    virtual std::uint64_t retries() const { return 0; }
+    /// Publications the client refused for good (this library's outbox full): dropped, never sent.
+    virtual std::uint64_t drops() const { return 0; }
     /// Inbound payloads that failed decoding or the version check.
     virtual std::uint64_t bad_messages() const { return 0; }
 };

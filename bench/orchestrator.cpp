@@ -13,10 +13,12 @@
 #include <mqtt/async_client.h>
 #include <nlohmann/json.hpp>
 
+#include "child.hpp"
 #include "endpoint.hpp"
 #include "messages.hpp"
-#include "process.hpp"
+#include "mosquitto_broker.hpp"
 #include "report.hpp"
+#include "resources.hpp"
 #include <MQTTAsync.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -201,55 +203,20 @@ bool has(const Settings& s, Impl impl) {
 // can cost anything in the next, and its CPU and peak memory belong to that workload alone.
 // ------------------------------------------------------------------------------------------------
 
-class Broker {
-public:
-    Broker(const Settings& s, const std::string& name) {
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            port_ = free_loopback_port();
-            const std::string conf = s.log_dir + "/mosquitto-" + name + ".conf";
-            {
-                std::ofstream out(conf, std::ios::trunc);
-                out << "listener " << port_ << " 127.0.0.1\n"
-                    << "allow_anonymous true\n"
-                    << "persistence false\n"
-                    // Without it the broker's writes wait for Nagle: small replies stall for the peer's
-                    // delayed ACK (about 40 ms) whenever two writes follow each other.
-                    << (s.broker_nodelay ? "set_tcp_nodelay true\n" : "")
-                    // Queue without limit for a subscriber that is behind (the throughput runs measure
-                    // delivery of every message; the default of 1000 would drop QoS 1 messages).
-                    << "max_queued_messages 0\n"
-                    << "log_type error\nlog_type warning\n";
-            }
-            child_ =
-                Child({s.mosquitto, "-c", conf}, false, false, s.log_dir + "/mosquitto-" + name + ".log");
-            const auto deadline = std::chrono::steady_clock::now() + seconds(5);
-            while (std::chrono::steady_clock::now() < deadline) {
-                if (port_accepts(port_)) {
-                    return;
-                }
-                if (child_.wait_for(std::chrono::milliseconds(0))) {
-                    break;  // exited: port taken meanwhile, try another
-                }
-                // Polling for the listener: Mosquitto gives no readiness signal; 10 ms steps, 5 s at most.
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-            child_.terminate();
-        }
-        throw std::runtime_error("cannot start " + s.mosquitto + " (see " + s.log_dir + ")");
-    }
-
-    ~Broker() { child_.terminate(); }
-    Broker(const Broker&) = delete;
-    Broker& operator=(const Broker&) = delete;
-
-    int port() const noexcept { return port_; }
-    double cpu_seconds() const { return process_cpu_seconds(child_.pid()); }
-    long peak_rss_kb() const { return process_peak_rss_kb(child_.pid()); }
-
-private:
-    int port_ = 0;
-    Child child_;
-};
+// The launcher shared with the tests (tests/support), with the bench's configuration: logs of errors and
+// warnings only, kept in the log directory, and an unlimited queue for a subscriber that is behind (the
+// throughput runs measure delivery of every message; the default of 1000 would drop QoS 1 messages).
+// Without set_tcp_nodelay the broker's writes wait for Nagle: small replies stall for the peer's delayed
+// ACK (about 40 ms) whenever two writes follow each other.
+fbm_test::MosquittoBroker start_broker(const Settings& s, const std::string& name) {
+    fbm_test::MosquittoBroker::Options options;
+    options.binary = s.mosquitto;
+    options.directory = s.log_dir + "/mosquitto-" + name;
+    options.log_types = {"error", "warning"};
+    options.tcp_nodelay = s.broker_nodelay;
+    options.extra_config = {"max_queued_messages 0"};
+    return fbm_test::MosquittoBroker(options);
+}
 
 // ------------------------------------------------------------------------------------------------
 // Role processes
@@ -275,7 +242,7 @@ Child spawn_role(const Settings& s, const RoleSpec& spec, const std::string& log
                 {s.self, spec.role, "--impl", impl_name(spec.impl), "--port", std::to_string(spec.port),
                  "--qos", std::to_string(spec.qos), "--id", spec.id, "--tools-log", log});
     argv.insert(argv.end(), spec.extra.begin(), spec.extra.end());
-    return Child(argv, true, true, log);
+    return launch(argv, true, true, log);
 }
 
 // The first line of @p child's output that starts with @p prefix (the rest of that line), or an error
@@ -285,7 +252,7 @@ std::string wait_for_line(Child& child, const std::string& prefix, const std::st
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
-        const auto line = child.out().next(std::max(left, std::chrono::milliseconds(0)));
+        const auto line = child.out.next(std::max(left, std::chrono::milliseconds(0)));
         if (!line) {
             throw std::runtime_error(what + " (see the logs)");
         }
@@ -319,7 +286,8 @@ json run_throughput(const Settings& s, Impl impl, Kind kind, int qos, long long 
                     const std::string& name) {
     progress(name + " " + impl_name(impl) + " " + qos_label(qos) + " (" + std::to_string(count) +
              " messages)");
-    Broker broker(s, name + "-" + impl_name(impl) + "-q" + std::to_string(qos));
+    fbm_test::MosquittoBroker broker =
+        start_broker(s, name + "-" + impl_name(impl) + "-q" + std::to_string(qos));
     std::vector<std::string> extra{"--kind",      kind_name(kind),          "--count", std::to_string(count),
                                    "--rss-every", std::to_string(rss_every)};
     if (name == "stream") {
@@ -332,15 +300,15 @@ json run_throughput(const Settings& s, Impl impl, Kind kind, int qos, long long 
     expect_ready(sub, "subscriber");
     Child pub = spawn_role(s, {"pub", impl, broker.port(), qos, "node_1", extra, {}}, tag + "-pub");
     expect_ready(pub, "publisher");
-    const double broker_before = broker.cpu_seconds();
-    pub.write("GO\n");
+    const double broker_before = process_cpu_seconds(broker.pid());
+    pub.process.write_stdin("GO\n");
     const json pub_result = read_result(pub, "publisher");
     const json sub_result = read_result(sub, "subscriber");
-    const double broker_cpu = broker.cpu_seconds() - broker_before;
-    const long broker_peak = broker.peak_rss_kb();
-    pub.close_stdin();
-    pub.wait();
-    sub.wait();
+    const double broker_cpu = process_cpu_seconds(broker.pid()) - broker_before;
+    const long broker_peak = process_peak_rss_kb(broker.pid());
+    pub.process.close_stdin();
+    pub.process.wait();
+    sub.process.wait();
 
     const auto received = sub_result.at("received").get<long long>();
     const double elapsed = static_cast<double>(sub_result.at("t_last_ns").get<std::int64_t>() -
@@ -357,7 +325,8 @@ json run_throughput(const Settings& s, Impl impl, Kind kind, int qos, long long 
              {"bad", sub_result.value("bad", 0)},
              {"seconds", elapsed},
              {"msgs_per_s", elapsed > 0 ? static_cast<double>(received) / elapsed : 0.0},
-             {"refusals", pub_result.value("refusals", 0)},
+             {"retries", pub_result.value("retries", 0)},
+             {"drops", pub_result.value("drops", 0)},
              {"cpu_pub_s", pub_result.at("cpu_s")},
              {"cpu_sub_s", sub_result.at("cpu_s")},
              {"cpu_broker_s", broker_cpu},
@@ -402,7 +371,7 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
              " (" + std::to_string(nodes) + " node(s), up to " + std::to_string(rounds) + " rounds)");
     const std::string tag =
         name + "-" + impl_name(impl) + "-q" + std::to_string(qos) + "-n" + std::to_string(nodes);
-    Broker broker(s, tag);
+    fbm_test::MosquittoBroker broker = start_broker(s, tag);
     std::vector<Child> node_children;
     node_children.reserve(static_cast<std::size_t>(nodes));
     for (long long i = 0; i < nodes; ++i) {
@@ -426,23 +395,23 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
                     {}},
                    tag + "-researcher");
     expect_ready(researcher, "researcher");
-    const double broker_before = broker.cpu_seconds();
-    researcher.write("GO\n");
+    const double broker_before = process_cpu_seconds(broker.pid());
+    researcher.process.write_stdin("GO\n");
     const json result = read_result(researcher, "researcher");
-    const double broker_cpu = broker.cpu_seconds() - broker_before;
+    const double broker_cpu = process_cpu_seconds(broker.pid()) - broker_before;
     double node_cpu = 0.0;
     long node_rss = 0;
     for (auto& child : node_children) {
-        child.close_stdin();
+        child.process.close_stdin();
     }
     for (auto& child : node_children) {
         const json node_result = read_result(child, "node", seconds(60));
         node_cpu += node_result.at("cpu_s").get<double>();
         node_rss = std::max(node_rss, node_result.at("max_rss_kb").get<long>());
-        child.wait();
+        child.process.wait();
     }
-    researcher.close_stdin();
-    researcher.wait();
+    researcher.process.close_stdin();
+    researcher.process.wait();
 
     std::vector<double> samples = result.at("samples_us").get<std::vector<double>>();
     json row{{"workload", name},
@@ -456,7 +425,7 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
              {"cpu_broker_s", broker_cpu},
              {"rss_researcher_kb", result.at("max_rss_kb")},
              {"rss_node_max_kb", node_rss},
-             {"rss_broker_kb", broker.peak_rss_kb()}};
+             {"rss_broker_kb", process_peak_rss_kb(broker.pid())}};
     row["summary_us"] = summarize(samples);
     std::sort(samples.begin(), samples.end());
     row["samples_us"] = samples;
@@ -467,7 +436,7 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
 long long callgrind_instructions(const Settings& s, Impl impl, bool send_path, int qos, long long count) {
     const std::string tag = std::string("callgrind-") + impl_name(impl) + (send_path ? "-send-" : "-recv-") +
                             std::to_string(count);
-    Broker broker(s, tag);
+    fbm_test::MosquittoBroker broker = start_broker(s, tag);
     const std::string out_file = s.log_dir + "/" + tag + ".out";
     std::remove(out_file.c_str());
     const std::vector<std::string> extra{"--kind", "small", "--count", std::to_string(count)};
@@ -483,12 +452,12 @@ long long callgrind_instructions(const Settings& s, Impl impl, bool send_path, i
     expect_ready(sub, "subscriber", seconds(120));
     Child pub = spawn_role(s, pub_spec, tag + "-pub");
     expect_ready(pub, "publisher", seconds(120));
-    pub.write("GO\n");
+    pub.process.write_stdin("GO\n");
     const json pub_result = read_result(pub, "publisher");
     const json sub_result = read_result(sub, "subscriber");
-    pub.close_stdin();
-    pub.wait();
-    sub.wait();
+    pub.process.close_stdin();
+    pub.process.wait();
+    sub.process.wait();
     if (sub_result.at("received").get<long long>() != count) {
         throw std::runtime_error(tag + ": messages were lost, instruction counts would not compare");
     }
@@ -533,7 +502,7 @@ json run_floor(const Settings& s, const std::string& client, int qos, long long 
                long long window) {
     const std::string tag = "limits-" + client + "-q" + std::to_string(qos) + "-s" + std::to_string(size) +
                             "-w" + std::to_string(window);
-    Broker broker(s, tag);
+    fbm_test::MosquittoBroker broker = start_broker(s, tag);
     const std::string log = s.log_dir + "/" + tag + ".log";
     json row{{"client", client}, {"qos", qos}, {"count", count}, {"size", size}, {"window", window}};
     if (client == "mosquitto_pub") {
@@ -557,8 +526,9 @@ json run_floor(const Settings& s, const std::string& client, int qos, long long 
                                         std::to_string(broker.port()) + " -q " + std::to_string(qos) +
                                         " -l -t general/researcher < '" + input + "'";
             const std::int64_t start = now_ns();
-            Child child({"/bin/sh", "-c", command}, false, false, log);
-            child.wait(&usage);
+            Child child = launch({"/bin/sh", "-c", command}, false, false, log);
+            child.process.wait();
+            usage = child.process.usage();
             return static_cast<double>(now_ns() - start) / 1e9;
         };
         Usage fixed_usage;
@@ -583,9 +553,9 @@ json run_floor(const Settings& s, const std::string& client, int qos, long long 
     if (client == "paho-c-async") {
         argv.push_back(std::to_string(window));
     }
-    Child child(argv, false, true, log);
+    Child child = launch(argv, false, true, log);
     const json result = read_result(child, client, seconds(300));
-    child.wait();
+    child.process.wait();
     row["msgs_per_s"] = result.at("msgs_per_s");
     row["cpu_us_per_msg"] = result.at("cpu_s").get<double>() * 1e6 / static_cast<double>(count);
     row["max_rss_kb"] = result.at("max_rss_kb");
@@ -633,11 +603,11 @@ json machine_info(const Settings& s) {
     if (::uname(&names) == 0) {
         machine["kernel"] = std::string(names.sysname) + " " + names.release;
     }
-    Child version({s.mosquitto, "-h"}, false, true, "/dev/null");
-    if (auto first = version.out().next(std::chrono::milliseconds(5000))) {
+    Child version = launch({s.mosquitto, "-h"}, false, true, "/dev/null");
+    if (auto first = version.out.next(std::chrono::milliseconds(5000))) {
         machine["mosquitto"] = *first;
     }
-    version.wait();
+    version.process.wait();
     MQTTAsync_nameValue* info = MQTTAsync_getVersionInfo();
     for (; info != nullptr && info->name != nullptr; ++info) {
         if (std::string(info->name) == "Version") {

@@ -217,12 +217,15 @@ void print_report(const json& results, std::FILE* out) {
         for (const auto& row : rows) {
             std::fprintf(
                 out,
-                "%-18s %-6s QoS %d   cpu %6.2f / %6.2f / %6.2f   rss %6.1f / %6.1f / %6.1f   refusals %llu\n",
+                "%-18s %-6s QoS %d   cpu %6.2f / %6.2f / %6.2f   rss %6.1f / %6.1f / %6.1f   retries %llu   "
+                "drops %llu\n",
                 row.at("workload").get<std::string>().c_str(), row.at("impl").get<std::string>().c_str(),
                 row.at("qos").get<int>(), row.at("cpu_pub_per_100k").get<double>(),
                 row.at("cpu_sub_per_100k").get<double>(), row.at("cpu_broker_per_100k").get<double>(),
                 row.at("rss_pub_kb").get<double>() / 1024.0, row.at("rss_sub_kb").get<double>() / 1024.0,
-                row.at("rss_broker_kb").get<double>() / 1024.0, row.value("refusals", 0ULL));
+                row.at("rss_broker_kb").get<double>() / 1024.0,
+                // Results written before the two were told apart have "refusals" (raw Paho's retries).
+                row.value("retries", row.value("refusals", 0ULL)), row.value("drops", 0ULL));
         }
     }
 

@@ -12,8 +12,9 @@
 
 #include "endpoint.hpp"
 #include "fedbiomed/version.hpp"
+#include "line_reader.hpp"
 #include "messages.hpp"
-#include "process.hpp"
+#include "resources.hpp"
 #include <unistd.h>
 
 namespace fbm_bench {
@@ -92,9 +93,10 @@ int run_pub(const Args& args) {
     endpoint->flush();
     const std::int64_t done = now_ns();
     endpoint->stop();
-    nlohmann::json result{{"t_first_ns", first}, {"t_sent_ns", sent},
-                          {"t_done_ns", done},   {"refusals", endpoint->refusals()},
-                          {"rss_kb", rss},       {"qos", effective_qos(config)}};
+    nlohmann::json result{{"t_first_ns", first},         {"t_sent_ns", sent},
+                          {"t_done_ns", done},           {"retries", endpoint->retries()},
+                          {"drops", endpoint->drops()},  {"rss_kb", rss},
+                          {"qos", effective_qos(config)}};
     print_result(std::move(result), self_usage(true));
     return 0;
 }
@@ -257,42 +259,6 @@ int run_researcher(const Args& args) {
     return 0;
 }
 
-// ---- codec: the JSON work alone, per message, in this process (no network) ----
-int run_codec(const Args& args) {
-    const long long count = args.get_int("count", 200000);
-    nlohmann::json result = nlohmann::json::object();
-    for (const Kind kind : {Kind::small, Kind::large}) {
-        const long long n = kind == Kind::small ? count : std::max<long long>(1, count / 100);
-        std::size_t bytes = 0;
-        std::vector<std::string> payloads;
-        payloads.reserve(static_cast<std::size_t>(std::min<long long>(n, 1000)));
-        const std::int64_t t0 = now_ns();
-        for (long long i = 0; i < n; ++i) {
-            std::string payload = fedbiomed::serialize_msg(stream_message(kind, i, "node_1"));
-            bytes = payload.size();
-            if (payloads.size() < payloads.capacity()) {
-                payloads.push_back(std::move(payload));
-            }
-        }
-        const std::int64_t t1 = now_ns();
-        long long ok = 0;
-        for (long long i = 0; i < n; ++i) {
-            const Json msg =
-                fedbiomed::deserialize_msg(payloads[static_cast<std::size_t>(i) % payloads.size()]);
-            fedbiomed::check_message_version(msg);
-            ok += is_stream_message(msg, kind) ? 1 : 0;
-        }
-        const std::int64_t t2 = now_ns();
-        result[kind_name(kind)] = {
-            {"bytes", bytes},
-            {"build_serialize_us", static_cast<double>(t1 - t0) / 1e3 / static_cast<double>(n)},
-            {"decode_check_us", static_cast<double>(t2 - t1) / 1e3 / static_cast<double>(n)},
-            {"ok", ok}};
-    }
-    say(result.dump());
-    return 0;
-}
-
 }  // namespace
 
 Args::Args(int argc, char** argv, int first) {
@@ -337,9 +303,6 @@ int run_role(const std::string& role, const Args& args) {
     }
     if (role == "researcher") {
         return run_researcher(args);
-    }
-    if (role == "codec") {
-        return run_codec(args);
     }
     throw std::invalid_argument("unknown role '" + role + "'");
 }

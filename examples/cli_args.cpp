@@ -5,6 +5,9 @@
 #include <cstdlib>
 #include <limits>
 
+#include "fedbiomed/library_version.hpp"
+#include "fedbiomed/version.hpp"
+
 namespace fbm_cli {
 
 ArgCursor::ArgCursor(int argc, const char* const* argv) {
@@ -111,6 +114,16 @@ std::string require_non_empty(std::string_view option, std::string text) {
     if (text.empty()) {
         throw UsageError("option " + std::string(option) + " needs a non-empty value");
     }
+    return text;
+}
+
+std::string version_text(std::string_view program) {
+    std::string text(program);
+    text += " (fedbiomed-messaging) ";
+    text += fedbiomed::library_version();
+    text += "\nFed-BioMed messaging protocol version ";
+    text += fedbiomed::kProtocolVersion;
+    text += '\n';
     return text;
 }
 

@@ -77,4 +77,9 @@ std::chrono::milliseconds parse_seconds(std::string_view option, std::string_vie
 /// @brief Checks a value that must not be empty. @throws UsageError naming @p option.
 std::string require_non_empty(std::string_view option, std::string text);
 
+/// @brief What `--version` prints for @p program: "<program> (fedbiomed-messaging) <version>" (the form
+/// help2man reads for the man page), then the messaging protocol version, one per line.
+/// @throws std::bad_alloc only.
+std::string version_text(std::string_view program);
+
 }  // namespace fbm_cli

@@ -24,8 +24,7 @@ namespace {
 constexpr const char* kProgram = "fbm-node";
 
 constexpr const char* kUsage =
-    R"(Usage: fbm-node [--broker HOST] [--port PORT] --id NODE_ID [--datasets FILE.json]
-                [--log-level LEVEL]
+    R"(Usage: fbm-node [OPTION]... --id NODE_ID
 
 A Fed-BioMed node on the MQTT message bus (messaging protocol version 1). It answers the
 researchers' ping (pong), search (the datasets holding every requested tag; no reply when none
@@ -41,6 +40,7 @@ Options:
                      (default: the node holds no dataset)
   --log-level LEVEL  DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO)
   -h, --help         print this help and exit
+  --version          print the program's and the protocol's versions and exit
 
 Prints one line on stdout once it is connected and subscribed. SIGINT or SIGTERM makes it
 disconnect cleanly (MQTT DISCONNECT) and exit 0. A lost connection is re-established by itself;
@@ -53,6 +53,7 @@ Exit status: 0 stopped by a signal, 1 runtime error (broker unreachable, bad dat
 
 struct NodeOptions {
     bool help = false;
+    bool version = false;
     std::string broker = "localhost";
     int port = 1883;
     std::string id;
@@ -72,6 +73,10 @@ NodeOptions parse_arguments(int argc, const char* const* argv) {
         if (option == "-h" || option == "--help") {
             args.no_value(option);
             options.help = true;
+            return options;
+        } else if (option == "--version") {
+            args.no_value(option);
+            options.version = true;
             return options;
         } else if (option == "--broker") {
             options.broker = fbm_cli::require_non_empty(option, args.value(option));
@@ -266,6 +271,10 @@ int main(int argc, char** argv) {
     }
     if (options.help) {
         std::cout << kUsage;
+        return 0;
+    }
+    if (options.version) {
+        std::cout << fbm_cli::version_text(kProgram);
         return 0;
     }
     try {

@@ -29,9 +29,9 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kProgram = "fbm-researcher";
 constexpr int kExitFewerNodes = 3;
 
-constexpr const char* kUsage = R"(Usage: fbm-researcher [--broker HOST] [--port PORT] --id RESEARCHER_ID
-                      (ping | list | search TAG...) [--nodes N] [--timeout SECONDS]
-                      [--sequence N]
+constexpr const char* kUsage = R"(Usage: fbm-researcher [OPTION]... --id RESEARCHER_ID ping
+  or:  fbm-researcher [OPTION]... --id RESEARCHER_ID list
+  or:  fbm-researcher [OPTION]... --id RESEARCHER_ID search TAG...
 
 A Fed-BioMed researcher on the MQTT message bus (messaging protocol version 1). It sends one
 request to every node and prints each reply that answers it as one JSON line on stdout.
@@ -51,6 +51,7 @@ Options:
   --timeout SECONDS  how long to wait for replies, decimals allowed (default: 5)
   --sequence N       sequence number of the ping (default: a random positive number)
   -h, --help         print this help and exit
+  --version          print the program's and the protocol's versions and exit
 
 Only replies carrying our researcher_id (and, for ping, our sequence) are printed. Node log records
 (general/logger) are printed on stderr as "[node_id] LEVEL message", and so are error messages
@@ -64,6 +65,7 @@ refused a reconnection), 128+signal when interrupted by SIGINT or SIGTERM.
 
 struct ResearcherOptions {
     bool help = false;
+    bool version = false;
     std::string broker = "localhost";
     int port = 1883;
     std::string id;
@@ -97,6 +99,10 @@ ResearcherOptions parse_arguments(int argc, const char* const* argv) {
         if (option == "-h" || option == "--help") {
             args.no_value(option);
             options.help = true;
+            return options;
+        } else if (option == "--version") {
+            args.no_value(option);
+            options.version = true;
             return options;
         } else if (option == "--broker") {
             options.broker = fbm_cli::require_non_empty(option, args.value(option));
@@ -356,6 +362,10 @@ int main(int argc, char** argv) {
     }
     if (options.help) {
         std::cout << kUsage;
+        return 0;
+    }
+    if (options.version) {
+        std::cout << fbm_cli::version_text(kProgram);
         return 0;
     }
     try {

@@ -3,13 +3,22 @@
 # there it changes nothing and needs no network. Runs apt-get as root, or through sudo.
 set -euo pipefail
 
+# What the build, the demo, every test (scripts/test.sh), the docs and the packages need, on a bare Debian
+# 12 (a minimal install with git and sudo: no python3, openssl, file, doxygen ...). Every command that
+# the scripts and tests run is here or in Debian's essential set (bash, coreutils, grep, sed, gzip, dpkg).
 packages=(
+    # build
     cmake ninja-build g++ pkg-config
     libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
     nlohmann-json3-dev libspdlog-dev libfmt-dev
+    # tests: gtest, the broker and its clients, the reference-style Python peer, TLS certificates (openssl)
     googletest libgtest-dev
     mosquitto mosquitto-clients
     python3 python3-paho-mqtt
+    openssl
+    # man pages (help2man), API reference (doxygen), Debian packages: cpack's DEB generator needs file
+    # and dpkg-shlibdeps (dpkg-dev)
+    help2man doxygen dpkg-dev file
 )
 # Extra tools for the sanitizer/fuzz builds and the code-style checks.
 if [[ "${FBM_BOOTSTRAP_TOOLS:-1}" == "1" ]]; then

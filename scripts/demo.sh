@@ -33,12 +33,15 @@ generator=()
 if command -v ninja >/dev/null 2>&1; then
     generator=(-G Ninja)
 fi
-if [[ ! -f "$build/CMakeCache.txt" ]]; then
+# The build dir and its logs: on a fresh clone neither build/ nor build/demo exists yet.
+mkdir -p "$build"
+# Configured only once (later runs just build); a configure that failed left no build.ninja/Makefile and
+# is run again.
+if [[ ! -f "$build/build.ninja" && ! -f "$build/Makefile" ]]; then
     info "configuring $build (Release, no tests)"
     cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-        -DFBM_BUILD_TESTS=OFF -DFBM_BUILD_BENCH=OFF -DFBM_BUILD_EXAMPLES=ON >"$build.configure.log" 2>&1 ||
-        { cat "$build.configure.log" >&2; fail "cmake configure failed"; }
-    rm -f "$build.configure.log"
+        -DFBM_BUILD_TESTS=OFF -DFBM_BUILD_BENCH=OFF -DFBM_BUILD_EXAMPLES=ON >"$build/demo-configure.log" 2>&1 ||
+        { cat "$build/demo-configure.log" >&2; fail "cmake configure failed (log: $build/demo-configure.log)"; }
 fi
 start=$(now_ms)
 cmake --build "$build" --target fbm-node fbm-researcher -j "$jobs" >"$build/demo-build.log" 2>&1 ||

@@ -46,6 +46,14 @@ struct MessageAccess {
     static std::uint32_t bool_ints(const M& msg) noexcept {
         return static_cast<const MessageBase<M>&>(msg).bool_ints_;
     }
+    template <class M>
+    static std::uint32_t& unsigned_ints(M& msg) noexcept {
+        return static_cast<MessageBase<M>&>(msg).unsigned_ints_;
+    }
+    template <class M>
+    static std::uint32_t unsigned_ints(const M& msg) noexcept {
+        return static_cast<const MessageBase<M>&>(msg).unsigned_ints_;
+    }
 };
 
 }  // namespace detail
@@ -427,23 +435,37 @@ std::string python_text(const Json& value) {
     return text.size() > kMaxShownBytes ? text.substr(0, kMaxShownBytes) + "..." : text;
 }
 
+// A class constructor given something other than a dict (the reference: a TypeError from `**`).
 [[noreturn]] void fail_not_object(const Json& value) {
     fail(Kind::not_an_object, {}, {}, "a message must be a JSON object, found " + json_type_name(value));
+}
+
+// The reference's missing-command error. Its factories read `msg['command']` inside a try that turns any
+// exception into this one, so an array, a string, a number or null given to a factory gets it too.
+[[noreturn]] void fail_missing_command() {
+    fail(Kind::missing_command, {}, "command", "message type not specified");
 }
 
 // ------------------------------------------------------------------------------------------------
 // Validation
 // ------------------------------------------------------------------------------------------------
 
-// The value of each field in the input object, and which int fields hold a boolean. A null value is
-// the protocol_version that the outgoing factories set (see locate()).
+// The value of each field in the input object, which int fields hold a boolean and which hold an
+// integer above INT64_MAX. A null value is the protocol_version that the outgoing factories set (see
+// locate()).
 struct Located {
     std::array<const Json*, kMaxFields> values{};
     std::uint32_t bool_ints = 0;
+    std::uint32_t unsigned_ints = 0;
 };
 
-// Does @p value fit a field of type @p spec? Sets *as_bool when an int field holds a boolean.
-bool accepts(const FieldSpec& spec, const Json& value, bool* as_bool) {
+// How an accepted int field holds its value, when not as a plain int64.
+enum class IntForm : std::uint8_t { plain, boolean, above_int64 };
+
+// Does @p value fit a field of type @p spec? Sets *form for an int field holding a boolean or an integer
+// above INT64_MAX (accepted: Python's int has no upper bound, and deserialize_msg() gives integers up to
+// UINT64_MAX).
+bool accepts(const FieldSpec& spec, const Json& value, IntForm* form) {
     if (is_error_number(value)) {
         return spec.type == FieldType::errnum;  // an enum member is not a str, dict, ... in Python either
     }
@@ -454,14 +476,15 @@ bool accepts(const FieldSpec& spec, const Json& value, bool* as_bool) {
     case FieldType::str: return value.is_string();
     case FieldType::integer:
         if (value.is_boolean()) {
-            *as_bool = true;
+            *form = IntForm::boolean;
             return true;
         }
-        if (value.is_number_unsigned()) {
-            return value.get<std::uint64_t>() <=
-                   static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+        if (value.is_number_unsigned() &&
+            value.get<std::uint64_t>() >
+                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            *form = IntForm::above_int64;
         }
-        return value.is_number_integer();
+        return value.is_number_integer();  // true for number_unsigned too
     case FieldType::boolean: return value.is_boolean();
     case FieldType::floating: return value.is_number_float();
     case FieldType::dict: return value.is_object();
@@ -521,19 +544,17 @@ Located locate(const Json& dict, const ClassInfo& info, bool set_version) {
                  (missing > 1 ? "s " : " ") + names);
     }
     for (std::size_t i = set_version ? 1 : 0; i < info.count; ++i) {
-        bool as_bool = false;
-        if (!accepts(info.fields[i], *located.values[i], &as_bool)) {
-            const std::string range_note =
-                located.values[i]->is_number_unsigned() && info.fields[i].type == FieldType::integer
-                    ? " (beyond the signed 64-bit range this library supports)"
-                    : "";
+        IntForm form = IntForm::plain;
+        if (!accepts(info.fields[i], *located.values[i], &form)) {
             fail(Kind::bad_type, info.name, info.fields[i].name,
                  "bad input value for message " + std::string(info.name) + ": field '" +
                      std::string(info.fields[i].name) + "' expects " + expected_text(info.fields[i]) +
-                     ", found " + found_text(*located.values[i]) + range_note);
+                     ", found " + found_text(*located.values[i]));
         }
-        if (as_bool) {
+        if (form == IntForm::boolean) {
             located.bool_ints |= 1U << i;
+        } else if (form == IntForm::above_int64) {
+            located.unsigned_ints |= 1U << i;
         }
     }
     return located;
@@ -558,7 +579,15 @@ void assign(std::string& out, const Json& value, bool movable) {
 }
 
 void assign(std::int64_t& out, const Json& value, bool /*movable*/) {
-    out = value.is_boolean() ? (value.get<bool>() ? 1 : 0) : value.get<std::int64_t>();
+    if (value.is_boolean()) {
+        out = value.get<bool>() ? 1 : 0;
+    } else if (value.is_number_unsigned()) {
+        // Above INT64_MAX this keeps the two's complement bit pattern (modulo 2^64, as GCC and Clang
+        // define the conversion); the unsigned_ints_ bit makes get_dict() write the number back unsigned.
+        out = static_cast<std::int64_t>(value.get<std::uint64_t>());
+    } else {
+        out = value.get<std::int64_t>();
+    }
 }
 
 void assign(bool& out, const Json& value, bool /*movable*/) {
@@ -606,6 +635,7 @@ template <class M, std::size_t... I>
 void fill_fields(M& out, const Located& located, bool movable, std::index_sequence<I...> /*unused*/) {
     (fill_field<M, I>(out, located, movable), ...);
     MessageAccess::bool_ints(out) = located.bool_ints;
+    MessageAccess::unsigned_ints(out) = located.unsigned_ints;
 }
 
 template <class M>
@@ -614,19 +644,25 @@ void fill(M& out, const Json& dict, bool movable, bool set_version) {
     fill_fields(out, locate(dict, kInfo, set_version), movable, FieldIndices<M>{});
 }
 
-// One field's value in get_dict(); @p value is moved from when it is an rvalue.
+// One field's value in get_dict(); @p value is moved from when it is an rvalue. @p as_bool / @p as_unsigned:
+// the int field was given as a JSON boolean / as an integer above INT64_MAX.
 template <class T>
-Json field_value(T&& value, bool as_bool) {
+Json field_value(T&& value, bool as_bool, bool as_unsigned) {
     using V = std::decay_t<T>;
     if constexpr (IsOptional<V>::value) {
         if (!value.has_value()) {
             return Json(nullptr);
         }
-        return field_value(*std::forward<T>(value), as_bool);
+        return field_value(*std::forward<T>(value), as_bool, as_unsigned);
     } else if constexpr (std::is_same_v<V, std::int64_t>) {
         // An int given as a JSON boolean is written back as one while it still reads as that boolean.
         if (as_bool && (value == 0 || value == 1)) {
             return Json(value == 1);
+        }
+        // An int given above INT64_MAX is written back unsigned while it still reads as such a number
+        // (a negative bit pattern).
+        if (as_unsigned && value < 0) {
+            return Json(static_cast<std::uint64_t>(value));
         }
         return Json(value);
     } else {
@@ -640,9 +676,10 @@ Json make_dict(Self&& msg, std::index_sequence<I...> /*unused*/) {
     auto& members = dict.get_ref<Json::object_t&>();
     members.reserve(sizeof...(I));  // ordered_map is a vector: one allocation instead of several
     const std::uint32_t bool_ints = MessageAccess::bool_ints(static_cast<const M&>(msg));
+    const std::uint32_t unsigned_ints = MessageAccess::unsigned_ints(static_cast<const M&>(msg));
     (members.emplace(std::string(std::get<I>(Schema<M>::kFields).name),
                      field_value(std::forward<Self>(msg).*(std::get<I>(Schema<M>::kFields).member),
-                                 ((bool_ints >> I) & 1U) != 0)),
+                                 ((bool_ints >> I) & 1U) != 0, ((unsigned_ints >> I) & 1U) != 0)),
      ...);
     return dict;
 }
@@ -685,11 +722,11 @@ constexpr std::array<Route, 11> kReplies{
 template <std::size_t N>
 Message format(const Json& msg, bool movable, const std::array<Route, N>& routes, bool outgoing) {
     if (!msg.is_object()) {
-        fail_not_object(msg);
+        fail_missing_command();
     }
     const auto command = msg.find("command");
     if (command == msg.end()) {
-        fail(Kind::missing_command, {}, "command", "message type not specified");
+        fail_missing_command();
     }
     // The reference's wording, "format_incoming_message", whatever the direction.
     const std::string prefix = "bad message type for format_incoming_message: ";

@@ -48,10 +48,57 @@ bool is_separator(char c) noexcept {
     return c == '-' || c == '_' || c == '.';
 }
 
-// Python's `\s` on a str restricted to ASCII: the C whitespace characters plus the four information
+// The ASCII part of Python's `\s` on a str: the C whitespace characters plus the four information
 // separators \x1c-\x1f, which str.isspace() (and hence the regex) also counts as whitespace.
-bool is_space(char c) noexcept {
+bool is_ascii_space(char c) noexcept {
     return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
+}
+
+// The non-ASCII characters for which CPython 3.11's str.isspace() is true (bidirectional class WS, B or S,
+// or category Zs), in UTF-8. packaging's `^\s*` and `\s*$` strip them around a version.
+constexpr std::array<std::string_view, 17> kUnicodeSpaces{{
+    "\xC2\x85",      // U+0085 NEXT LINE
+    "\xC2\xA0",      // U+00A0 NO-BREAK SPACE
+    "\xE1\x9A\x80",  // U+1680 OGHAM SPACE MARK
+    "\xE2\x80\x80",  // U+2000 EN QUAD
+    "\xE2\x80\x81",  // U+2001 EM QUAD
+    "\xE2\x80\x82",  // U+2002 EN SPACE
+    "\xE2\x80\x83",  // U+2003 EM SPACE
+    "\xE2\x80\x84",  // U+2004 THREE-PER-EM SPACE
+    "\xE2\x80\x85",  // U+2005 FOUR-PER-EM SPACE
+    "\xE2\x80\x86",  // U+2006 SIX-PER-EM SPACE
+    "\xE2\x80\x87",  // U+2007 FIGURE SPACE
+    "\xE2\x80\x88",  // U+2008 PUNCTUATION SPACE
+    "\xE2\x80\x89",  // U+2009 THIN SPACE
+    "\xE2\x80\x8A",  // U+200A HAIR SPACE
+    "\xE2\x80\xA8",  // U+2028 LINE SEPARATOR
+    "\xE2\x80\xA9",  // U+2029 PARAGRAPH SEPARATOR
+    "\xE2\x80\xAF",  // U+202F NARROW NO-BREAK SPACE
+}};
+constexpr std::string_view kMediumMathematicalSpace = "\xE2\x81\x9F";  // U+205F
+constexpr std::string_view kIdeographicSpace = "\xE3\x80\x80";         // U+3000
+
+// The length in bytes of the whitespace character (as str.isspace() sees it) that starts @p rest, or 0.
+std::size_t space_length(std::string_view rest) noexcept {
+    if (rest.empty()) {
+        return 0;
+    }
+    if (is_ascii_space(rest.front())) {
+        return 1;
+    }
+    if (static_cast<unsigned char>(rest.front()) < 0x80) {
+        return 0;
+    }
+    auto starts = [rest](std::string_view sequence) { return rest.substr(0, sequence.size()) == sequence; };
+    for (const std::string_view sequence : kUnicodeSpaces) {
+        if (starts(sequence)) {
+            return sequence.size();
+        }
+    }
+    if (starts(kMediumMathematicalSpace)) {
+        return kMediumMathematicalSpace.size();
+    }
+    return starts(kIdeographicSpace) ? kIdeographicSpace.size() : 0;
 }
 
 // A half-open byte range [begin, end) of the input; `present` tells an empty capture from an absent one.
@@ -137,8 +184,12 @@ private:
     }
 
     std::size_t skip_spaces(std::size_t pos) const noexcept {
-        while (pos < text_.size() && is_space(text_[pos])) {
-            ++pos;
+        while (pos < text_.size()) {
+            const std::size_t length = space_length(text_.substr(pos));
+            if (length == 0) {
+                break;
+            }
+            pos += length;
         }
         return pos;
     }
@@ -258,16 +309,39 @@ private:
     Captures captures_;
 };
 
-// A decimal number of a capture. std::nullopt when it does not fit in 64 bits: packaging accepts integers
-// of any size, this library calls such a version invalid (no real version needs them, and bounded
-// numbers keep comparisons cheap and exact).
-std::optional<std::uint64_t> to_number(std::string_view digits) noexcept {
+// CPython 3.11's default limit on the digits int() converts (sys.get_int_max_str_digits()). packaging
+// calls int() on every number of a version, so a longer digit run makes the reference raise ValueError.
+constexpr std::size_t kMaxDigits = 4300;
+
+// A decimal number of a capture, normalised as Python's int() then str() would print it: leading zeros
+// dropped ("000" -> "0"). std::nullopt beyond kMaxDigits digits (leading zeros count, as in CPython).
+std::optional<std::string> to_number(std::string_view digits) {
+    if (digits.size() > kMaxDigits) {
+        return std::nullopt;
+    }
+    while (digits.size() > 1 && digits.front() == '0') {
+        digits.remove_prefix(1);
+    }
+    return std::string(digits);
+}
+
+// Orders two normalised numbers (no leading zeros) by value: a longer one is larger, else digit by digit.
+int compare_numbers(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
+        return a.size() < b.size() ? -1 : 1;
+    }
+    const int order = a.compare(b);
+    return order < 0 ? -1 : (order > 0 ? 1 : 0);
+}
+
+// A normalised number as 64 bits, UINT64_MAX when it does not fit.
+std::uint64_t saturated(std::string_view digits) noexcept {
     constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
     std::uint64_t value = 0;
     for (const char c : digits) {
         const auto digit = static_cast<std::uint64_t>(c - '0');
         if (value > (kMax - digit) / 10) {
-            return std::nullopt;
+            return kMax;
         }
         value = value * 10 + digit;
     }
@@ -280,8 +354,8 @@ bool all_digits(std::string_view text) noexcept {
 
 // Normalises a local label as packaging does: segments split at - _ . , letters lowercased, all-digit
 // segments printed as integers (leading zeros dropped, "000" -> "0"), joined by '.'. Digit segments are
-// kept as text, so they may be of any length, as in packaging.
-std::string normalise_local(std::string_view local) {
+// kept as text, so they may be of any length up to kMaxDigits (int() is called on them too).
+std::optional<std::string> normalise_local(std::string_view local) {
     std::string out;
     out.reserve(local.size());
     std::size_t start = 0;
@@ -295,10 +369,11 @@ std::string normalise_local(std::string_view local) {
             out += '.';
         }
         if (all_digits(segment)) {
-            while (segment.size() > 1 && segment.front() == '0') {
-                segment.remove_prefix(1);
+            const auto number = to_number(segment);
+            if (!number) {
+                return std::nullopt;
             }
-            out += segment;
+            out += *number;
         } else {
             for (const char c : segment) {
                 out += to_lower_ascii(c);
@@ -334,9 +409,8 @@ int compare_local(std::string_view a, std::string_view b) noexcept {
         int order = 0;
         if (left_number != right_number) {
             order = left_number ? 1 : -1;
-        } else if (left_number && left.size() != right.size()) {
-            // Normalised integers have no leading zeros: the longer one is the larger.
-            order = three_way(left.size(), right.size());
+        } else if (left_number) {
+            order = compare_numbers(left, right);
         } else {
             order = three_way(left, right);
         }
@@ -406,17 +480,18 @@ std::optional<Version> Version::try_parse(std::string_view text) {
     }
     const Captures& caps = matcher.captures();
     auto slice = [text](const Span& s) { return text.substr(s.begin, s.end - s.begin); };
-    auto number_or_zero = [&](const Span& s) -> std::optional<std::uint64_t> {
-        return s.present ? to_number(slice(s)) : std::optional<std::uint64_t>(0);
+    // A number that is optional in the pattern ("1.0rc" is rc0): 0 when absent.
+    auto number_or_zero = [&](const Span& s) -> std::optional<std::string> {
+        return s.present ? to_number(slice(s)) : std::optional<std::string>("0");
     };
 
     Version version;
     if (caps.epoch.present) {
-        const auto epoch = to_number(slice(caps.epoch));
+        auto epoch = to_number(slice(caps.epoch));
         if (!epoch) {
             return std::nullopt;
         }
-        version.epoch_ = *epoch;
+        version.epoch_ = std::move(*epoch);
     }
     const std::string_view release = slice(caps.release);
     std::size_t start = 0;
@@ -425,11 +500,11 @@ std::optional<Version> Version::try_parse(std::string_view text) {
         if (end == std::string_view::npos) {
             end = release.size();
         }
-        const auto component = to_number(release.substr(start, end - start));
+        auto component = to_number(release.substr(start, end - start));
         if (!component) {
             return std::nullopt;
         }
-        version.release_.push_back(*component);
+        version.release_.push_back(std::move(*component));
         start = end + 1;
     }
     if (caps.pre_letter.present) {
@@ -438,29 +513,33 @@ std::optional<Version> Version::try_parse(std::string_view text) {
         // alpha -> a, beta -> b, c / rc / pre / preview -> rc (stored as 'c', which sorts after 'b' as
         // "rc" does in packaging).
         version.pre_kind_ = (first == 'a' || first == 'b') ? first : 'c';
-        const auto number = number_or_zero(caps.pre_number);
+        auto number = number_or_zero(caps.pre_number);
         if (!number) {
             return std::nullopt;
         }
-        version.pre_number_ = *number;
+        version.pre_number_ = std::move(*number);
     }
     if (caps.post_number_dash.present || caps.post_letter.present) {
-        const auto number =
+        auto number =
             number_or_zero(caps.post_number_dash.present ? caps.post_number_dash : caps.post_number);
         if (!number) {
             return std::nullopt;
         }
-        version.post_ = *number;
+        version.post_ = std::move(number);
     }
     if (caps.dev_letter.present) {
-        const auto number = number_or_zero(caps.dev_number);
+        auto number = number_or_zero(caps.dev_number);
         if (!number) {
             return std::nullopt;
         }
-        version.dev_ = *number;
+        version.dev_ = std::move(number);
     }
     if (caps.local.present) {
-        version.local_ = normalise_local(slice(caps.local));
+        auto local = normalise_local(slice(caps.local));
+        if (!local) {
+            return std::nullopt;
+        }
+        version.local_ = std::move(*local);
     }
     return version;
 }
@@ -474,39 +553,43 @@ Version Version::parse(std::string_view text) {
     return std::move(*version);
 }
 
+std::string_view Version::release_component(std::size_t index) const noexcept {
+    return index < release_.size() ? std::string_view(release_[index]) : std::string_view("0");
+}
+
 std::uint64_t Version::major() const noexcept {
-    return release_.size() > 0 ? release_[0] : 0;
+    return saturated(release_component(0));
 }
 
 std::uint64_t Version::minor() const noexcept {
-    return release_.size() > 1 ? release_[1] : 0;
+    return saturated(release_component(1));
 }
 
 std::uint64_t Version::micro() const noexcept {
-    return release_.size() > 2 ? release_[2] : 0;
+    return saturated(release_component(2));
 }
 
 std::string Version::str() const {
     std::string out;
-    if (epoch_ != 0) {
-        out += std::to_string(epoch_);
+    if (epoch_ != "0") {
+        out += epoch_;
         out += '!';
     }
     for (std::size_t i = 0; i < release_.size(); ++i) {
         if (i > 0) {
             out += '.';
         }
-        out += std::to_string(release_[i]);
+        out += release_[i];
     }
     if (pre_kind_ != 0) {
         out += pre_kind_ == 'c' ? "rc" : std::string(1, pre_kind_);
-        out += std::to_string(pre_number_);
+        out += pre_number_;
     }
     if (post_) {
-        out += ".post" + std::to_string(*post_);
+        out += ".post" + *post_;
     }
     if (dev_) {
-        out += ".dev" + std::to_string(*dev_);
+        out += ".dev" + *dev_;
     }
     if (!local_.empty()) {
         out += '+';
@@ -517,15 +600,13 @@ std::string Version::str() const {
 
 int Version::compare(const Version& other) const noexcept {
     // packaging's _cmpkey, field by field: (epoch, release without trailing zeros, pre, post, dev, local).
-    if (const int order = three_way(epoch_, other.epoch_); order != 0) {
+    if (const int order = compare_numbers(epoch_, other.epoch_); order != 0) {
         return order;
     }
     // Comparing the releases padded with zeros is the same as comparing them with trailing zeros cut.
     const std::size_t length = std::max(release_.size(), other.release_.size());
     for (std::size_t i = 0; i < length; ++i) {
-        const std::uint64_t mine = i < release_.size() ? release_[i] : 0;
-        const std::uint64_t theirs = i < other.release_.size() ? other.release_[i] : 0;
-        if (const int order = three_way(mine, theirs); order != 0) {
+        if (const int order = compare_numbers(release_component(i), other.release_component(i)); order != 0) {
             return order;
         }
     }
@@ -544,20 +625,25 @@ int Version::compare(const Version& other) const noexcept {
         if (const int order = three_way(pre_kind_, other.pre_kind_); order != 0) {
             return order;
         }
-        if (const int order = three_way(pre_number_, other.pre_number_); order != 0) {
+        if (const int order = compare_numbers(pre_number_, other.pre_number_); order != 0) {
             return order;
         }
     }
-    // Post: absent is -infinity. std::optional already orders nullopt first.
-    if (const int order = three_way(post_, other.post_); order != 0) {
-        return order;
+    // Post: absent is -infinity.
+    if (post_.has_value() != other.post_.has_value()) {
+        return post_ ? 1 : -1;
+    }
+    if (post_) {
+        if (const int order = compare_numbers(*post_, *other.post_); order != 0) {
+            return order;
+        }
     }
     // Dev: absent is +infinity.
     if (dev_.has_value() != other.dev_.has_value()) {
         return dev_ ? -1 : 1;
     }
     if (dev_) {
-        if (const int order = three_way(*dev_, *other.dev_); order != 0) {
+        if (const int order = compare_numbers(*dev_, *other.dev_); order != 0) {
             return order;
         }
     }
@@ -584,9 +670,13 @@ VersionCheck check_protocol_version(const Json* their, std::string_view our) {
     if (*their_version == our_version) {
         return VersionCheck{};
     }
-    const bool incompatible =
-        our_version.major() != their_version->major() || our_version.minor() < their_version->minor() ||
-        (our_version.minor() == their_version->minor() && our_version.micro() < their_version->micro());
+    // Exact comparisons of the components, whatever their size (Python compares unbounded integers).
+    auto component = [&](std::size_t index) {
+        return compare_numbers(our_version.release_component(index), their_version->release_component(index));
+    };
+    const int major = component(0);
+    const int minor = component(1);
+    const bool incompatible = major != 0 || minor < 0 || (minor == 0 && component(2) < 0);
     if (incompatible) {
         fail(ErrorNumbers::FB104, "Received message with protocol version " + their_version->str() +
                                       " which is incompatible with the current protocol version " +

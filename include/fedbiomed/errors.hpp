@@ -130,7 +130,15 @@ const std::vector<ErrorNumbers>& all_error_numbers() noexcept;
 
 /// @brief Base of every exception thrown by this library.
 ///
-/// what() is "<error text>" or "<error text>: <detail>".
+/// what() is "<error text>" or "<error text>: <detail>", for logs and messages to people.
+///
+/// **Exact texts:** read `error_text(code())` and detail(), not what(). The full text is
+/// `error_text(code())` alone when detail() is empty, else `error_text(code()) + ": " + detail()`; it is
+/// what the reference's exception would print, byte for byte where the reference's text is portable
+/// (docs/conformance.md). what() returns a C string, so whoever reads it (strlen, printf, a C API, most
+/// loggers) stops at the first NUL byte: an unknown command "pong\0" gives a what() ending in "pong",
+/// while detail() keeps the NUL and what follows it. Texts quoted from untrusted input may be shortened
+/// (see each thrower).
 class FedbiomedError : public std::runtime_error {
 public:
     /// @brief Builds the error; @p detail may be empty.
@@ -139,7 +147,8 @@ public:
     /// @brief The error number this exception carries.
     ErrorNumbers code() const noexcept { return code_; }
 
-    /// @brief The text after the error number's own text (may be empty).
+    /// @brief The text after the error number's own text and its ": " (may be empty); unlike what(), it
+    /// may hold NUL bytes.
     const std::string& detail() const noexcept { return detail_; }
 
 private:

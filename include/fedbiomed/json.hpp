@@ -70,22 +70,25 @@ std::string serialize_msg(const Json& msg);
 
 /// @brief Decodes a payload as the reference does (`deserialize_msg` of fedbiomed.common.json).
 ///
-/// Accepts the reference dialect (JSON plus NaN, Infinity, -Infinity). Integers stay integers (64-bit; a
-/// larger literal is an error, see the README: non-negative ones are number_unsigned, negative ones
-/// number_integer), floats stay floats (a literal beyond the double range becomes +/-infinity or +/-0.0,
-/// as in Python). Duplicate keys keep the first position and the last value, like a Python dict.
-/// Top-level `errnum`, when present, becomes an ErrorNumbers member: the member whose text matches exactly,
-/// else FB999. A truthy top-level `training_args.test_metric` that is not a metric name becomes null.
-/// The result may be any JSON value the reference would return (an array or a string too); the transport
-/// layer is what requires an object. Like the reference, a top-level array holding the string "errnum" or
-/// "training_args", or a top-level string containing either word, is an error.
+/// Accepts the reference dialect (JSON plus NaN, Infinity, -Infinity). Integers stay integers, from
+/// INT64_MIN to UINT64_MAX: non-negative ones are number_unsigned, negative ones number_integer (the
+/// message factories accept the whole range in int fields, as Python's int does); a literal outside that
+/// range is an error (see below). Floats stay floats (a literal beyond the double range becomes
+/// +/-infinity or +/-0.0, as in Python). Duplicate keys keep the first position and the last value, like a
+/// Python dict. Top-level `errnum`, when present, becomes an ErrorNumbers member: the member whose text
+/// matches exactly, else FB999. A truthy top-level `training_args.test_metric` that is not a metric name
+/// becomes null. The result may be any JSON value the reference would return (an array or a string too); the
+/// transport layer is what requires an object. Like the reference, a top-level array holding the string
+/// "errnum" or "training_args", or a top-level string containing either word, is an error.
 ///
 /// The payload must be strict UTF-8 (no overlong forms, no encoded surrogates, nothing above U+10FFFF); a
 /// UTF-8 BOM at the very start is skipped. An unpaired `\udXXX` escape, which Python keeps, is stored as
 /// the surrogate's 3-byte generalized UTF-8 form (WTF-8) so that serialize_msg() writes the same escape.
-/// Deliberate differences from `json.loads(bytes)`: no UTF-16/UTF-32 detection and no `surrogatepass` for
-/// raw encoded surrogates (a Python peer never sends either: its payloads are ASCII), and no integers
-/// beyond 64 bits. Linear time, no recursion: safe on hostile input.
+/// Deliberate differences from `json.loads(bytes)` (docs/conformance.md has them all, with the reasons):
+/// no UTF-16/UTF-32 detection and no `surrogatepass` for raw encoded surrogates (a Python peer never
+/// sends either: its payloads are ASCII); no integers beyond 64 bits (nlohmann's JSON has no unbounded
+/// number, and no message field could hold one); nesting limited to @p limits (CPython fails near 1000
+/// levels). Linear time, no recursion: safe on hostile input.
 /// @throws DecodeError (FB601) on invalid UTF-8, invalid JSON, nesting deeper than @p limits, a payload
 ///         larger than @p limits, a top-level number/boolean/null (the reference fails there too), or a
 ///         top-level `training_args` that is not an object. The message names what and where (byte offset).

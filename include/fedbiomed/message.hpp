@@ -23,9 +23,15 @@
 /// value:
 /// - `int` accepts JSON integers and JSON true/false (Python's bool is an int) but not floats. A boolean
 ///   given for an int field is remembered and written back as a boolean by to_json() (as long as the value
-///   is still 0 or 1), because the reference keeps the original value in its dict. **Deliberate
-///   difference:** the reference accepts integers of any size; an integer outside the signed 64-bit range
-///   (possible in a Json built in C++, never in one decoded by deserialize_msg()) is rejected (bad_type).
+///   is still 0 or 1), because the reference keeps the original value in its dict.
+/// - `int` accepts every integer a Json can hold, INT64_MIN to UINT64_MAX, as Python's int accepts any
+///   size; deserialize_msg() produces the whole range (non-negative literals come out as
+///   number_unsigned). A value above INT64_MAX does not fit the std::int64_t member: the member holds its
+///   two's complement bit pattern, a negative number (`static_cast<std::uint64_t>(msg.sequence)` gives
+///   the value back), and the struct remembers it, so to_json() writes the original unsigned number while
+///   the member still holds a negative value. Copying the member into another struct copies only the
+///   bit pattern: to echo such a value exactly, copy the JSON value instead (integers beyond 64 bits never
+///   reach a factory: deserialize_msg() refuses them, see docs/conformance.md).
 /// - `float` accepts JSON floats only (a JSON integer is rejected, as in the reference); NaN and
 ///   infinities are floats and accepted.
 /// - `str`, `bool`: strings, booleans only. `dict`, `list`: any object, any array (contents unchecked).
@@ -63,13 +69,17 @@ namespace fedbiomed {
 /// - bad_arguments: "bad number of parameters for <Class>: missing field 'x'" (all missing fields are
 ///   listed) or "... unexpected field 'x'";
 /// - bad_type: "bad input value for message <Class>: field 'x' expects int, found string \"1\"";
-/// - not_an_object: "a message must be a JSON object, found array".
+/// - not_an_object (MessageBase::from_json() only): "a message must be a JSON object, found array". The
+///   factories answer a non-object as the reference does: missing_command, "message type not specified".
+///
+/// For the exact text, read error_text(code()) and detail() (see FedbiomedError): what() is a C string
+/// and ends at the first NUL, e.g. at the one inside an unknown command "pong\0".
 class MessageValidationError : public MessageError {
 public:
     /// @brief Which check failed. The names match the `error_kind` of the conformance vectors.
     enum class Kind {
-        not_an_object,    ///< the input is not a JSON object
-        missing_command,  ///< no `command` key
+        not_an_object,    ///< MessageBase::from_json() was given something other than a JSON object
+        missing_command,  ///< no `command` key, or (factories) the input is not a JSON object at all
         unknown_command,  ///< `command` is not a string naming a class of this factory's direction
         bad_arguments,    ///< a field is missing or an unknown key is present
         bad_type,         ///< a field holds a value of the wrong type
@@ -109,8 +119,8 @@ struct MessageAccess;
 /// @brief Common part of the 19 message structs (CRTP): conversion to and from the reference's dict.
 ///
 /// It holds no message field, so the derived structs stay aggregates whose members are exactly the
-/// reference's fields. Its only state records which int fields were given as JSON booleans (see the
-/// file comment).
+/// reference's fields. Its only state records which int fields were given as JSON booleans or as
+/// integers above INT64_MAX, so that to_json() gives them back as they came (see the file comment).
 template <class Derived>
 class MessageBase {
 public:
@@ -139,6 +149,8 @@ private:
     // Bit i set: field i (declaration order, protocol_version is 0) is an int field that was given as
     // a JSON boolean.
     std::uint32_t bool_ints_ = 0;
+    // Bit i set: field i is an int field that was given an integer above INT64_MAX (see the file comment).
+    std::uint32_t unsigned_ints_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -458,8 +470,9 @@ void from_json(const Json& json, M& msg) {
 /// @brief The node's factories (reference `NodeMessages`): incoming = requests from the researcher,
 /// outgoing = replies, add_scalar, log and error.
 ///
-/// Checks, in the reference's order: the input is an object; it has a `command` key; the command is a
-/// string of this direction's map; (outgoing only) protocol_version is set to "1", present or not,
+/// Checks, in the reference's order: the input is an object with a `command` key (else missing_command,
+/// "message type not specified", whatever the input's JSON type); the command is a string of this
+/// direction's map; (outgoing only) protocol_version is set to "1", present or not,
 /// whatever its value; no unknown key; no missing field; every field's type.
 /// The input is never modified (the reference mutates the caller's dict on the outgoing path; we copy).
 class NodeMessages {

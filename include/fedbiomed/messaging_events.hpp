@@ -21,8 +21,8 @@ struct MessagingFault {
     /// presence announcement); FB104 / FB625 incompatible or mistyped protocol version; FB100 inbound queue
     /// overflow (oldest messages dropped) or connection to the broker lost; FB103 an exception from the
     /// MessageHandler (or that exception's own code when it is a FedbiomedError), or publications refused
-    /// or dropped because the outbox was full (one fault per burst, with the counts: "outbox full (...): N new
-    /// message(s) not sent, M older message(s) dropped"); FB102 no end-to-end acknowledgement in time.
+    /// or dropped because the outbox was full (one fault per burst, with the counts: "outbox full (...):
+    /// N new message(s) not sent, M older message(s) dropped"); FB102 no end-to-end acknowledgement in time.
     /// Sticky failures (no reconnection until stop() then start()) keep the code of their cause: FB101 when
     /// the broker refused a reconnection (credentials, authorisation) or another process uses the same
     /// component id; FB100 when the connection was lost with reconnect.enabled false (reported after the

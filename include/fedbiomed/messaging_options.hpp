@@ -11,7 +11,7 @@ namespace fedbiomed {
 /// @brief Which kind of component a Messaging object serves; it selects topics and subscriptions.
 enum class ComponentType {
     researcher = 1,  ///< publishes on general/nodes, subscribes general/researcher, monitoring, logger
-    node = 2,        ///< publishes on general/researcher, subscribes general/nodes and general/<id>
+    node = 2,        ///< publishes on general/researcher, subscribes general/nodes and `general/<id>`
 };
 
 /// @brief Checks that @p id can be a component id: non-empty, no '/', '+', '#' or NUL, not a reserved
@@ -131,7 +131,7 @@ struct MessagingOptions {
     /// Payload bytes held by the outbox at most.
     std::size_t outbox_max_bytes = std::size_t{256} * 1024U * 1024U;
     OutboxOverflow outbox_overflow = OutboxOverflow::drop_newest;  ///< policy when the outbox is full
-    /// Announce this component on fedbiomed-messaging/presence/<node|researcher>/<id> (retained "online",
+    /// Announce this component on `fedbiomed-messaging/presence/<node|researcher>/<id>` (retained "online",
     /// with a retained "offline" will the broker publishes if the component dies; stop() publishes
     /// "offline" itself). Researchers follow the nodes' announcements (online_nodes(), presence handler).
     /// Reference components never subscribe to these topics. Also what detects duplicate ids.
@@ -149,7 +149,7 @@ struct MessagingOptions {
     /// End-to-end acknowledgement between components of this library (requires MQTT 5 and QoS >= 1 here;
     /// the receiver needs MQTT 5 too but not this option). Each message carries an id in MQTT 5 user
     /// properties, which the broker strips for MQTT 3.1.1 subscribers such as the reference's; the
-    /// receiver acknowledges it on the sender's topic fedbiomed-messaging/ack/<node|researcher>/<id> (named
+    /// receiver acknowledges it on the sender's topic `fedbiomed-messaging/ack/<node|researcher>/<id>` (named
     /// in the message) once its handler has run and drops duplicates; the sender re-sends until
     /// acknowledged. The Delivery completes on that acknowledgement (for a broadcast: the first one). Off
     /// by default: a reference peer would never acknowledge.

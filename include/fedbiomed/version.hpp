@@ -2,6 +2,7 @@
 /// @brief The messaging protocol version and the reference's compatibility rule (spec section 4.3).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,13 +22,19 @@ inline constexpr std::string_view kProtocolVersion = "1";
 /// pre-releases (a/alpha, b/beta, c/rc/pre/preview), post-releases (`.post1`, `-1`, `rev`, `r`),
 /// dev-releases and local segments (`+ubuntu.1`), with the separators and case PEP 440 allows.
 ///
-/// Two deliberate differences from packaging, both about strings no real peer sends:
-/// - a number in the epoch, release, pre, post or dev part must fit in 64 bits; a larger one makes the
-///   string invalid (packaging accepts integers of any size). Digit segments of the local label may be of
-///   any length, as in packaging;
-/// - only ASCII is accepted: packaging's regex, run on a Python str, also takes Unicode whitespace around
-///   the version and a few non-ASCII letters that case-fold to ASCII ones (U+0130, U+0131, U+017F, U+212A);
-///   here any non-ASCII byte makes the string invalid.
+/// Numbers are compared exactly whatever their size, as Python's unbounded integers are: each is kept as
+/// its decimal digits ("007" -> "7"), so `1.18446744073709551616` is a newer minor than `1` and
+/// `1.0.0.99999999999999999999` differs from `1` only in its fourth component. Like CPython 3.11's int(),
+/// which packaging calls on every number, a digit run longer than 4300 characters is refused (the
+/// reference raises a plain ValueError there; this library an InvalidVersionError). The whitespace
+/// around the version is what Python's `\s` (str.isspace()) accepts, in UTF-8: the ASCII blanks, the
+/// information separators U+001C..U+001F, and U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029,
+/// U+202F, U+205F, U+3000.
+///
+/// One deliberate difference from packaging (docs/conformance.md lists all of them): inside the version,
+/// only ASCII is accepted. packaging's case-insensitive regex, run on a Python str, also takes four
+/// non-ASCII letters that case-fold to ASCII ones (U+0130, U+0131, U+017F, U+212A); here they make the
+/// string invalid. No real peer sends them.
 ///
 /// Parsing is linear in the length of the text and uses no recursion, whatever the input.
 class Version {
@@ -40,12 +47,19 @@ public:
     /// @throws nothing except std::bad_alloc.
     static std::optional<Version> try_parse(std::string_view text);
 
-    /// @brief First release component (0 when absent).
+    /// @brief First release component (0 when absent); UINT64_MAX when it does not fit in 64 bits (use
+    /// release_component() for the exact value).
     std::uint64_t major() const noexcept;
-    /// @brief Second release component (0 when absent).
+    /// @brief Second release component (0 when absent); saturates at UINT64_MAX as major().
     std::uint64_t minor() const noexcept;
-    /// @brief Third release component (0 when absent).
+    /// @brief Third release component (0 when absent); saturates at UINT64_MAX as major().
     std::uint64_t micro() const noexcept;
+
+    /// @brief Release component @p index (0 is the major) as its exact decimal digits without leading
+    /// zeros, whatever its size: "1.007" gives "7" for index 1; "0" when the release has no such component.
+    /// The view stays valid as long as this object is neither modified nor destroyed.
+    /// @throws nothing.
+    std::string_view release_component(std::size_t index) const noexcept;
 
     /// @brief The normalised form, as `str(Version(...))` prints it ("v1.0 " -> "1.0", "1.0RC1" -> "1.0rc1").
     /// @throws std::bad_alloc only.
@@ -65,13 +79,15 @@ public:
 
 private:
     Version() = default;
-    std::uint64_t epoch_ = 0;
-    std::vector<std::uint64_t> release_;
+    // Every number is held as its decimal digits without leading zeros ("0" for zero), so that numbers of
+    // any size compare exactly (by length, then digit by digit), as Python's integers do.
+    std::string epoch_{"0"};
+    std::vector<std::string> release_;
     // Pre-release: kind 'a', 'b' or 'c' (rc) and number; absent when kind == 0.
     char pre_kind_ = 0;
-    std::uint64_t pre_number_ = 0;
-    std::optional<std::uint64_t> post_;
-    std::optional<std::uint64_t> dev_;
+    std::string pre_number_{"0"};
+    std::optional<std::string> post_;
+    std::optional<std::string> dev_;
     std::string local_;  // normalised: lowercase, segments joined by '.'; empty when absent
 };
 
@@ -83,7 +99,7 @@ enum class VersionVerdict {
 
 /// @brief The outcome of an accepted version, with the warning text when there was one.
 struct VersionCheck {
-    VersionVerdict verdict = VersionVerdict::pass;
+    VersionVerdict verdict = VersionVerdict::pass;  ///< pass or warn
     /// "Found version <their>, expected version <our> -> See https://..." for warn; empty for pass.
     std::string warning;
 };

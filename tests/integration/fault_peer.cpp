@@ -16,14 +16,9 @@
 #include <fedbiomed/errors.hpp>
 #include <fedbiomed/messaging.hpp>
 
+#include "test_options.hpp"
 #include <pthread.h>
 #include <signal.h>
-
-// See test_helpers.cpp: a Paho C leak when a publication meets a failing socket, exempted from LeakSanitizer.
-extern "C" const char* __lsan_default_suppressions();
-extern "C" const char* __lsan_default_suppressions() {
-    return "leak:libpaho-mqtt3as.so\n";
-}
 
 namespace {
 
@@ -55,13 +50,8 @@ int main(int argc, char** argv) {
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-    fedbiomed::MessagingOptions options;
-    options.broker = "127.0.0.1";
-    options.connect_timeout = std::chrono::milliseconds(5000);
-    options.stop_timeout = std::chrono::milliseconds(2000);
-    options.forward_logs = false;
-    options.reconnect.min_delay = std::chrono::milliseconds(50);
-    options.reconnect.max_delay = std::chrono::milliseconds(1000);
+    // The options of the fault tests' streams; --port is required.
+    fedbiomed::MessagingOptions options = fbm_test::stream_options(0);
     std::string id;
     auto type = fedbiomed::ComponentType::node;
     for (int i = 1; i + 1 < argc; i += 2) {

@@ -128,9 +128,7 @@ TEST(LogForwarding, OnlyStartedNodesForward) {
     researcher.start();
     library_logger()->info("from a researcher process");
     // A node with forwarding disabled does not either.
-    auto quiet_options = options_for(broker);
-    quiet_options.forward_logs = false;
-    Messaging quiet(nullptr, ComponentType::node, "NODE_quiet_" + unique_suffix(), quiet_options);
+    Messaging quiet(nullptr, ComponentType::node, "NODE_quiet_" + unique_suffix(), quiet_options(broker));
     quiet.start();
     library_logger()->info("with forwarding disabled");
     // A stopped node no longer forwards.

@@ -42,14 +42,6 @@ std::string start_failure(Messaging& messaging) {
     return {};
 }
 
-MessagingOptions local_options(int port) {
-    MessagingOptions options;
-    options.broker = "127.0.0.1";
-    options.port = port;
-    options.connect_timeout = std::chrono::milliseconds(5000);
-    return options;
-}
-
 // A broker that only accepts user "alice" with password "secret".
 MosquittoBroker::Options password_broker_options(const std::string& dir) {
     write_password_file(dir + "/passwords", "alice", "secret");
@@ -72,7 +64,7 @@ struct TempDir {
 };
 
 TEST(MessagingConnect, BrokerDownIsAnFb101SayingConnectionRefused) {
-    Messaging node(nullptr, ComponentType::node, "node_down", local_options(free_loopback_port()));
+    Messaging node(nullptr, ComponentType::node, "node_down", options_for(free_loopback_port()));
     const std::string what = start_failure(node);
     EXPECT_NE(what.find("refused the TCP connection"), std::string::npos) << what;
     EXPECT_NE(what.find("connection refused"), std::string::npos) << what;
@@ -81,7 +73,7 @@ TEST(MessagingConnect, BrokerDownIsAnFb101SayingConnectionRefused) {
 }
 
 TEST(MessagingConnect, UnknownHostIsAnFb101SayingUnknownHost) {
-    auto options = local_options(1883);
+    auto options = options_for(1883);
     // The empty label makes the resolver fail locally: no DNS query leaves the machine.
     options.broker = "fbm-unknown-host..invalid";
     Messaging node(nullptr, ComponentType::node, "node_nohost", options);
@@ -138,7 +130,7 @@ TEST(MessagingConnect, EveryConnackRefusalCodeIsNamed) {
     };
     for (const auto& [code, text] : codes) {
         FakeBroker fake(FakeBroker::Mode::connack, code);
-        Messaging node(nullptr, ComponentType::node, "node_connack", local_options(fake.port()));
+        Messaging node(nullptr, ComponentType::node, "node_connack", options_for(fake.port()));
         const std::string what = start_failure(node);
         EXPECT_NE(what.find("refused the connection: " + text), std::string::npos) << what;
     }
@@ -146,7 +138,7 @@ TEST(MessagingConnect, EveryConnackRefusalCodeIsNamed) {
 
 TEST(MessagingConnect, SilentBrokerIsATimeout) {
     FakeBroker fake(FakeBroker::Mode::silent);
-    auto options = local_options(fake.port());
+    auto options = options_for(fake.port());
     options.connect_timeout = std::chrono::milliseconds(300);
     Messaging node(nullptr, ComponentType::node, "node_silent", options);
     const std::string what = start_failure(node);
@@ -156,7 +148,7 @@ TEST(MessagingConnect, SilentBrokerIsATimeout) {
 
 TEST(MessagingConnect, ALateConnackAfterTheDeadlineConnectsNothing) {
     FakeBroker fake(FakeBroker::Mode::delayed_connack, 0, std::chrono::milliseconds(800));
-    auto options = local_options(fake.port());
+    auto options = options_for(fake.port());
     options.connect_timeout = std::chrono::milliseconds(200);
     Messaging node(nullptr, ComponentType::node, "node_late", options);
     const std::string what = start_failure(node);
@@ -200,11 +192,11 @@ TEST(MessagingConnect, TlsToAPlainListenerIsAnFb101AboutTls) {
 // A self-signed certificate for 127.0.0.1 (its own CA), made with the openssl command.
 void make_certificate(const std::string& dir, const std::string& name) {
     const auto result =
-        run_process({FBM_OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        run_program({FBM_OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                      "-nodes", "-keyout", dir + "/" + name + ".key", "-out", dir + "/" + name + ".pem",
                      "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
                     kWait);
-    ASSERT_EQ(result.exit_code, 0) << result.output;
+    ASSERT_EQ(result.status, 0) << result.out << result.err;
 }
 
 TEST(MessagingConnect, TlsListenerWithTheRightCaWorksAndAWrongCaIsRefused) {

@@ -19,48 +19,11 @@ using fedbiomed::Json;
 using fedbiomed::Messaging;
 using fedbiomed::PresenceEvent;
 
-class PresenceRecorder {
-public:
-    fedbiomed::PresenceHandler handler() {
-        return [this](const PresenceEvent& event) {
-            {
-                std::lock_guard<std::mutex> lock(mutex_);
-                events_.push_back(event);
-            }
-            changed_.notify_all();
-        };
-    }
-    // Waits for an event about @p id with the given state; returns it (reason empty and id empty if none).
-    PresenceEvent wait(const std::string& id, bool online, std::chrono::milliseconds timeout = kWait) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        PresenceEvent found;
-        changed_.wait_for(lock, timeout, [&] {
-            for (const auto& event : events_) {
-                if (event.id == id && event.online == online) {
-                    found = event;
-                    return true;
-                }
-            }
-            return false;
-        });
-        return found;
-    }
-    std::vector<PresenceEvent> events() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return events_;
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    std::vector<PresenceEvent> events_;
-};
-
-// Nodes of these tests do not forward their logs: the researcher's inbox must stay empty.
-fedbiomed::MessagingOptions quiet_options(const MosquittoBroker& broker) {
-    auto options = options_for(broker);
-    options.forward_logs = false;
-    return options;
+// Waits for an event about @p id with the given state; returns it (an empty event if none came).
+PresenceEvent wait_presence(const PresenceRecorder& presence, const std::string& id, bool online) {
+    return presence
+        .wait_first([&](const PresenceEvent& event) { return event.id == id && event.online == online; })
+        .value_or(PresenceEvent{});
 }
 
 TEST(Presence, AResearcherFollowsNodesComingAndGoing) {
@@ -76,31 +39,32 @@ TEST(Presence, AResearcherFollowsNodesComingAndGoing) {
     researcher.set_presence_handler(presence.handler());
     researcher.start();
     // A node online before the researcher started: its retained announcement tells.
-    EXPECT_EQ(presence.wait(early, true).id, early);
+    EXPECT_EQ(wait_presence(presence, early, true).id, early);
 
     const std::string clean = "node_clean_" + unique_suffix();
     {
         Messaging node(nullptr, ComponentType::node, clean, quiet_options(broker));
         node.start();
-        const PresenceEvent online = presence.wait(clean, true);
+        const PresenceEvent online = wait_presence(presence, clean, true);
         EXPECT_EQ(online.id, clean);
         EXPECT_EQ(online.type, ComponentType::node);
         EXPECT_EQ(online.reason, "online");
         auto nodes = researcher.online_nodes();
         EXPECT_NE(std::find(nodes.begin(), nodes.end(), clean), nodes.end());
     }  // stop(): "offline", then DISCONNECT
-    const PresenceEvent stopped = presence.wait(clean, false);
+    const PresenceEvent stopped = wait_presence(presence, clean, false);
     EXPECT_EQ(stopped.id, clean);
     EXPECT_EQ(stopped.reason, "stopped");
 
     // A node process killed outright: the broker publishes its will.
     const std::string killed = "node_killed_" + unique_suffix();
-    PeerProcess peer({fault_peer_binary(), "--port", std::to_string(broker.port()), "--id", killed});
-    ASSERT_TRUE(peer.wait_for_output("ready"));
-    EXPECT_EQ(presence.wait(killed, true).id, killed);
-    peer.signal(SIGKILL);
-    peer.wait_exit();
-    const PresenceEvent died = presence.wait(killed, false);
+    ChildProcess peer({fault_peer_binary(), "--port", std::to_string(broker.port()), "--id", killed},
+                      peer_capture());
+    ASSERT_TRUE(peer.wait_for_stdout("ready", kWait));
+    EXPECT_EQ(wait_presence(presence, killed, true).id, killed);
+    peer.send_signal(SIGKILL);
+    EXPECT_EQ(peer.wait_exit(kWait), 128 + SIGKILL);
+    const PresenceEvent died = wait_presence(presence, killed, false);
     EXPECT_EQ(died.id, killed);
     EXPECT_EQ(died.reason, "connection lost");
 

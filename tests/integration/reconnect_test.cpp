@@ -34,48 +34,6 @@ std::string ping_text(int sequence) {
     return ping("R", sequence).dump();
 }
 
-// Records connection-state events, with a bounded wait.
-class StateRecorder {
-public:
-    fedbiomed::ConnectionStateHandler handler() {
-        return [this](const ConnectionEvent& event) {
-            {
-                std::lock_guard<std::mutex> lock(mutex_);
-                events_.push_back(event);
-            }
-            changed_.notify_all();
-        };
-    }
-    bool wait_count(ConnectionState state, std::size_t count, std::chrono::milliseconds timeout = kWait) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        return changed_.wait_for(lock, timeout, [&] { return count_locked(state) >= count; });
-    }
-    std::size_t count(ConnectionState state) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return count_locked(state);
-    }
-    std::vector<ConnectionEvent> events() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return events_;
-    }
-
-private:
-    std::size_t count_locked(ConnectionState state) const {
-        return static_cast<std::size_t>(std::count_if(
-            events_.begin(), events_.end(), [&](const ConnectionEvent& e) { return e.state == state; }));
-    }
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    std::vector<ConnectionEvent> events_;
-};
-
-MessagingOptions fast_reconnect(const MosquittoBroker& broker) {
-    auto options = options_for(broker);
-    options.reconnect.min_delay = std::chrono::milliseconds(20);
-    options.reconnect.max_delay = std::chrono::milliseconds(200);
-    return options;
-}
-
 TEST(Reconnect, ReconnectsAfterABrokerRestartAndResubscribes) {
     MosquittoBroker broker;  // no persistence: the restarted broker knows nothing of the session
     Recorder recorder;
@@ -85,10 +43,10 @@ TEST(Reconnect, ReconnectsAfterABrokerRestartAndResubscribes) {
     node.set_fault_handler(recorder.fault_handler());
     node.set_connection_state_handler(states.handler());
     node.start();
-    ASSERT_TRUE(states.wait_count(ConnectionState::connected, 1));
+    ASSERT_TRUE(states.wait_count_if(in_state(ConnectionState::connected), 1));
 
     broker.restart();
-    ASSERT_TRUE(states.wait_count(ConnectionState::connected, 2));
+    ASSERT_TRUE(states.wait_count_if(in_state(ConnectionState::connected), 2));
     EXPECT_TRUE(node.is_connected());
     EXPECT_FALSE(node.is_failed());
     // The subscriptions were made again on the new broker: a message to the node arrives.
@@ -229,7 +187,7 @@ TEST(Reconnect, ARefusedReconnectionIsAStickyFailureNotALoop) {
     broker.stop();
     write_password_file(dir + "/passwords", "alice", "changed");
     broker.start();
-    ASSERT_TRUE(states.wait_count(ConnectionState::failed, 1));
+    ASSERT_TRUE(states.wait_count_if(in_state(ConnectionState::failed), 1));
     EXPECT_TRUE(node.is_failed());
     EXPECT_FALSE(node.is_connected());
     const auto events = states.events();

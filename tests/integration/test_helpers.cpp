@@ -1,50 +1,15 @@
 #include "test_helpers.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iostream>
-#include <sstream>
 #include <stdexcept>
 
-#include <gtest/gtest.h>
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
+#include "loopback.hpp"
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-extern char** environ;
-
-// LeakSanitizer: Paho C 1.3.12 loses the publications handed to it while its socket is failing (between
-// the failure and the connection-lost callback): they are neither sent, nor failed back, nor freed when the
-// client is destroyed (a few hundred bytes each). The fault tests publish continuously while the broker is
-// killed, so they meet it. Exempted: allocations whose stack goes through Paho C (ASan's fast unwinder stops
-// in Paho, built without frame pointers, so the exported function is not always on the stack).
-// (Read by LeakSanitizer at start.)
-extern "C" const char* __lsan_default_suppressions();
-extern "C" const char* __lsan_default_suppressions() {
-    return "leak:libpaho-mqtt3as.so\n";
-}
-
 namespace fbm_test {
-
-fedbiomed::MessagingOptions options_for(const MosquittoBroker& broker) {
-    fedbiomed::MessagingOptions options;
-    options.broker = broker.host();
-    options.port = broker.port();
-    options.connect_timeout = std::chrono::milliseconds(5000);
-    options.stop_timeout = std::chrono::milliseconds(2000);
-    return options;
-}
 
 std::string unique_suffix() {
     static std::atomic<int> counter{0};
@@ -130,15 +95,8 @@ RawClient::RawClient(int port, const std::vector<std::string>& topics, const std
 
 void RawClient::connect_to(int port, const std::vector<std::string>& topics, const std::string& client_id,
                            bool persistent) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
+    fd_ = connect_to_loopback(port);
+    if (fd_ < 0) {
         throw std::runtime_error("RawClient: cannot connect to port " + std::to_string(port));
     }
     reader_ = std::thread([this] { read_loop(); });
@@ -303,68 +261,13 @@ std::vector<RawMessage> RawClient::messages() const {
     return messages_;
 }
 
-// ---- Recorder ----
-
-fedbiomed::MessageHandler Recorder::handler() {
-    return [this](const fedbiomed::Json& msg, const std::string& topic) { add_message(msg, topic); };
-}
-
-fedbiomed::FaultHandler Recorder::fault_handler() {
-    return [this](const fedbiomed::MessagingFault& fault) { add_fault(fault); };
-}
-
-void Recorder::add_message(const fedbiomed::Json& msg, const std::string& topic) {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        messages_.emplace_back(msg, topic);
-    }
-    changed_.notify_all();
-}
-
-void Recorder::add_fault(const fedbiomed::MessagingFault& fault) {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        faults_.push_back(fault);
-    }
-    changed_.notify_all();
-}
-
-bool Recorder::wait_messages(std::size_t count, std::chrono::milliseconds timeout) const {
-    std::unique_lock<std::mutex> lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] { return messages_.size() >= count; });
-}
-
-bool Recorder::wait_faults(std::size_t count, std::chrono::milliseconds timeout) const {
-    std::unique_lock<std::mutex> lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] { return faults_.size() >= count; });
-}
-
-std::vector<std::pair<fedbiomed::Json, std::string>> Recorder::messages() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return messages_;
-}
-
-std::vector<fedbiomed::MessagingFault> Recorder::faults() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return faults_;
-}
-
 // ---- FakeBroker ----
 
 FakeBroker::FakeBroker(Mode mode, std::uint8_t connack_code, std::chrono::milliseconds delay)
     : mode_(mode), code_(connack_code), delay_(delay) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    socklen_t length = sizeof address;
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listen_fd_, 8) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        throw std::runtime_error("FakeBroker: cannot listen");
-    }
-    port_ = ntohs(address.sin_port);
+    const LoopbackListener listener = listen_on_loopback(8);
+    listen_fd_ = listener.fd;
+    port_ = listener.port;
     thread_ = std::thread([this] { run(); });
 }
 
@@ -415,107 +318,6 @@ void FakeBroker::run() {
     }
 }
 
-// ---- PeerProcess ----
-
-namespace {
-
-std::string read_whole_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-}  // namespace
-
-PeerProcess::PeerProcess(std::vector<std::string> args) {
-    char path_template[] = "/tmp/fbm-peer-XXXXXX";
-    const int out_fd = ::mkstemp(path_template);
-    if (out_fd < 0) {
-        throw std::runtime_error("PeerProcess: mkstemp failed");
-    }
-    output_path_ = path_template;
-    std::vector<char*> argv;
-    for (auto& arg : args) {
-        argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-        ::close(out_fd);
-        throw std::runtime_error("PeerProcess: fork failed");
-    }
-    if (pid == 0) {
-        // Child: async-signal-safe calls only until exec. It dies with the test process.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) {
-            ::_exit(127);
-        }
-        ::dup2(out_fd, 1);
-        ::dup2(out_fd, 2);
-        ::execve(argv[0], argv.data(), environ);
-        ::_exit(127);
-    }
-    ::close(out_fd);
-    pid_ = pid;
-}
-
-PeerProcess::~PeerProcess() {
-    if (pid_ > 0) {
-        ::kill(pid_, SIGKILL);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-    }
-    if (::testing::Test::HasFailure()) {
-        std::cerr << "---- peer output (" << output_path_ << ") ----\n" << output() << "---- end ----\n";
-    }
-    ::unlink(output_path_.c_str());
-}
-
-std::string PeerProcess::output() const {
-    return read_whole_file(output_path_);
-}
-
-bool PeerProcess::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) const {
-    return wait_until([&] { return output().find(text) != std::string::npos; }, timeout);
-}
-
-std::vector<std::string> PeerProcess::lines(const std::string& prefix) const {
-    std::vector<std::string> found;
-    const std::string text = output();
-    // Complete lines only: the process may be in the middle of writing the last one.
-    std::istringstream in(text.substr(0, text.rfind('\n') + 1));
-    for (std::string line; std::getline(in, line);) {
-        if (line.compare(0, prefix.size(), prefix) == 0) {
-            found.push_back(line.substr(prefix.size()));
-        }
-    }
-    return found;
-}
-
-std::size_t PeerProcess::count_lines(const std::string& prefix) const {
-    return lines(prefix).size();
-}
-
-void PeerProcess::signal(int signal_number) {
-    if (pid_ > 0) {
-        ::kill(pid_, signal_number);
-    }
-}
-
-int PeerProcess::wait_exit(std::chrono::milliseconds timeout) {
-    if (pid_ <= 0) {
-        return -2;
-    }
-    int status = 0;
-    if (!wait_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, timeout)) {
-        return -2;
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::string fault_peer_binary() {
     return FBM_FAULT_PEER;
 }
@@ -524,49 +326,6 @@ std::chrono::nanoseconds process_cpu_time() {
     timespec now{};
     ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
     return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
-}
-
-// ---- run_process ----
-
-ProcessResult run_process(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-    char path_template[] = "/tmp/fbm-process-XXXXXX";
-    const int out_fd = ::mkstemp(path_template);
-    if (out_fd < 0) {
-        throw std::runtime_error("run_process: mkstemp failed");
-    }
-    std::vector<char*> argv;
-    for (const auto& arg : args) {
-        argv.push_back(const_cast<char*>(arg.c_str()));
-    }
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
-    pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(out_fd);
-    ProcessResult result;
-    if (rc != 0) {
-        ::unlink(path_template);
-        throw std::runtime_error("run_process: cannot run " + args[0] + ": " + std::strerror(rc));
-    }
-    int status = 0;
-    const bool exited = wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout);
-    if (!exited) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        result.timed_out = true;
-    } else if (WIFEXITED(status)) {
-        result.exit_code = WEXITSTATUS(status);
-    }
-    std::ifstream in(path_template);
-    std::ostringstream text;
-    text << in.rdbuf();
-    result.output = text.str();
-    ::unlink(path_template);
-    return result;
 }
 
 }  // namespace fbm_test

@@ -1,5 +1,6 @@
-// Helpers shared by the integration tests: a raw MQTT client to observe and inject traffic, recorders for
-// handler and fault calls, fake brokers for the connection-failure cases, and a subprocess runner.
+// Helpers of the integration tests: a raw MQTT client to observe and inject traffic, fake brokers for the
+// connection-failure cases, ids and messages. What the program tests and the bench share too (processes,
+// Mosquitto, recorders, options) is in tests/support.
 #pragma once
 
 #include <atomic>
@@ -14,17 +15,15 @@
 
 #include <fedbiomed/messaging.hpp>
 
+#include "child_process.hpp"
+#include "event_recorder.hpp"
 #include "mosquitto_broker.hpp"
+#include "test_options.hpp"
+#include "wait.hpp"
 
 namespace fbm_test {
 
 using namespace std::chrono_literals;
-
-/// Generous bound for "this should happen now" waits: only reached when the test fails.
-inline constexpr std::chrono::milliseconds kWait{10000};
-
-/// Options pointing at @p broker, with a short connect timeout suited to tests.
-fedbiomed::MessagingOptions options_for(const MosquittoBroker& broker);
 
 /// A unique-per-process suffix for ids, so concurrent test processes never share an id.
 std::string unique_suffix();
@@ -99,28 +98,6 @@ private:
     std::thread reader_;
 };
 
-/// Records what a Messaging hands to its MessageHandler and FaultHandler.
-class Recorder {
-public:
-    /// A handler that records (msg, topic).
-    fedbiomed::MessageHandler handler();
-    /// A fault handler that records every fault.
-    fedbiomed::FaultHandler fault_handler();
-
-    bool wait_messages(std::size_t count, std::chrono::milliseconds timeout = kWait) const;
-    bool wait_faults(std::size_t count, std::chrono::milliseconds timeout = kWait) const;
-    std::vector<std::pair<fedbiomed::Json, std::string>> messages() const;
-    std::vector<fedbiomed::MessagingFault> faults() const;
-    void add_message(const fedbiomed::Json& msg, const std::string& topic);
-    void add_fault(const fedbiomed::MessagingFault& fault);
-
-private:
-    mutable std::mutex mutex_;
-    mutable std::condition_variable changed_;
-    std::vector<std::pair<fedbiomed::Json, std::string>> messages_;
-    std::vector<fedbiomed::MessagingFault> faults_;
-};
-
 /// A TCP server on a free loopback port that accepts connections and either stays silent (never sends a
 /// CONNACK), answers every CONNECT with a CONNACK carrying @p connack_code, or does so after @p delay.
 class FakeBroker {
@@ -153,51 +130,18 @@ private:
     std::thread thread_;
 };
 
-/// A child process with its output in files, driven by the test: waits on its output, signals, restarts.
-/// The child is killed when the test process dies (PR_SET_PDEATHSIG) and by the destructor.
-class PeerProcess {
-public:
-    /// Starts @p args (args[0] is an absolute path). @throws std::runtime_error when it cannot start.
-    explicit PeerProcess(std::vector<std::string> args);
-    ~PeerProcess();
-    PeerProcess(const PeerProcess&) = delete;
-    PeerProcess& operator=(const PeerProcess&) = delete;
-
-    /// Waits until the output (stdout and stderr) contains @p text; false on timeout or exit before.
-    bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout = kWait) const;
-    /// Number of output lines beginning with @p prefix.
-    std::size_t count_lines(const std::string& prefix) const;
-    /// Every output line beginning with @p prefix, without it.
-    std::vector<std::string> lines(const std::string& prefix) const;
-    /// Everything printed so far.
-    std::string output() const;
-    /// Sends @p signal_number.
-    void signal(int signal_number);
-    /// Waits for the exit; @return its status, or -1 when killed by a signal, or -2 on timeout.
-    int wait_exit(std::chrono::milliseconds timeout = kWait);
-    /// True while it runs (not reaped).
-    bool running() const { return pid_ > 0; }
-    int pid() const { return pid_; }
-
-private:
-    std::string output_path_;
-    int pid_ = -1;
-};
-
 /// The fault-peer helper program (tests/integration/fault_peer.cpp).
 std::string fault_peer_binary();
 
+/// How a fault peer's output is captured: one stream (its event lines on stdout, a sanitizer's report on
+/// stderr), dumped when the test fails.
+inline CaptureOptions peer_capture() {
+    CaptureOptions options;
+    options.merge_stderr = true;
+    return options;
+}
+
 /// Process CPU time (all threads) so far.
 std::chrono::nanoseconds process_cpu_time();
-
-/// Result of a finished subprocess.
-struct ProcessResult {
-    int exit_code = -1;  ///< exit status, or -1 when killed on timeout / by a signal
-    bool timed_out = false;
-    std::string output;  ///< stdout and stderr, interleaved
-};
-
-/// Runs @p args (args[0] is an absolute path) to completion, killing it after @p timeout.
-ProcessResult run_process(const std::vector<std::string>& args, std::chrono::milliseconds timeout);
 
 }  // namespace fbm_test

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fedbiomed/library_version.hpp>
+
 namespace {
 
 using fbm_cli::ArgCursor;
@@ -99,6 +101,13 @@ TEST(ParseInteger, ChecksItsBounds) {
     EXPECT_THROW(fbm_cli::parse_integer("--nodes", "0", 1, 10), UsageError);
     EXPECT_THROW(fbm_cli::parse_integer("--nodes", "11", 1, 10), UsageError);
     EXPECT_THROW(fbm_cli::parse_integer("--nodes", "1.5", 1, 10), UsageError);
+}
+
+TEST(VersionText, NamesTheProgramTheLibraryVersionAndTheProtocol) {
+    // The first line is what help2man reads as the program's name and version for the man page.
+    EXPECT_EQ(fbm_cli::version_text("fbm-node"), std::string("fbm-node (fedbiomed-messaging) ") +
+                                                     FEDBIOMED_MESSAGING_VERSION_STRING +
+                                                     "\nFed-BioMed messaging protocol version 1\n");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "child_process.hpp"
 #include "fedbiomed/errors.hpp"
 #include "fedbiomed/json.hpp"
+#include "fedbiomed/library_version.hpp"
 #include "fedbiomed/messaging.hpp"
 #include "mosquitto_broker.hpp"
 #include <signal.h>
@@ -173,6 +174,30 @@ TEST(ProgramsUsage, HelpExitsZeroAndPrintsUsage) {
             EXPECT_TRUE(result.err.empty()) << describe(result);
         }
     }
+}
+
+TEST(ProgramsUsage, VersionExitsZeroAndPrintsTheLibraryAndProtocolVersions) {
+    const struct {
+        const char* binary;
+        std::string name;
+    } programs[] = {{FBM_NODE_BINARY, "fbm-node"}, {FBM_RESEARCHER_BINARY, "fbm-researcher"}};
+    for (const auto& program : programs) {
+        // As with --help, what follows --version on the command line is not parsed.
+        for (const std::vector<std::string>& argv :
+             {std::vector<std::string>{program.binary, "--version"},
+              std::vector<std::string>{program.binary, "--id", "x1", "--version", "--port", "0"}}) {
+            const RunResult result = fbm_test::run_program(argv, kProgramRun);
+            EXPECT_EQ(result.status, 0) << describe(result);
+            EXPECT_EQ(result.out, program.name + " (fedbiomed-messaging) " FEDBIOMED_MESSAGING_VERSION_STRING
+                                                 "\nFed-BioMed messaging protocol version 1\n")
+                << describe(result);
+            EXPECT_TRUE(result.err.empty()) << describe(result);
+        }
+    }
+    const RunResult with_value = fbm_test::run_program({FBM_NODE_BINARY, "--version=2"}, kProgramRun);
+    EXPECT_EQ(with_value.status, 2) << describe(with_value);
+    EXPECT_NE(with_value.err.find("option --version takes no value"), std::string::npos)
+        << describe(with_value);
 }
 
 TEST(ProgramsUsage, BadUsageExitsTwoWithAClearMessage) {

@@ -47,7 +47,7 @@ struct Outcome {
     Json code;               // "FB601" or null
     Json message_class;      // class name or null
     std::string error_kind;  // kind_name() of a MessageValidationError, "exception" for anything else
-    std::string message;     // what()
+    std::string message;     // the exact text: error_text() + ": " + detail() (what() ends at a NUL)
     std::string field;       // MessageValidationError::field()
     Json output;             // to_json() of the result, enum members as text
 };
@@ -64,7 +64,7 @@ Outcome run_case(const Factory& factory, const Json& input) {
         got.code = std::string(fedbiomed::error_code(error.code()));
         got.message_class = error.message_class().empty() ? Json(nullptr) : Json(error.message_class());
         got.error_kind = std::string(fedbiomed::kind_name(error.kind()));
-        got.message = error.what();
+        got.message = fbm_conformance::full_text(error);
         got.field = error.field();
     } catch (const std::exception& error) {
         got.result = "error";
@@ -160,12 +160,16 @@ std::string disagreement(const Json& test_case, const Outcome& got) {
     }
     const Json& expected_code = test_case.at("code");
     if (expected_code.is_null()) {
-        // The reference failed with a non-Fed-BioMed exception (an unhashable command): any rejection is
-        // right, and this library's is an FB601 unknown_command.
-        return got.code == "FB601" && got.error_kind == "unknown_command"
+        // The reference failed with a raw Python exception (an unhashable command, the key `self`, ...):
+        // any rejection is right (vectors' README). This library's is always an FB601
+        // MessageValidationError, naming the class the reference was building, if any
+        // (docs/conformance.md).
+        if (got.code != "FB601" || got.error_kind == "exception") {
+            return "expected an FB601 rejection, got " + got.error_kind + ": " + got.message;
+        }
+        return got.message_class == test_case.at("class")
                    ? ""
-                   : "expected an FB601 unknown_command rejection, got " + got.error_kind + ": " +
-                         got.message;
+                   : "class " + got.message_class.dump() + ", expected " + test_case.at("class").dump();
     }
     if (got.code != expected_code) {
         return "code " + got.code.dump() + ", expected " + expected_code.dump() + " (" + got.message + ")";
@@ -180,11 +184,38 @@ std::string disagreement(const Json& test_case, const Outcome& got) {
     return check_error_text(test_case, got);
 }
 
+// When a case's outcome differs because of a deliberate difference of docs/conformance.md, and this
+// library does there what that page says: the row's name. Empty otherwise.
+std::string deliberate_difference(const fbm_conformance::Case& one, const Outcome& got) {
+    if (one.integer_beyond_64_bits) {
+        // The vector holds a Python int that no Json can; a payload carrying it is refused at decoding.
+        try {
+            (void)fedbiomed::deserialize_msg(one.line);
+        } catch (const std::exception& error) {
+            return fbm_conformance::refused_as_beyond_64_bits(error) ? "integers beyond 64 bits" : "";
+        }
+        return "";
+    }
+    // An unknown command longer than 320 bytes is quoted up to there, then "...".
+    const Json& test_case = one.json;
+    const Json& input = test_case.contains("input") ? test_case.at("input") : Json();
+    const std::string prefix = "FB601: message error: bad message type for format_incoming_message: ";
+    if (test_case.at("error_kind") == "unknown_command" && got.error_kind == "unknown_command" &&
+        input.is_object() && input.at("command").is_string()) {
+        const std::string& command = input.at("command").get_ref<const std::string&>();
+        if (command.size() > 320 && got.message == prefix + command.substr(0, 320) + "...") {
+            return "long unknown command shortened in the error text";
+        }
+    }
+    return "";
+}
+
 TEST(ConformanceMessages, EveryCase) {
-    const std::vector<Json> cases = fbm_conformance::load_cases("messages.jsonl");
-    ASSERT_EQ(cases.size(), 1545u);
+    const std::vector<fbm_conformance::Case> cases = fbm_conformance::load_cases("messages.jsonl");
+    ASSERT_EQ(fbm_conformance::case_count_problem("messages.jsonl", cases.size()), "");
     fbm_conformance::Tally tally("messages.jsonl");
-    for (const Json& test_case : cases) {
+    for (const fbm_conformance::Case& one : cases) {
+        const Json& test_case = one.json;
         const std::string id = test_case.at("id").get<std::string>();
         const std::optional<Factory> factory = factory_named(test_case.at("factory").get<std::string>());
         if (!factory) {
@@ -195,27 +226,43 @@ TEST(ConformanceMessages, EveryCase) {
         try {
             input = fbm_conformance::case_input(test_case);
         } catch (const std::exception& error) {
-            tally.fail(id, std::string("cannot read the input: ") + error.what());
+            // An input_text the decoder refuses: only a Python int beyond 64 bits is a documented reason.
+            if (fbm_conformance::refused_as_beyond_64_bits(error)) {
+                tally.differs_deliberately(id, "integers beyond 64 bits");
+            } else {
+                tally.fail(id, std::string("cannot read the input: ") + error.what());
+            }
             continue;
         }
-        const std::string why = disagreement(test_case, run_case(*factory, input));
+        const Outcome got = run_case(*factory, input);
+        const std::string why = disagreement(test_case, got);
         if (why.empty()) {
             tally.pass();
+        } else if (const std::string difference = deliberate_difference(one, got); !difference.empty()) {
+            tally.differs_deliberately(id, difference);
         } else {
             tally.fail(id, why);
         }
     }
     EXPECT_EQ(tally.failed(), 0);
-    EXPECT_EQ(tally.passed(), 1545);
+    EXPECT_EQ(tally.passed() + tally.deliberate(), static_cast<int>(cases.size()));
 }
 
 // The rvalue overloads move payloads instead of copying them; they must decide exactly as the const ones.
 TEST(ConformanceMessages, MovingOverloadsAgree) {
-    const std::vector<Json> cases = fbm_conformance::load_cases("messages.jsonl");
-    int compared = 0;
-    for (const Json& test_case : cases) {
+    const std::vector<fbm_conformance::Case> cases = fbm_conformance::load_cases("messages.jsonl");
+    std::size_t compared = 0;
+    std::size_t unreadable = 0;
+    for (const fbm_conformance::Case& one : cases) {
+        const Json& test_case = one.json;
         const std::string factory = test_case.at("factory").get<std::string>();
-        const Json input = fbm_conformance::case_input(test_case);
+        Json input;
+        try {
+            input = fbm_conformance::case_input(test_case);
+        } catch (const std::exception&) {
+            ++unreadable;  // an input this library cannot hold (EveryCase says why)
+            continue;
+        }
         auto run = [&](Json copy) -> std::string {
             try {
                 Message msg = factory == "NodeMessages.incoming"
@@ -226,6 +273,8 @@ TEST(ConformanceMessages, MovingOverloadsAgree) {
                                   ? fedbiomed::ResearcherMessages::format_incoming_message(std::move(copy))
                                   : fedbiomed::ResearcherMessages::format_outgoing_message(std::move(copy));
                 return fbm_conformance::without_enum_members(fedbiomed::to_json(std::move(msg))).dump();
+            } catch (const fedbiomed::FedbiomedError& error) {
+                return fbm_conformance::full_text(error);
             } catch (const std::exception& error) {
                 return error.what();
             }
@@ -235,7 +284,8 @@ TEST(ConformanceMessages, MovingOverloadsAgree) {
         EXPECT_EQ(run(input), expected) << test_case.at("id").get<std::string>();
         ++compared;
     }
-    EXPECT_EQ(compared, 1545);
+    EXPECT_GT(compared, 0u);
+    EXPECT_EQ(compared + unreadable, cases.size());
 }
 
 }  // namespace

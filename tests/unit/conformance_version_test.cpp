@@ -34,9 +34,10 @@ Outcome run_case(const Json* their, const std::string& our) {
         }
         return {"warn", nullptr, check.warning};
     } catch (const fedbiomed::InvalidVersionError& error) {
-        return {"invalid", std::string(fedbiomed::error_code(error.code())), error.what()};
+        return {"invalid", std::string(fedbiomed::error_code(error.code())),
+                fbm_conformance::full_text(error)};
     } catch (const fedbiomed::VersionError& error) {
-        return {"fail", std::string(fedbiomed::error_code(error.code())), error.what()};
+        return {"fail", std::string(fedbiomed::error_code(error.code())), fbm_conformance::full_text(error)};
     } catch (const std::exception& error) {
         return {"exception", nullptr, error.what()};
     }
@@ -77,7 +78,22 @@ std::string disagreement(const Json& test_case, const Outcome& got) {
     return got.message.rfind(kIncorrectTypePrefix, 0) == 0 ? "" : "FB625 message '" + got.message + "'";
 }
 
-// The checks log every warning and failure; 147 of them would only clutter the test output.
+// docs/conformance.md: the four non-ASCII letters packaging's case-insensitive regex takes for ASCII
+// ones (U+0130, U+0131, U+017F, U+212A), in UTF-8. This library calls such a version invalid.
+bool holds_case_folding_letter(const Json* their) {
+    if (their == nullptr || !their->is_string()) {
+        return false;
+    }
+    const std::string& text = their->get_ref<const std::string&>();
+    for (const char* letter : {"\xC4\xB0", "\xC4\xB1", "\xC5\xBF", "\xE2\x84\xAA"}) {
+        if (text.find(letter) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The checks log every warning and failure; one line per case would only clutter the test output.
 class QuietLibraryLogger {
 public:
     QuietLibraryLogger() : level_(fedbiomed::library_logger()->level()) {
@@ -92,11 +108,12 @@ private:
 };
 
 TEST(ConformanceVersion, EveryCase) {
-    const std::vector<Json> cases = fbm_conformance::load_cases("version.jsonl");
-    ASSERT_EQ(cases.size(), 147u);
+    const std::vector<fbm_conformance::Case> cases = fbm_conformance::load_cases("version.jsonl");
+    ASSERT_EQ(fbm_conformance::case_count_problem("version.jsonl", cases.size()), "");
     const QuietLibraryLogger quiet;
     fbm_conformance::Tally tally("version.jsonl");
-    for (const Json& test_case : cases) {
+    for (const fbm_conformance::Case& one : cases) {
+        const Json& test_case = one.json;
         const std::string id = test_case.at("id").get<std::string>();
         const bool absent = test_case.value("their_absent", false);
         if (!absent && !test_case.contains("their")) {
@@ -108,12 +125,14 @@ TEST(ConformanceVersion, EveryCase) {
         const std::string why = disagreement(test_case, got);
         if (why.empty()) {
             tally.pass();
+        } else if (got.result == "invalid" && holds_case_folding_letter(their)) {
+            tally.differs_deliberately(id, "non-ASCII letters packaging folds to ASCII (" + why + ")");
         } else {
             tally.fail(id, why);
         }
     }
     EXPECT_EQ(tally.failed(), 0);
-    EXPECT_EQ(tally.passed(), 147);
+    EXPECT_EQ(tally.passed() + tally.deliberate(), static_cast<int>(cases.size()));
 }
 
 }  // namespace

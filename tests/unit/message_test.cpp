@@ -449,18 +449,65 @@ TEST(Message, FloatFieldRefusesIntegersButTakesNonFinite) {
     EXPECT_NO_THROW(NodeMessages::format_incoming_message(msg));
 }
 
-TEST(Message, IntegersBeyondSigned64BitsAreRefused) {
-    Json msg = ping();
-    msg["sequence"] = std::numeric_limits<std::uint64_t>::max();
-    const MessageValidationError error = rejection([&] { NodeMessages::format_incoming_message(msg); });
-    EXPECT_EQ(error.kind(), Kind::bad_type);
-    EXPECT_NE(std::string(error.what()).find("64-bit"), std::string::npos) << error.what();
+TEST(Message, IntegersAboveInt64AreAcceptedAndGivenBackExactly) {
+    // deserialize_msg() gives every non-negative literal as number_unsigned, up to UINT64_MAX; the
+    // reference (Python ints) accepts all of them in an int field.
+    constexpr std::uint64_t kAbove = std::uint64_t{1} << 63;  // INT64_MAX + 1
+    constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+    for (const std::uint64_t value : {kAbove, kAbove + 12345, kMax}) {
+        SCOPED_TRACE(value);
+        const std::string payload = R"({"protocol_version": "1", "researcher_id": "R", "sequence": )" +
+                                    std::to_string(value) + R"(, "command": "ping"})";
+        const Json decoded = fedbiomed::deserialize_msg(payload);
+        ASSERT_TRUE(decoded.at("sequence").is_number_unsigned());
 
+        const auto typed = std::get<fedbiomed::PingRequest>(NodeMessages::format_incoming_message(decoded));
+        EXPECT_LT(typed.sequence, 0) << "the int64 member holds the bit pattern";
+        EXPECT_EQ(static_cast<std::uint64_t>(typed.sequence), value);
+        const Json back = typed.to_json();
+        ASSERT_TRUE(back.at("sequence").is_number_unsigned());
+        EXPECT_EQ(back.at("sequence").get<std::uint64_t>(), value);
+        EXPECT_EQ(fedbiomed::serialize_msg(back), payload);
+
+        // The other factories and from_json() agree, and so do the moving overloads.
+        EXPECT_EQ(fedbiomed::to_json(ResearcherMessages::format_outgoing_message(decoded)), decoded);
+        EXPECT_EQ(fedbiomed::to_json(NodeMessages::format_incoming_message(Json(decoded))), decoded);
+        EXPECT_EQ(fedbiomed::PingRequest::from_json(decoded).to_json(), decoded);
+    }
+
+    // Nullable int fields, and a reply on the researcher's side.
+    Json scalar = samples()[16].dict;  // AddScalarReply
+    ASSERT_EQ(scalar.at("command"), "add_scalar");
+    scalar["epoch"] = kMax;
+    scalar["iteration"] = kAbove;
+    const auto reply =
+        std::get<fedbiomed::AddScalarReply>(ResearcherMessages::format_incoming_message(scalar));
+    EXPECT_EQ(static_cast<std::uint64_t>(reply.epoch.value()), kMax);
+    EXPECT_EQ(reply.to_json(), scalar);
+    Json train = train_request();
+    train["secagg_clipping_range"] = kAbove;
+    EXPECT_EQ(fedbiomed::to_json(NodeMessages::format_incoming_message(train)).at("secagg_clipping_range"),
+              Json(kAbove));
+
+    // INT64_MAX given unsigned is a plain value; INT64_MIN is accepted as ever.
+    Json msg = ping();
     msg["sequence"] = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-    const auto typed = std::get<fedbiomed::PingRequest>(NodeMessages::format_incoming_message(msg));
+    auto typed = std::get<fedbiomed::PingRequest>(NodeMessages::format_incoming_message(msg));
     EXPECT_EQ(typed.sequence, std::numeric_limits<std::int64_t>::max());
     msg["sequence"] = std::numeric_limits<std::int64_t>::min();
-    EXPECT_NO_THROW(NodeMessages::format_incoming_message(msg));
+    typed = std::get<fedbiomed::PingRequest>(NodeMessages::format_incoming_message(msg));
+    EXPECT_EQ(typed.to_json().at("sequence"), Json(std::numeric_limits<std::int64_t>::min()));
+    EXPECT_FALSE(typed.to_json().at("sequence").is_number_unsigned());
+
+    // Assigning a non-negative value replaces the number; copying the member into another struct copies
+    // the bit pattern only (documented: echo the JSON value to keep such a number).
+    msg["sequence"] = kMax;
+    typed = std::get<fedbiomed::PingRequest>(NodeMessages::format_incoming_message(msg));
+    fedbiomed::PingReply pong;
+    pong.sequence = typed.sequence;
+    EXPECT_EQ(pong.to_json().at("sequence"), Json(-1));
+    typed.sequence = 5;
+    EXPECT_EQ(typed.to_json().at("sequence"), Json(5));
 }
 
 TEST(Message, ErrnumNeedsTheEnumMember) {
@@ -535,6 +582,20 @@ TEST(Message, CommandChecks) {
     EXPECT_EQ(rejection([&] { NodeMessages::format_incoming_message(msg); }).kind(), Kind::unknown_command);
 }
 
+// what() is a C string: it ends at the first NUL. error_text(code()) + ": " + detail() is the whole text,
+// as the reference prints it (docs/conformance.md).
+TEST(Message, ExactTextIsErrorTextPlusDetailNotWhat) {
+    Json msg = ping();
+    msg["command"] = std::string("pong\0x", 6);
+    const MessageValidationError error = rejection([&] { NodeMessages::format_incoming_message(msg); });
+    EXPECT_EQ(error.kind(), Kind::unknown_command);
+    const std::string expected("FB601: message error: bad message type for format_incoming_message: pong\0x",
+                               74);
+    EXPECT_EQ(std::string(fedbiomed::error_text(error.code())) + ": " + error.detail(), expected);
+    EXPECT_EQ(std::string(error.what()),
+              "FB601: message error: bad message type for format_incoming_message: pong");
+}
+
 TEST(Message, SameCommandSelectsTheClassOfTheDirection) {
     const Json search_request = samples()[1].dict;
     EXPECT_EQ(fedbiomed::message_class(NodeMessages::format_incoming_message(search_request)),
@@ -546,12 +607,59 @@ TEST(Message, SameCommandSelectsTheClassOfTheDirection) {
     EXPECT_EQ(error.field(), "tags");
 }
 
-TEST(Message, NonObjectsAreRefused) {
-    for (const Json& value : {Json::array({1}), Json("ping"), Json(1), Json(nullptr)}) {
-        const MessageValidationError error = rejection([&] { NodeMessages::format_incoming_message(value); });
-        EXPECT_EQ(error.kind(), Kind::not_an_object);
-        EXPECT_EQ(error.code(), ErrorNumbers::FB601);
-        EXPECT_EQ(rejection([&] { fedbiomed::PingRequest::from_json(value); }).kind(), Kind::not_an_object);
+// The reference's factories read msg['command'] in a try that answers any failure with its
+// missing-command error, so whatever is not a dict gets that error, with its exact text.
+TEST(Message, FactoriesAnswerANonObjectAsAMissingCommand) {
+    using Factory = Message (*)(const Json&);
+    using MovingFactory = Message (*)(Json &&);
+    const std::vector<std::pair<Factory, MovingFactory>> factories{
+        {&NodeMessages::format_incoming_message, &NodeMessages::format_incoming_message},
+        {&NodeMessages::format_outgoing_message, &NodeMessages::format_outgoing_message},
+        {&ResearcherMessages::format_incoming_message, &ResearcherMessages::format_incoming_message},
+        {&ResearcherMessages::format_outgoing_message, &ResearcherMessages::format_outgoing_message}};
+    Json error_member;
+    error_member = ErrorNumbers::FB301;
+    const std::vector<Json> inputs{Json::array(),
+                                   Json::array({"command", "ping"}),
+                                   Json::array({ping()}),
+                                   Json("ping"),
+                                   Json("command"),
+                                   Json(""),
+                                   Json(0),
+                                   Json(std::numeric_limits<std::uint64_t>::max()),
+                                   Json(-1),
+                                   Json(1.5),
+                                   Json(std::numeric_limits<double>::quiet_NaN()),
+                                   Json(true),
+                                   Json(nullptr),
+                                   error_member,
+                                   fedbiomed::deserialize_msg("[]"),
+                                   fedbiomed::deserialize_msg(R"("ping")")};
+    for (const Json& input : inputs) {
+        SCOPED_TRACE(input.dump(-1, ' ', true, Json::error_handler_t::replace));
+        for (const auto& [factory, moving] : factories) {
+            for (const bool move : {false, true}) {
+                const MessageValidationError error = rejection([&, f = factory, m = moving] {
+                    if (move) {
+                        m(Json(input));
+                    } else {
+                        f(input);
+                    }
+                });
+                EXPECT_EQ(error.code(), ErrorNumbers::FB601);
+                EXPECT_EQ(error.kind(), Kind::missing_command);
+                EXPECT_EQ(fedbiomed::kind_name(error.kind()), "missing_command");
+                EXPECT_TRUE(error.message_class().empty());
+                EXPECT_EQ(error.field(), "command");
+                EXPECT_EQ(error.detail(), "message type not specified");
+                EXPECT_STREQ(error.what(), "FB601: message error: message type not specified");
+            }
+        }
+        // A class built directly (the reference: `Class(**value)` raises TypeError) says what it got.
+        const MessageValidationError direct = rejection([&] { fedbiomed::PingRequest::from_json(input); });
+        EXPECT_EQ(direct.kind(), Kind::not_an_object);
+        EXPECT_EQ(direct.code(), ErrorNumbers::FB601);
+        EXPECT_EQ(direct.detail().rfind("a message must be a JSON object, found ", 0), 0u) << direct.detail();
     }
 }
 

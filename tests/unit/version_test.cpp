@@ -1,6 +1,8 @@
 // PEP 440 parsing, normal forms and ordering (expected values checked against Python's packaging), and the
 // protocol-version rule with its four outcomes and the unparsable case.
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -88,8 +90,13 @@ const std::vector<Spelling> kSpellings = {
     {"1a-1", "1a1"},
     {"1a1-1", "1a1.post1"},
     {"1a.-dev", "1a0.dev0"},
-    // Largest numbers that fit; local digit segments may be of any length, as in packaging.
+    // Numbers of any size, printed as Python prints its integers.
     {"18446744073709551615", "18446744073709551615"},
+    {"18446744073709551616", "18446744073709551616"},
+    {"0018446744073709551616.000099999999999999999999", "18446744073709551616.99999999999999999999"},
+    {"99999999999999999999!1a99999999999999999999.post099999999999999999999.dev99999999999999999999",
+     "99999999999999999999!1a99999999999999999999.post99999999999999999999.dev99999999999999999999"},
+    {"1-99999999999999999999", "1.post99999999999999999999"},
     {"1+99999999999999999999999", "1+99999999999999999999999"},
 };
 
@@ -168,23 +175,105 @@ TEST(VersionParse, RejectsEmbeddedNulAndControlCharacters) {
     EXPECT_FALSE(Version::try_parse("1\x1b").has_value());
 }
 
-TEST(VersionParse, RejectsNonAscii) {
+TEST(VersionParse, RejectsNonAsciiInsideTheVersion) {
     EXPECT_FALSE(Version::try_parse("\xd9\xa1").has_value());        // ARABIC-INDIC DIGIT ONE
-    EXPECT_FALSE(Version::try_parse("1\xc2\xa0").has_value());       // NO-BREAK SPACE (documented difference)
-    EXPECT_FALSE(Version::try_parse("1.0po\xc5\xbft").has_value());  // LATIN SMALL LETTER LONG S
+    EXPECT_FALSE(Version::try_parse("1\xc2\xa0.0").has_value());     // NO-BREAK SPACE inside
+    EXPECT_FALSE(Version::try_parse("1.0po\xc5\xbft").has_value());  // LATIN SMALL LETTER LONG S (documented)
     EXPECT_FALSE(Version::try_parse("1\xff").has_value());           // not UTF-8 at all
 }
 
-TEST(VersionParse, NumbersBeyond64BitsAreInvalid) {
-    EXPECT_TRUE(Version::try_parse("18446744073709551615").has_value());
-    for (const std::string text :
-         {"18446744073709551616", "1.18446744073709551616", "18446744073709551616!1",
-          "1a18446744073709551616", "1.post99999999999999999999", "1-99999999999999999999",
-          "1.dev99999999999999999999", "999999999999999999999999999999999999999999"}) {
+// Every character for which Python's str.isspace() is true, in UTF-8; packaging's `^\s*...\s*$` strips
+// each of them around a version (checked with CPython 3.11: [c for c in map(chr, range(0x110000)) if
+// c.isspace()]).
+const std::vector<std::pair<const char*, std::string>> kPythonWhitespace = {
+    {"U+0009", "\t"},           {"U+000A", "\n"},
+    {"U+000B", "\x0b"},         {"U+000C", "\x0c"},
+    {"U+000D", "\r"},           {"U+001C", "\x1c"},
+    {"U+001D", "\x1d"},         {"U+001E", "\x1e"},
+    {"U+001F", "\x1f"},         {"U+0020", " "},
+    {"U+0085", "\xc2\x85"},     {"U+00A0", "\xc2\xa0"},
+    {"U+1680", "\xe1\x9a\x80"}, {"U+2000", "\xe2\x80\x80"},
+    {"U+2001", "\xe2\x80\x81"}, {"U+2002", "\xe2\x80\x82"},
+    {"U+2003", "\xe2\x80\x83"}, {"U+2004", "\xe2\x80\x84"},
+    {"U+2005", "\xe2\x80\x85"}, {"U+2006", "\xe2\x80\x86"},
+    {"U+2007", "\xe2\x80\x87"}, {"U+2008", "\xe2\x80\x88"},
+    {"U+2009", "\xe2\x80\x89"}, {"U+200A", "\xe2\x80\x8a"},
+    {"U+2028", "\xe2\x80\xa8"}, {"U+2029", "\xe2\x80\xa9"},
+    {"U+202F", "\xe2\x80\xaf"}, {"U+205F", "\xe2\x81\x9f"},
+    {"U+3000", "\xe3\x80\x80"},
+};
+
+TEST(VersionParse, PythonWhitespaceAroundTheVersionIsStripped) {
+    for (const auto& [name, space] : kPythonWhitespace) {
+        SCOPED_TRACE(name);
+        for (const std::string& text :
+             {space + "1", "1" + space, space + space + "v1.0rc1" + space + space}) {
+            const auto parsed = Version::try_parse(text);
+            ASSERT_TRUE(parsed.has_value());
+            EXPECT_EQ(parsed->str(), text.find("rc") == std::string::npos ? "1" : "1.0rc1");
+        }
+        // Whitespace separates nothing inside a version.
+        EXPECT_FALSE(Version::try_parse("1" + space + ".0").has_value());
+        EXPECT_FALSE(Version::try_parse(space).has_value());
+    }
+    // Characters that look blank but are not whitespace to Python, and broken sequences.
+    for (const std::string& text : {
+             std::string("\xe2\x80\x8b"
+                         "1"),  // U+200B ZERO WIDTH SPACE
+             std::string("\xef\xbb\xbf"
+                         "1"),  // U+FEFF ZERO WIDTH NO-BREAK SPACE (BOM)
+             std::string("\xe1\xa0\x8e"
+                         "1"),  // U+180E MONGOLIAN VOWEL SEPARATOR (no longer a space)
+             std::string("\xe2\x81\xa0"
+                         "1"),  // U+2060 WORD JOINER
+             std::string("\xe2\x80\x8c"
+                         "1"),          // U+200C ZERO WIDTH NON-JOINER
+             std::string("1\xc2"),      // U+00A0 cut after its first byte
+             std::string("1\xe2\x80"),  // U+2000 cut after two bytes
+             std::string("\xa0"
+                         "1"),  // a continuation byte alone
+         }) {
         SCOPED_TRACE(text);
         EXPECT_FALSE(Version::try_parse(text).has_value());
+    }
+}
+
+TEST(VersionParse, NumbersOfAnySizeAreKeptExactly) {
+    const Version big = Version::parse("1.18446744073709551616.00099999999999999999999");
+    EXPECT_EQ(big.release_component(0), "1");
+    EXPECT_EQ(big.release_component(1), "18446744073709551616");
+    EXPECT_EQ(big.release_component(2), "99999999999999999999");
+    EXPECT_EQ(big.release_component(3), "0");
+    EXPECT_EQ(big.release_component(1000), "0");
+    // The 64-bit accessors saturate rather than wrap.
+    EXPECT_EQ(big.major(), 1u);
+    EXPECT_EQ(big.minor(), std::numeric_limits<std::uint64_t>::max());
+    EXPECT_EQ(big.micro(), std::numeric_limits<std::uint64_t>::max());
+    EXPECT_EQ(Version::parse("18446744073709551615").major(), std::numeric_limits<std::uint64_t>::max());
+    EXPECT_EQ(Version::parse("007").release_component(0), "7");
+    EXPECT_EQ(Version::parse("000").release_component(0), "0");
+}
+
+TEST(VersionParse, DigitRunsBeyondPythonsIntLimitAreInvalid) {
+    // CPython 3.11 refuses int() of more than 4300 digits, leading zeros included; packaging calls int()
+    // on every number, local digit segments too.
+    const std::string at_limit(4300, '9');
+    const std::string beyond = "1" + at_limit;
+    const std::string zeros_beyond = "0" + at_limit;
+    for (const std::string& ok :
+         {at_limit, "1." + at_limit, at_limit + "!1", "1a" + at_limit, "1.post" + at_limit, "1-" + at_limit,
+          "1.dev" + at_limit, "1+" + at_limit, "1+a." + at_limit}) {
+        EXPECT_TRUE(Version::try_parse(ok).has_value()) << ok.substr(0, 8);
+    }
+    EXPECT_EQ(Version::parse("1." + at_limit).release_component(1), at_limit);
+    for (const std::string& text :
+         {beyond, zeros_beyond, "1." + beyond, beyond + "!1", "1a" + beyond, "1.post" + beyond, "1-" + beyond,
+          "1.dev" + beyond, "1+" + beyond, "1+a." + zeros_beyond}) {
+        EXPECT_FALSE(Version::try_parse(text).has_value()) << text.substr(0, 8);
         EXPECT_THROW(Version::parse(text), InvalidVersionError);
     }
+    // A letter segment of the local label is not a number: any length.
+    EXPECT_TRUE(Version::try_parse("1+a" + beyond).has_value());
 }
 
 TEST(VersionParse, HostileLongInputsAreHandled) {
@@ -198,7 +287,8 @@ TEST(VersionParse, HostileLongInputsAreHandled) {
     EXPECT_EQ(parsed->compare(Version::parse("1")), 0);
     EXPECT_EQ(parsed->str(), long_valid);
 
-    // Long invalid inputs of the shapes that make backtracking regex engines struggle.
+    // Long invalid inputs of the shapes that make backtracking regex engines struggle (a million digits is
+    // beyond Python's int() limit, so invalid too).
     const std::size_t n = 1000000;
     for (const std::string& text :
          {std::string(n, 'a'), std::string(n, '1') + "x", std::string(n, '.'), "1" + std::string(n, '-'),
@@ -308,6 +398,17 @@ TEST(VersionOrder, LocalLabels) {
 TEST(VersionOrder, LargeNumbers) {
     EXPECT_LT(Version::parse("18446744073709551614"), Version::parse("18446744073709551615"));
     EXPECT_LT(Version::parse("1.post18446744073709551614"), Version::parse("1.post18446744073709551615"));
+    // Beyond 64 bits, by value: a longer number is larger, leading zeros do not count.
+    EXPECT_LT(Version::parse("18446744073709551615"), Version::parse("18446744073709551616"));
+    EXPECT_LT(Version::parse("99999999999999999999"), Version::parse("100000000000000000000"));
+    EXPECT_LT(Version::parse("1.99999999999999999999"), Version::parse("2"));
+    EXPECT_EQ(Version::parse("0099999999999999999999"), Version::parse("99999999999999999999.0"));
+    EXPECT_LT(Version::parse("99999999999999999999!1"), Version::parse("100000000000000000000!0"));
+    EXPECT_LT(Version::parse("1a99999999999999999998"), Version::parse("1a99999999999999999999"));
+    EXPECT_LT(Version::parse("1.post99999999999999999999"), Version::parse("1.post100000000000000000000"));
+    EXPECT_LT(Version::parse("1.dev100000000000000000000"), Version::parse("1.dev100000000000000000001"));
+    EXPECT_LT(Version::parse("1+18446744073709551616"), Version::parse("1+018446744073709551617"));
+    EXPECT_EQ(Version::parse("1.0.0.99999999999999999999").compare(Version::parse("1")), 1);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -432,6 +533,69 @@ TEST_F(VersionCheckTest, NewerMinorOrMicroFails) {
         const Json their = their_text;
         EXPECT_EQ(expect_rejected(&their, our).code(), ErrorNumbers::FB104);
     }
+}
+
+TEST_F(VersionCheckTest, NumbersBeyond64BitsAreComparedExactly) {
+    // Same major, minor and micro as "1": only a later component differs, so a warning.
+    const Json fourth = "1.0.0.99999999999999999999";
+    const auto check = fedbiomed::check_protocol_version(&fourth);
+    EXPECT_EQ(check.verdict, VersionVerdict::warn);
+    EXPECT_EQ(check.warning, "Found version 1.0.0.99999999999999999999, expected version 1" + kSee);
+
+    // A minor of 2^64 is newer than ours (0): incompatible. A saturating or wrapping comparison would
+    // get one of these wrong.
+    const Json minor = "1.18446744073709551616";
+    VersionError error = expect_rejected(&minor);
+    EXPECT_EQ(error.code(), ErrorNumbers::FB104);
+    EXPECT_EQ(std::string(error.what()),
+              "FB104: message exchange error: Received message with protocol version 1.18446744073709551616 "
+              "which is incompatible with the current protocol version 1" +
+                  kSee);
+
+    const Json major = "99999999999999999999";
+    error = expect_rejected(&major);
+    EXPECT_EQ(error.code(), ErrorNumbers::FB104);
+    EXPECT_NE(std::string(error.what()).find("protocol version 99999999999999999999 which"),
+              std::string::npos);
+
+    // Against an "our" beyond 64 bits as well: equal spellings pass, an older micro warns, a newer fails.
+    const Json same = "v18446744073709551616.0";
+    EXPECT_EQ(fedbiomed::check_protocol_version(&same, "18446744073709551616").verdict, VersionVerdict::pass);
+    const Json older = "1.2.18446744073709551616";
+    EXPECT_EQ(fedbiomed::check_protocol_version(&older, "1.2.18446744073709551617").verdict,
+              VersionVerdict::warn);
+    const Json newer = "1.2.18446744073709551618";
+    EXPECT_EQ(expect_rejected(&newer, "1.2.18446744073709551617").code(), ErrorNumbers::FB104);
+    const Json newer_than_max = "1.18446744073709551616";
+    EXPECT_EQ(expect_rejected(&newer_than_max, "1.18446744073709551615").code(), ErrorNumbers::FB104);
+}
+
+TEST_F(VersionCheckTest, UnicodeWhitespaceAroundTheVersionIsAccepted) {
+    const Json nbsp =
+        "\xc2\xa0"
+        "1";
+    const auto check = fedbiomed::check_protocol_version(&nbsp);
+    EXPECT_EQ(check.verdict, VersionVerdict::pass);
+    const Json ideographic =
+        "\xe3\x80\x80"
+        "1.0\xe2\x80\xa8";
+    EXPECT_EQ(fedbiomed::check_protocol_version(&ideographic).verdict, VersionVerdict::pass);
+    const Json decorated =
+        "\xe2\x80\x89"
+        "1.0rc1\xc2\x85";
+    const auto warned = fedbiomed::check_protocol_version(&decorated);
+    EXPECT_EQ(warned.verdict, VersionVerdict::warn);
+    EXPECT_EQ(warned.warning, "Found version 1.0rc1, expected version 1" + kSee);
+    EXPECT_EQ(fedbiomed::check_protocol_version(&nbsp,
+                                                "\xe2\x80\x80"
+                                                "1\xe2\x80\x80")
+                  .verdict,
+              VersionVerdict::pass);
+    // Zero-width characters are not whitespace to Python: not a version.
+    const Json zero_width =
+        "\xe2\x80\x8b"
+        "1";
+    EXPECT_THROW(fedbiomed::check_protocol_version(&zero_width), InvalidVersionError);
 }
 
 TEST_F(VersionCheckTest, AbsentKeyCountsAsZero) {

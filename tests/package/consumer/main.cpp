@@ -1,11 +1,13 @@
-// Uses the installed package as a user would: every public header, a ping built with the researcher's
-// factory, encoded and decoded, and a Messaging object (constructed only: no broker is needed).
+// Uses the library as a user would: every public header, a ping built with the researcher's factory,
+// encoded and decoded, a Messaging object (constructed only: no broker is needed), and the library's
+// version, from its header and from the linked library.
 #include <iostream>
 #include <string>
 #include <variant>
 
 #include <fedbiomed/errors.hpp>
 #include <fedbiomed/json.hpp>
+#include <fedbiomed/library_version.hpp>
 #include <fedbiomed/logger.hpp>
 #include <fedbiomed/message.hpp>
 #include <fedbiomed/messaging.hpp>
@@ -33,5 +35,7 @@ int main() {
     std::cout << "default send topic: " << messaging.default_send_topic() << '\n';
     std::cout << "connected: " << (messaging.is_connected() ? "yes" : "no") << '\n';
     std::cout << "protocol version: " << fedbiomed::kProtocolVersion << '\n';
+    std::cout << "library version: " << fedbiomed::library_version() << " (headers "
+              << FEDBIOMED_MESSAGING_VERSION_STRING << ")\n";
     return 0;
 }

@@ -1,6 +1,6 @@
 /// @file child_process.hpp
-/// @brief Test support: runs a program with its stdout and stderr captured, and kills it if the test
-/// ends first (also when the test process dies: the child gets SIGKILL from the kernel).
+/// @brief Test support: a program under test in a process of its own (a Process, see process.hpp), with
+/// its stdout and stderr captured as they come, so that a test can wait for a line.
 #pragma once
 
 #include <chrono>
@@ -11,17 +11,27 @@
 #include <thread>
 #include <vector>
 
-#include <sys/types.h>
+#include "process.hpp"
 
 namespace fbm_test {
 
-/// @brief One child process. Driven from the test's main thread; its readers and its reaper are
-/// internal threads.
+/// @brief How a ChildProcess captures its output.
+struct CaptureOptions {
+    /// stderr goes into the same captured text as stdout (interleaved as the program wrote it); err()
+    /// stays empty.
+    bool merge_stderr = false;
+    /// When the test has failed by the time the ChildProcess is destroyed, its output goes to stderr.
+    bool dump_on_failure = true;
+};
+
+/// @brief One child process whose output is read by two internal threads and whose exit is awaited by a
+/// third. Driven from the test's main thread (the parent-death signal is tied to the thread that starts
+/// it); every method is thread-safe.
 class ChildProcess {
 public:
     /// @brief Starts @p argv (argv[0] is the program's path) with stdin from /dev/null.
     /// @throws std::runtime_error when it cannot be started.
-    explicit ChildProcess(std::vector<std::string> argv);
+    explicit ChildProcess(std::vector<std::string> argv, CaptureOptions options = {});
 
     /// @brief SIGKILLs the child if it still runs, reaps it and joins the internal threads.
     ~ChildProcess();
@@ -52,8 +62,14 @@ public:
     /// @brief Everything read from stderr so far.
     std::string err() const;
 
+    /// @brief The complete lines of stdout so far that begin with @p prefix, without it.
+    std::vector<std::string> lines(const std::string& prefix) const;
+
+    /// @brief How many complete lines of stdout begin with @p prefix.
+    std::size_t count_lines(const std::string& prefix) const;
+
     /// @brief The command line, for failure messages.
-    std::string command_line() const;
+    std::string command_line() const { return command_line_; }
 
 private:
     struct Stream {
@@ -65,8 +81,10 @@ private:
     void reap_loop();
     bool wait_for(const Stream& stream, const std::string& needle, std::chrono::milliseconds timeout);
 
-    std::vector<std::string> argv_;
+    CaptureOptions options_;
+    Process process_;
     pid_t pid_ = -1;
+    std::string command_line_;
     mutable std::mutex mutex_;
     std::condition_variable changed_;
     Stream out_;
@@ -77,15 +95,15 @@ private:
     std::thread reaper_;
 };
 
-/// @brief Runs @p argv to completion (at most @p timeout, then it is killed) and returns the finished
-/// process, for checking its exit status and output.
+/// @brief What a finished run_program() produced.
 struct RunResult {
-    std::optional<int> status;  ///< exit status, nullopt if it had to be killed
+    std::optional<int> status;  ///< exit status (128 + signal), nullopt if it had to be killed
     std::string out;            ///< its stdout
     std::string err;            ///< its stderr
 };
 
-/// @brief Runs @p argv and waits for it (see RunResult).
+/// @brief Runs @p argv to completion (at most @p timeout, then it is killed) and returns its exit status
+/// and output. @throws std::runtime_error when it cannot be started.
 RunResult run_program(std::vector<std::string> argv, std::chrono::milliseconds timeout);
 
 }  // namespace fbm_test

@@ -5,8 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "loopback.hpp"
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -14,14 +13,6 @@
 
 namespace fbm_test {
 namespace {
-
-sockaddr_in loopback(int port) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return address;
-}
 
 // Writes everything (loopback peers always read, so a blocking write does not stall for long).
 bool write_all(int fd, const char* data, std::size_t size) {
@@ -42,17 +33,12 @@ bool write_all(int fd, const char* data, std::size_t size) {
 }  // namespace
 
 StallingProxy::StallingProxy(int target_port) : target_port_(target_port) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address = loopback(0);
-    socklen_t length = sizeof address;
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listen_fd_, 16) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        throw std::runtime_error("StallingProxy: cannot listen");
-    }
-    port_ = ntohs(address.sin_port);
+    const LoopbackListener listener = listen_on_loopback(16);
+    listen_fd_ = listener.fd;
+    port_ = listener.port;
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) {
+        ::close(listen_fd_);
         throw std::runtime_error("StallingProxy: eventfd failed");
     }
     thread_ = std::thread([this] { run(); });
@@ -105,11 +91,13 @@ void StallingProxy::run() {
         std::vector<pollfd> fds;
         fds.push_back({wake_fd_, POLLIN, 0});
         fds.push_back({listen_fd_, POLLIN, 0});
-        for (const auto& pair : pairs) {
-            // Paused: nothing is read, so nothing moves and nothing is noticed (not even a close).
-            const short events = forwarding ? POLLIN : 0;
-            fds.push_back({pair.client, events, 0});
-            fds.push_back({pair.upstream, events, 0});
+        // Paused: the connections are not polled at all, so nothing moves and nothing is noticed (not even
+        // a close). Polling them with no events would not do: poll() still reports POLLERR and POLLHUP, and
+        // a peer that closed during the pause would make this loop spin until resume().
+        const std::size_t polled = forwarding ? pairs.size() : 0;  // later accepts: from the next round
+        for (std::size_t i = 0; i < polled; ++i) {
+            fds.push_back({pairs[i].client, POLLIN, 0});
+            fds.push_back({pairs[i].upstream, POLLIN, 0});
         }
         if (::poll(fds.data(), fds.size(), -1) < 0) {
             continue;
@@ -118,19 +106,13 @@ void StallingProxy::run() {
             std::uint64_t count = 0;
             (void)::read(wake_fd_, &count, sizeof count);
         }
-        const std::size_t polled = pairs.size();  // pairs accepted below are polled from the next round
         if ((fds[1].revents & POLLIN) != 0) {
             const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
             if (client >= 0) {
                 accepted_.fetch_add(1);
-                const int upstream = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                const sockaddr_in target = loopback(target_port_);
-                if (upstream < 0 ||
-                    ::connect(upstream, reinterpret_cast<const sockaddr*>(&target), sizeof target) != 0) {
+                const int upstream = connect_to_loopback(target_port_);
+                if (upstream < 0) {
                     ::close(client);
-                    if (upstream >= 0) {
-                        ::close(upstream);
-                    }
                 } else {
                     pairs.push_back({client, upstream});
                 }

@@ -1,14 +1,17 @@
 /// @file mosquitto_broker.hpp
-/// @brief Test support: a real Mosquitto broker per test process, on a free loopback port.
+/// @brief Test and bench support: a real Mosquitto broker, private to the process, on a free loopback port.
 ///
-/// The broker binary is the one CMake found (FBM_MOSQUITTO_BINARY); when it is missing, constructing a
-/// MosquittoBroker fails the test loudly (it throws), it never skips.
+/// The broker binary is the one CMake found (FBM_MOSQUITTO_BINARY) unless the options name another; when
+/// it is missing, constructing a MosquittoBroker fails loudly (it throws), it never skips.
 #pragma once
 
-#include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "loopback.hpp"
+#include "process.hpp"
+#include "wait.hpp"
+#include <sys/types.h>
 
 namespace fbm_test {
 
@@ -17,27 +20,38 @@ struct MosquittoBrokerOptions {
     /// Lines appended to the generated mosquitto.conf (e.g. "password_file /x", "acl_file /y",
     /// "allow_anonymous false"). By default the listener allows anonymous clients.
     std::vector<std::string> extra_config;
-    /// Enables mosquitto persistence (its database lives in the broker's temporary directory, so it
-    /// survives stop()/start() of the same object).
+    /// Enables mosquitto persistence (its database lives in the broker's directory, so it survives
+    /// stop()/start() of the same object).
     bool persistence = false;
+    /// The broker's `log_type` lines. "all" logs every packet: right for a test's failure dump, far too
+    /// much for a benchmark (which uses {"error", "warning"}).
+    std::vector<std::string> log_types = {"all"};
+    /// `set_tcp_nodelay true`: no Nagle delay on the broker's writes (docs/performance.md).
+    bool tcp_nodelay = true;
+    /// The mosquitto binary; empty: the one CMake found.
+    std::string binary;
+    /// Where the configuration, the log and the database go. Empty: a fresh temporary directory, removed
+    /// by the destructor. Otherwise the directory is created if needed and kept (the bench's logs).
+    std::string directory;
 };
 
 /// @brief One mosquitto process listening on 127.0.0.1 on a port chosen free at first start.
 ///
-/// Not thread-safe: drive it from the test's main thread. The broker process is killed when the thread
-/// that started it exits (PR_SET_PDEATHSIG), so a crashed or killed test never leaves a broker behind:
-/// create it on a thread that outlives it (the test's main thread).
+/// Not thread-safe: drive it from the test's main thread. The broker is a Process (process.hpp), killed
+/// when the thread that started it exits, so a crashed, killed or interrupted test never leaves a broker
+/// behind: create it on a thread that outlives it (the main thread). When the running test has failed,
+/// the destructor writes the broker's log to stderr.
 class MosquittoBroker {
 public:
     using Options = MosquittoBrokerOptions;
 
-    /// @brief Writes the configuration into a fresh temporary directory and starts the broker; returns
-    /// once it accepts TCP connections. @throws std::runtime_error when it cannot be started (binary
-    /// missing, no free port after several tries, not accepting connections in time); the text includes
-    /// the broker's log.
+    /// @brief Writes the configuration into its directory and starts the broker; returns once it accepts
+    /// TCP connections (polled: Mosquitto gives no readiness signal). @throws std::runtime_error when it
+    /// cannot be started (binary missing, no free port after several tries, not accepting connections in
+    /// time); the text includes the broker's log.
     explicit MosquittoBroker(Options options = {});
 
-    /// @brief Kills the broker (SIGKILL if SIGTERM is not enough) and removes its temporary directory.
+    /// @brief Kills the broker (SIGKILL) and removes its directory if it is a temporary one.
     ~MosquittoBroker();
 
     MosquittoBroker(const MosquittoBroker&) = delete;
@@ -71,6 +85,9 @@ public:
     /// @brief True while the process runs.
     bool running() const;
 
+    /// @brief The broker's pid while it runs (-1 otherwise), e.g. to read its CPU time in /proc.
+    pid_t pid() const;
+
     /// @brief Everything the broker logged so far (all log types, to a file in its directory).
     std::string log() const;
 
@@ -81,15 +98,16 @@ public:
 private:
     void write_config() const;
     bool launch_once();
-    int spawn_broker() const;
     void terminate(int signal_number);
 
     Options options_;
+    std::string binary_;
     std::string dir_;
+    bool temporary_dir_ = false;
     std::string config_path_;
     std::string log_path_;
     int port_ = 0;
-    int pid_ = -1;
+    Process process_;
 };
 
 /// @brief One broker shared by every test of the process, started on first use and stopped at exit.
@@ -99,22 +117,5 @@ MosquittoBroker& shared_broker();
 /// @brief Writes a mosquitto password file at @p path holding one user (runs `mosquitto_passwd -b -c`).
 /// @throws std::runtime_error on failure.
 void write_password_file(const std::string& path, const std::string& user, const std::string& password);
-
-/// @brief A free TCP port on 127.0.0.1 (bound to port 0, then released). Nothing listens on it.
-int free_loopback_port();
-
-/// @brief Polls @p pred (every millisecond or so) until it returns true or @p timeout passes.
-/// @return the last value of @p pred: true when the condition was met in time.
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return pred();
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
-}
 
 }  // namespace fbm_test
