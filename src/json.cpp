@@ -620,20 +620,37 @@ bool is_truthy(const Json& value) noexcept {
 
 }  // namespace
 
-const char* detail::json_type_word(const Json& value) noexcept {
+namespace {
+
+struct JsonTypeNames {
+    const char* name;
+    const char* word;
+};
+
+JsonTypeNames json_type_names(const Json& value) noexcept {
     switch (value.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "a boolean";
+    case Json::value_t::null: return {"null", "null"};
+    case Json::value_t::boolean: return {"boolean", "a boolean"};
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-    case Json::value_t::number_float: return "a number";
-    case Json::value_t::string: return "a string";
-    case Json::value_t::array: return "an array";
-    case Json::value_t::object: return "an object";
-    case Json::value_t::binary: return "a binary value";
-    case Json::value_t::discarded: return "a discarded value";
+    case Json::value_t::number_unsigned: return {"integer", "an integer"};
+    case Json::value_t::number_float: return {"float", "a float"};
+    case Json::value_t::string: return {"string", "a string"};
+    case Json::value_t::array: return {"array", "an array"};
+    case Json::value_t::object: return {"object", "an object"};
+    case Json::value_t::binary: return {"binary", "a binary value"};
+    case Json::value_t::discarded: break;
     }
-    return "a value";
+    return {"discarded", "a discarded value"};
+}
+
+}  // namespace
+
+const char* detail::json_type_name(const Json& value) noexcept {
+    return json_type_names(value).name;
+}
+
+const char* detail::json_type_word(const Json& value) noexcept {
+    return json_type_names(value).word;
 }
 
 namespace {

@@ -11,7 +11,10 @@
 #include <cstddef>
 #include <limits>
 #include <tuple>
+#include <type_traits>
 #include <utility>
+
+#include "json_type.hpp"
 
 namespace fedbiomed {
 
@@ -308,8 +311,66 @@ struct ClassInfo {
     std::size_t count;
 };
 
+// ------------------------------------------------------------------------------------------------
+// The tables checked against the structs at compile time
+// ------------------------------------------------------------------------------------------------
+//
+// A table entry names its member (FBM_FIELD stringises it), so a table cannot name a member that does
+// not exist. What the compiler would not notice is a member added to a struct and not to its table:
+// the field would silently never be sent or read. Each message struct is an aggregate whose first
+// initializer is its MessageBase, so the number of initializers it accepts is one more than its number of
+// members; counting them and comparing with the table closes that gap, and distinct names rule out one
+// member listed twice in place of another.
+
+// Converts to any member type; only used in unevaluated brace-initialisations.
+struct AnyMember {
+    template <class T>
+    operator T() const;  // NOLINT(google-explicit-constructor): the conversion is the point
+};
+
+template <class M, class Seq, class = void>
+struct BraceInitializableFrom : std::false_type {};
+// GCC's -Wconversion notes that a member type's own converting constructor (Json's, std::optional's) is
+// preferred over AnyMember's operator; either way the expression is well-formed, which is all that counts.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+template <class M, std::size_t... I>
+struct BraceInitializableFrom<M, std::index_sequence<I...>,
+                              std::void_t<decltype(M{(void(I), AnyMember{})...})>> : std::true_type {};
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+// How many initializers `M{...}` accepts: its base, then each member.
+template <class M, std::size_t N = 0>
+constexpr std::size_t initializer_count() {
+    if constexpr (BraceInitializableFrom<M, std::make_index_sequence<N + 1>>::value) {
+        return initializer_count<M, N + 1>();
+    } else {
+        return N;
+    }
+}
+
+template <class M>
+constexpr bool field_names_distinct() {
+    for (std::size_t i = 0; i < kSpecs<M>.size(); ++i) {
+        for (std::size_t j = i + 1; j < kSpecs<M>.size(); ++j) {
+            if (kSpecs<M>[i].name == kSpecs<M>[j].name) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 template <class M>
 constexpr ClassInfo class_info() {
+    static_assert(std::is_aggregate_v<M>, "message structs stay aggregates: the member count relies on it");
+    static_assert(initializer_count<M>() == kFieldCount<M> + 1,
+                  "a member of this message struct is missing from its Schema<> table");
+    static_assert(field_names_distinct<M>(), "a Schema<> table lists one member twice");
     static_assert(kFieldCount<M> <= kMaxFields);
     static_assert(std::get<0>(Schema<M>::kFields).name == "protocol_version");
     return {M::kClassName, kSpecs<M>.data(), kSpecs<M>.size()};
@@ -360,21 +421,9 @@ std::string float_text(double value) {
     return Json(value).dump();
 }
 
-std::string json_type_name(const Json& value) {
-    if (is_error_number(value)) {
-        return "ErrorNumbers member";
-    }
-    switch (value.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "boolean";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "integer";
-    case Json::value_t::number_float: return "float";
-    case Json::value_t::string: return "string";
-    case Json::value_t::array: return "array";
-    case Json::value_t::object: return "object";
-    default: return "binary";
-    }
+// The type as the reference's texts name it; an ErrorNumbers member is a tagged JSON value of its own.
+std::string found_type_name(const Json& value) {
+    return is_error_number(value) ? "ErrorNumbers member" : detail::json_type_name(value);
 }
 
 std::string counted(std::size_t count, const char* noun) {
@@ -384,7 +433,7 @@ std::string counted(std::size_t count, const char* noun) {
 // What was found, e.g. `string "1"`, `float 1.0`, `array of 3 elements`. Containers are not dumped: an
 // error about a large payload stays short and cheap.
 std::string found_text(const Json& value) {
-    std::string text = json_type_name(value);
+    std::string text = found_type_name(value);
     if (is_error_number(value)) {
         return text + " " + std::string(error_code(value.get<ErrorNumbers>()));
     }
@@ -437,7 +486,7 @@ std::string python_text(const Json& value) {
 
 // A class constructor given something other than a dict (the reference: a TypeError from `**`).
 [[noreturn]] void fail_not_object(const Json& value) {
-    fail(Kind::not_an_object, {}, {}, "a message must be a JSON object, found " + json_type_name(value));
+    fail(Kind::not_an_object, {}, {}, "a message must be a JSON object, found " + found_type_name(value));
 }
 
 // The reference's missing-command error. Its factories read `msg['command']` inside a try that turns any
@@ -733,7 +782,7 @@ Message format(const Json& msg, bool movable, const std::array<Route, N>& routes
     if (!command->is_string()) {
         fail(Kind::unknown_command, {}, "command",
              prefix + python_text(*command) + " (the command must be a string, found " +
-                 json_type_name(*command) + ")");
+                 found_type_name(*command) + ")");
     }
     const std::string& name = command->get_ref<const std::string&>();
     for (const Route& candidate : routes) {
