@@ -117,6 +117,25 @@ std::string require_non_empty(std::string_view option, std::string text) {
     return text;
 }
 
+std::vector<std::string> split_broker_list(std::string_view option, std::string_view text) {
+    std::vector<std::string> brokers;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t comma = text.find(',', start);
+        const std::string_view entry =
+            text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+        if (entry.empty()) {
+            throw UsageError("option " + std::string(option) + ": empty broker in '" + std::string(text) +
+                             "'");
+        }
+        brokers.emplace_back(entry);
+        if (comma == std::string_view::npos) {
+            return brokers;
+        }
+        start = comma + 1;
+    }
+}
+
 std::string version_text(std::string_view program) {
     std::string text(program);
     text += " (fedbiomed-messaging) ";

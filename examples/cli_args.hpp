@@ -77,6 +77,11 @@ std::chrono::milliseconds parse_seconds(std::string_view option, std::string_vie
 /// @brief Checks a value that must not be empty. @throws UsageError naming @p option.
 std::string require_non_empty(std::string_view option, std::string text);
 
+/// @brief Splits a `--broker` value: one broker or a comma-separated list ("h1:1883,h2:1883"), each
+/// entry as MessagingOptions::brokers reads it (host, host:port, [ipv6]:port, scheme://host:port).
+/// @throws UsageError naming @p option when the value or one of its entries is empty.
+std::vector<std::string> split_broker_list(std::string_view option, std::string_view text);
+
 /// @brief What `--version` prints for @p program: "<program> (fedbiomed-messaging) <version>" (the form
 /// help2man reads for the man page), then the messaging protocol version, one per line.
 /// @throws std::bad_alloc only.

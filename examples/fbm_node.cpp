@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -32,8 +33,12 @@ does) and list (every dataset) requests, answers a malformed or unsupported requ
 error message, and forwards its log records (INFO and above) on general/logger.
 
 Options:
-  --broker HOST      host name or address of the MQTT broker (default: localhost)
-  --port PORT        TCP port of the broker (default: 1883)
+  --broker HOST[:PORT][,HOST[:PORT]...]
+                     the MQTT broker, or a list of brokers to fail over between (the
+                     nodes of a cluster): the first that answers is used and, when it is
+                     lost, the next ones are tried; an entry may also be [IPV6]:PORT or
+                     ssl://HOST:PORT (default: localhost)
+  --port PORT        TCP port of the brokers given without one (default: 1883)
   --id NODE_ID       this node's id, e.g. node_1 (required; no '/', '+' or '#')
   --datasets FILE    a JSON array of dataset entries with the fields name, data_type, tags,
                      description, shape, path, dataset_id, dtypes and dataset_parameters
@@ -54,7 +59,7 @@ Exit status: 0 stopped by a signal, 1 runtime error (broker unreachable, bad dat
 struct NodeOptions {
     bool help = false;
     bool version = false;
-    std::string broker = "localhost";
+    std::vector<std::string> brokers{"localhost"};
     int port = 1883;
     std::string id;
     std::string datasets_file;
@@ -79,7 +84,7 @@ NodeOptions parse_arguments(int argc, const char* const* argv) {
             options.version = true;
             return options;
         } else if (option == "--broker") {
-            options.broker = fbm_cli::require_non_empty(option, args.value(option));
+            options.brokers = fbm_cli::split_broker_list(option, args.value(option));
         } else if (option == "--port") {
             options.port = fbm_cli::parse_port(option, args.value(option));
         } else if (option == "--id") {
@@ -104,6 +109,13 @@ NodeOptions parse_arguments(int argc, const char* const* argv) {
         fedbiomed::validate_component_id(options.id);
     } catch (const fedbiomed::FedbiomedError& e) {
         throw UsageError("option --id: " + std::string(e.what()));
+    }
+    for (const std::string& entry : options.brokers) {
+        try {
+            fedbiomed::validate_broker_address(entry);
+        } catch (const fedbiomed::FedbiomedError& e) {
+            throw UsageError("option --broker: " + std::string(e.what()));
+        }
     }
     return options;
 }
@@ -197,7 +209,7 @@ int run(const NodeOptions& options) {
 
     const fbm_cli::NodeService service(options.id, std::move(catalog));
     fedbiomed::MessagingOptions messaging_options;
-    messaging_options.broker = options.broker;
+    messaging_options.brokers = options.brokers;
     messaging_options.port = options.port;
     messaging_options.forward_logs = true;
 
@@ -229,9 +241,9 @@ int run(const NodeOptions& options) {
         std::cerr << kProgram << ": error: " << e.what() << '\n';
         return 1;
     }
-    std::cout << kProgram << ": node " << options.id << " connected to " << options.broker << ':'
-              << options.port << " with " << service.catalog().size()
-              << " dataset(s), waiting for requests (SIGINT/SIGTERM to stop)" << std::endl;
+    std::cout << kProgram << ": node " << options.id << " connected to " << bus->broker() << " with "
+              << service.catalog().size() << " dataset(s), waiting for requests (SIGINT/SIGTERM to stop)"
+              << std::endl;
     logger->info("node {} ready with {} dataset(s)", options.id, service.catalog().size());
 
     const int signal_number = stop_request.wait();

@@ -43,8 +43,12 @@ Requests:
                      (without path); the others stay silent
 
 Options:
-  --broker HOST      host name or address of the MQTT broker (default: localhost)
-  --port PORT        TCP port of the broker (default: 1883)
+  --broker HOST[:PORT][,HOST[:PORT]...]
+                     the MQTT broker, or a list of brokers to fail over between (the
+                     nodes of a cluster): the first that answers is used and, when it is
+                     lost, the next ones are tried; an entry may also be [IPV6]:PORT or
+                     ssl://HOST:PORT (default: localhost)
+  --port PORT        TCP port of the brokers given without one (default: 1883)
   --id ID            this researcher's id, e.g. researcher_1 (required; no '/', '+' or '#')
   --nodes N          return as soon as N distinct nodes answered (default: wait the whole
                      timeout)
@@ -66,7 +70,7 @@ refused a reconnection), 128+signal when interrupted by SIGINT or SIGTERM.
 struct ResearcherOptions {
     bool help = false;
     bool version = false;
-    std::string broker = "localhost";
+    std::vector<std::string> brokers{"localhost"};
     int port = 1883;
     std::string id;
     std::string command;
@@ -105,7 +109,7 @@ ResearcherOptions parse_arguments(int argc, const char* const* argv) {
             options.version = true;
             return options;
         } else if (option == "--broker") {
-            options.broker = fbm_cli::require_non_empty(option, args.value(option));
+            options.brokers = fbm_cli::split_broker_list(option, args.value(option));
         } else if (option == "--port") {
             options.port = fbm_cli::parse_port(option, args.value(option));
         } else if (option == "--id") {
@@ -127,6 +131,13 @@ ResearcherOptions parse_arguments(int argc, const char* const* argv) {
         fedbiomed::validate_component_id(options.id);
     } catch (const fedbiomed::FedbiomedError& e) {
         throw UsageError("option --id: " + std::string(e.what()));
+    }
+    for (const std::string& entry : options.brokers) {
+        try {
+            fedbiomed::validate_broker_address(entry);
+        } catch (const fedbiomed::FedbiomedError& e) {
+            throw UsageError("option --broker: " + std::string(e.what()));
+        }
     }
     if (options.command.empty()) {
         throw UsageError("missing request: ping, list or search TAG...");
@@ -279,7 +290,7 @@ int run(const ResearcherOptions& options) {
 
     const fbm_cli::ReplyFilter filter(options.command, options.id, sequence);
     fedbiomed::MessagingOptions messaging_options;
-    messaging_options.broker = options.broker;
+    messaging_options.brokers = options.brokers;
     messaging_options.port = options.port;
     // One round per run: a persistent session would make the broker keep, for days, a session that
     // queues the late replies of this round for a next run that only discards them.

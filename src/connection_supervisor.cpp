@@ -89,6 +89,7 @@ std::optional<std::string> ConnectionSupervisor::start() {
         start_outcome_ = StartOutcome::pending;
         start_error_.clear();
         sticky_reason_.clear();
+        broker_index_ = 0;  // every start() begins with the first broker of the list
     }
     phase_.store(Phase::starting);
     thread_ = std::thread([this] { run(); });
@@ -255,6 +256,10 @@ void ConnectionSupervisor::supervise() {
     bool ever_connected = false;
     std::uint64_t attempts = 0;
     std::string last_error;
+    // With several brokers the backoff applies between rounds: a dead broker of the list is skipped at
+    // once, and a start() that fails names the reason of each.
+    std::size_t failed_in_round = 0;
+    std::string round_errors;
     for (;;) {
         if (stop_requested()) {
             if (!ever_connected) {
@@ -269,14 +274,17 @@ void ConnectionSupervisor::supervise() {
         const AttemptResult result = attempt();
         if (result.kind == Attempt::connected) {
             const auto connected_at = Clock::now();
+            failed_in_round = 0;
+            round_errors.clear();
             if (ever_connected) {
                 Counters::bump(counters_.reconnections);
-                library_logger()->info("Messaging {} reconnected to the broker after {} attempt(s)",
-                                       config_.id, attempts);
+                library_logger()->info("Messaging {} reconnected to the broker {} after {} attempt(s)",
+                                       config_.id, current_broker().display(), attempts);
             } else {
                 finish_start(true, {});
             }
-            hooks_.state(ConnectionEvent{ConnectionState::connected, {}, attempts});
+            hooks_.state(
+                ConnectionEvent{ConnectionState::connected, {}, attempts, current_broker().display()});
             ever_connected = true;
             attempts = 0;
             const Ending ending = watch();
@@ -303,11 +311,14 @@ void ConnectionSupervisor::supervise() {
             if (Clock::now() - connected_at >= kStableConnection) {
                 backoff.reset();
             }
+            // The broker just lost is the least likely to answer now: the others are tried first.
+            next_broker();
             if (!config_.reconnect.enabled) {
-                fail_sticky(ErrorNumbers::FB100,
-                            with_code(ErrorNumbers::FB100, "Messaging " + config_.id +
-                                                               " lost its connection to the broker" + cause +
-                                                               " and reconnection is disabled"));
+                fail_sticky(
+                    ErrorNumbers::FB100,
+                    with_code(ErrorNumbers::FB100,
+                              "Messaging " + config_.id + " lost its connection to the broker " +
+                                  current_broker().display() + cause + " and reconnection is disabled"));
                 break;
             }
             last_error = "connection lost" + cause;
@@ -325,8 +336,20 @@ void ConnectionSupervisor::supervise() {
             last_error = result.detail;
             library_logger()->debug("Messaging {}: connection attempt {} failed: {}", config_.id, attempts,
                                     result.detail);
+            if (config_.brokers.size() > 1) {
+                round_errors += (round_errors.empty() ? "" : "; ") + result.detail;
+            }
+            next_broker();
+            if (++failed_in_round < config_.brokers.size()) {
+                continue;  // the next broker of this round, at once
+            }
+            failed_in_round = 0;
+            const std::string round = config_.brokers.size() > 1
+                                          ? "no broker of the list answered (" + round_errors + ")"
+                                          : result.detail;
+            round_errors.clear();
             if (!ever_connected && (!keep_trying || Clock::now() >= first_deadline)) {
-                std::string error = result.detail;
+                std::string error = round;
                 if (keep_trying) {
                     error += " (gave up after " + std::to_string(attempts) + " attempts in " +
                              std::to_string(config_.first_connect_deadline.count()) + " ms)";
@@ -390,7 +413,7 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
     std::unique_ptr<Session> session;
     try {
         try {
-            session = hooks_.make_session(++generation_, seq);
+            session = hooks_.make_session(++generation_, seq, current_broker());
         } catch (const std::exception& error) {
             // The client refused to be created (an address or a client id it cannot use): the same
             // options fail the same way every time, so this is not retried.
@@ -442,6 +465,19 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
     return result;
 }
 
+void ConnectionSupervisor::next_broker() {
+    if (config_.brokers.size() < 2) {
+        return;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    broker_index_ = (broker_index_ + 1) % config_.brokers.size();
+}
+
+std::string ConnectionSupervisor::broker() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return config_.brokers[broker_index_].display();
+}
+
 // Connected: waits for the loss, stop(), a duplicate-id verdict, or work (re-send, end-to-end sweeps).
 ConnectionSupervisor::Ending ConnectionSupervisor::watch() {
     // The end-to-end sweep walks the whole outbox: on its period only, not at every wake-up (the
@@ -491,10 +527,11 @@ void ConnectionSupervisor::handle_loss(const std::string& cause) {
     hooks_.connection_lost();
     teardown(false);
     const std::string text =
-        with_code(ErrorNumbers::FB100, "Messaging " + config_.id + " lost its connection to the broker" +
-                                           cause + (config_.reconnect.enabled ? "; reconnecting" : ""));
+        with_code(ErrorNumbers::FB100, "Messaging " + config_.id + " lost its connection to the broker " +
+                                           current_broker().display() + cause +
+                                           (config_.reconnect.enabled ? "; reconnecting" : ""));
     hooks_.fault(Fault{ErrorNumbers::FB100, text, {}});
-    hooks_.state(ConnectionEvent{ConnectionState::disconnected, text, 0});
+    hooks_.state(ConnectionEvent{ConnectionState::disconnected, text, 0, current_broker().display()});
 }
 
 // Removes the session from the publication path and destroys it (supervisor thread only).
@@ -522,7 +559,7 @@ void ConnectionSupervisor::fail_sticky(ErrorNumbers code, const std::string& tex
     } catch (...) {
     }
     hooks_.fault(Fault{code, text, {}});
-    hooks_.state(ConnectionEvent{ConnectionState::failed, text, 0});
+    hooks_.state(ConnectionEvent{ConnectionState::failed, text, 0, current_broker().display()});
 }
 
 // Another process uses this id (connected: this connection has just taken the session back, the other

@@ -2,7 +2,8 @@
 // fact), and the thread that connects, watches the connection, and reconnects with backoff; it turns a
 // refusal, a loss with reconnection disabled, or a duplicate-id verdict into a sticky failure. It knows
 // sessions through transport/session.hpp only; everything else it does goes through the hooks the
-// composition root gives it. (A broker list with failover belongs here: attempt() picks the broker.)
+// composition root gives it. It also owns the broker list: attempt() picks the broker, failover is the
+// order in which it picks them.
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker_address.hpp"
 #include "counters.hpp"
 #include "fedbiomed/messaging_events.hpp"
 #include "fedbiomed/messaging_options.hpp"
@@ -46,6 +48,7 @@ public:
         std::string id;
         ComponentType type = ComponentType::node;
         std::string client_id;
+        std::vector<BrokerAddress> brokers;  ///< at least one; tried in this order
         std::vector<std::string> subscriptions;
         int qos = 1;
         bool presence = true;
@@ -57,8 +60,10 @@ public:
 
     /// Given by the composition root; called on the supervisor thread.
     struct Hooks {
-        /// A new session for connection number @p seq; its callbacks carry @p generation.
-        std::function<std::unique_ptr<Session>(std::uint64_t generation, std::uint64_t seq)> make_session;
+        /// A new session to @p broker for connection number @p seq; its callbacks carry @p generation.
+        std::function<std::unique_ptr<Session>(std::uint64_t generation, std::uint64_t seq,
+                                               const BrokerAddress& broker)>
+            make_session;
         std::function<void(std::unique_ptr<Session> session)> attach;  ///< connected: publications go there
         std::function<std::unique_ptr<Session>()> detach;              ///< take the session back
         std::function<void()> connection_lost;                         ///< what was in flight waits
@@ -121,6 +126,9 @@ public:
     /// The connection being made or in use (connection_seq() + 1 while connecting).
     std::uint64_t attempt_seq() const noexcept { return attempt_seq_.load(); }
 
+    /// The broker connected to, being tried, or last tried (BrokerAddress::display()). Any thread.
+    std::string broker() const;
+
 private:
     enum class StartOutcome : std::uint8_t { pending, connected, failed };
     enum class Attempt : std::uint8_t { connected, transient, refused };
@@ -141,6 +149,9 @@ private:
     void supervise();
     void abandon(const char* what) noexcept;
     AttemptResult attempt();
+    // Moves to the next broker of the list (wrapping around).
+    void next_broker();
+    const BrokerAddress& current_broker() const noexcept { return config_.brokers[broker_index_]; }
     Ending watch();
     bool wait_backoff(Clock::time_point wake);
     bool stop_requested();
@@ -165,6 +176,7 @@ private:
     std::atomic<std::uint64_t> connection_seq_{0};  // successful connections (presence record order)
     std::atomic<std::uint64_t> attempt_seq_{0};     // the connection being made or in use
     std::thread thread_;                            // started and joined under the owner's lifecycle lock
+    std::size_t broker_index_ = 0;                  // written by the supervisor thread, under mutex_
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

@@ -89,7 +89,6 @@ public:
           subscriptions_(detail::subscriptions(type_, id_)),
           client_id_(effective_client_id(type_, id_, options_)),
           instance_(detail::make_instance_id()),
-          uri_(detail::PahoSession::make_uri(options_)),
           default_topic_ref_(shared(default_topic_)),
           researcher_topic_ref_(shared(std::string(detail::kResearcherTopic))),
           logger_topic_ref_(shared(std::string(detail::kLoggerTopic))),
@@ -257,6 +256,7 @@ public:
     const std::vector<std::string>& subscribed_topics() const noexcept { return subscriptions_; }
     bool is_connected() const noexcept { return publisher_.link_up(); }
     bool is_failed() const noexcept { return supervisor_.is_failed(); }
+    std::string broker() const { return supervisor_.broker(); }
     const std::string& id() const noexcept { return id_; }
     const std::string& client_id() const noexcept { return client_id_; }
     ComponentType component_type() const noexcept { return type_; }
@@ -350,6 +350,7 @@ private:
         config.id = id_;
         config.type = type_;
         config.client_id = client_id_;
+        config.brokers = detail::broker_addresses(options_);
         config.subscriptions = all_subscriptions(type_, id_, options_);
         config.qos = options_.qos;
         config.presence = options_.presence;
@@ -362,8 +363,9 @@ private:
 
     detail::ConnectionSupervisor::Hooks supervisor_hooks() {
         detail::ConnectionSupervisor::Hooks hooks;
-        hooks.make_session = [this](std::uint64_t generation, std::uint64_t seq) {
-            return make_session(generation, seq);
+        hooks.make_session = [this](std::uint64_t generation, std::uint64_t seq,
+                                    const detail::BrokerAddress& broker) {
+            return make_session(generation, seq, broker);
         };
         hooks.attach = [this](std::unique_ptr<detail::Session> session) {
             std::vector<detail::Publisher::Control> first;
@@ -423,8 +425,10 @@ private:
 
     // A new client (no network activity); callbacks carry its generation, so that a late callback of a
     // client already destroyed is ignored.
-    std::unique_ptr<detail::Session> make_session(std::uint64_t generation, std::uint64_t seq) {
+    std::unique_ptr<detail::Session> make_session(std::uint64_t generation, std::uint64_t seq,
+                                                  const detail::BrokerAddress& broker) {
         detail::SessionSettings settings;
+        settings.broker = broker;
         settings.client_id = client_id_;
         settings.clean_session = !options_.persistent_session;
         if (options_.presence) {
@@ -466,7 +470,8 @@ private:
             throw failure;
         }
         library_logger()->info("Messaging {} successfully connected to the message broker {} as {}", id_,
-                               uri_, client_id_.empty() ? std::string("(broker-assigned id)") : client_id_);
+                               supervisor_.broker(),
+                               client_id_.empty() ? std::string("(broker-assigned id)") : client_id_);
         if (type_ == ComponentType::node && options_.forward_logs) {
             install_forwarder();
         }
@@ -532,7 +537,6 @@ private:
     const std::vector<std::string> subscriptions_;
     const std::string client_id_;
     const std::string instance_;
-    const std::string uri_;
     const SharedText default_topic_ref_;
     const SharedText researcher_topic_ref_;
     const SharedText logger_topic_ref_;
@@ -618,6 +622,10 @@ bool Messaging::is_connected() const noexcept {
 
 bool Messaging::is_failed() const noexcept {
     return impl_->is_failed();
+}
+
+std::string Messaging::broker() const {
+    return impl_->broker();
 }
 
 const std::string& Messaging::client_id() const noexcept {

@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "broker_address.hpp"
 #include "fedbiomed/errors.hpp"
 #include "messaging_options_check.hpp"
 
@@ -13,6 +14,8 @@ namespace {
 // Durations that are added to the current time must stay far from the clock's range (about 292 years):
 // anything above a year is a mistake, not a wish (first_connect_deadline alone may be "forever").
 constexpr std::chrono::milliseconds kLongestDuration = std::chrono::hours(24 * 366);
+// A failover list is a handful of cluster nodes; thousands would be a mistake (each is tried per round).
+constexpr std::size_t kMaxBrokers = 64;
 
 const char* too_long(const MessagingOptions& options) {
     const std::pair<const char*, std::chrono::milliseconds> durations[] = {
@@ -35,8 +38,11 @@ const char* too_long(const MessagingOptions& options) {
 
 void validate_options(const MessagingOptions& options) {
     std::string problem;
-    if (options.broker.empty()) {
+    if (options.brokers.empty() && options.broker.empty()) {
         problem = "broker is empty";
+    } else if (options.brokers.size() > kMaxBrokers) {
+        problem = "brokers holds " + std::to_string(options.brokers.size()) + " entries (at most " +
+                  std::to_string(kMaxBrokers) + ")";
     } else if (options.port < 1 || options.port > 65535) {
         problem = "port " + std::to_string(options.port) + " is not in 1..65535";
     } else if (options.qos < 0 || options.qos > 2) {
@@ -82,6 +88,13 @@ void validate_options(const MessagingOptions& options) {
         problem = std::string(name) + " must not exceed 366 days";
     } else if (options.session_expiry.count() > 0xFFFFFFFFLL) {
         problem = "session_expiry must not exceed 4294967295 s (MQTT 5)";
+    }
+    if (problem.empty()) {
+        try {
+            (void)broker_addresses(options);
+        } catch (const MessagingError& error) {
+            problem = error.detail();
+        }
     }
     if (!problem.empty()) {
         throw MessagingError(ErrorNumbers::FB103, "invalid messaging options: " + problem);

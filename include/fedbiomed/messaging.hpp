@@ -62,13 +62,16 @@ public:
     /// @brief Constructor with every option. No network activity; nothing checks that the broker or the TLS
     /// files exist (start() reports those).
     /// @throws MessagingError (FB103) for a hostile id (see above), or "invalid messaging options: ..."
-    ///         naming the first of these problems: broker empty; port outside 1..65535; qos not 0, 1 or 2;
+    ///         naming the first of these problems: broker empty (and brokers empty); more than 64 brokers;
+    ///         port outside 1..65535; qos not 0, 1 or 2;
     ///         connect_timeout or first_connect_deadline not positive; keepalive outside 0..65535 s;
     ///         inbound_queue_capacity, max_payload_bytes or max_json_depth 0; stop_timeout negative;
     ///         reconnect.min_delay not positive or reconnect.max_delay below it; outbox_capacity or
     ///         outbox_max_bytes 0, or outbox_capacity above 1000000; takeover_threshold negative or
     ///         takeover_window not positive; session_expiry negative; with end_to_end_ack: mqtt_version not
-    ///         v5, qos 0, or end_to_end_timeout or end_to_end_resend_interval not positive.
+    ///         v5, qos 0, or end_to_end_timeout or end_to_end_resend_interval not positive; error_rate or
+    ///         forwarded_log_rate outside 0..1e9 or their bursts outside 1..1e9; a duration above 366 days;
+    ///         an entry of brokers that is not a broker address ("broker address 'x': why").
     Messaging(MessageHandler on_message, ComponentType type, std::string id, MessagingOptions options);
 
     /// @brief Stops (see stop()) if still running. @throws nothing.
@@ -160,6 +163,11 @@ public:
     /// reconnection disabled. Not during an ordinary reconnection. Cleared by a successful start() (after a
     /// sticky failure, call stop() then start() to try again). @throws nothing.
     bool is_failed() const noexcept;
+
+    /// @brief The broker in use, as "host:port" ("[ipv6]:port"; "ssl://" in front with TLS): the one
+    /// connected to, being tried, or last tried (MessagingOptions::brokers). Any thread.
+    /// @throws std::bad_alloc only.
+    std::string broker() const;
 
     /// @brief The MQTT client id in use ("fbm-node-<id>" by default; empty when the broker assigns one).
     /// @throws nothing.

@@ -86,6 +86,9 @@ struct ConnectionEvent {
     /// FirstConnect::fail_fast, or the attempts start() made with FirstConnect::keep_trying; after a loss,
     /// the attempts the reconnection took. disconnected and failed: 0.
     std::uint64_t attempts = 0;
+    /// The broker this event is about, as "host:port" ("[ipv6]:port"; "ssl://" in front with TLS): the one
+    /// connected to, the one lost, or for a failure the last one tried.
+    std::string broker;
 };
 
 /// @brief A component announced online or gone offline on its presence topic.

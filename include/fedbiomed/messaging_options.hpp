@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace fedbiomed {
 
@@ -17,6 +18,11 @@ enum class ComponentType {
 /// @brief Checks that @p id can be a component id: non-empty, no '/', '+', '#' or NUL, not a reserved
 /// topic name. @throws MessagingError (FB103) naming the problem.
 void validate_component_id(const std::string& id);
+
+/// @brief Checks that @p entry can be an entry of MessagingOptions::brokers ("host", "host:port",
+/// "[ipv6]:port", optionally after tcp://, mqtt://, ssl:// or mqtts://), e.g. to validate a command line
+/// before building the options. @throws MessagingError (FB103) "broker address '...': <what is wrong>".
+void validate_broker_address(const std::string& entry);
 
 /// @brief MQTT protocol version spoken to the broker. Always requested explicitly: Paho's default would try
 /// 3.1.1 and then fall back to MQTT 3.1.
@@ -79,8 +85,19 @@ enum class OutboxOverflow {
 // Grouped by topic for readers, not packed: one object per component, its padding is irrelevant.
 // NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding)
 struct MessagingOptions {
-    std::string broker = "localhost";                ///< host name or address of the broker
-    int port = 1883;                                 ///< TCP port of the broker
+    std::string broker = "localhost";  ///< host name or address of the broker
+    int port = 1883;                   ///< TCP port of the broker
+    /// Several brokers to fail over between (the nodes of a cluster, or brokers bridged together); when
+    /// not empty it replaces @ref broker. Each entry is "host", "host:port", "[ipv6]:port", or one of
+    /// these after "tcp://" / "mqtt://" (plain TCP) or "ssl://" / "mqtts://" (TLS with @ref tls's files);
+    /// a missing port is @ref port, a missing scheme follows tls.enabled. The first connection tries
+    /// them in order, each once per round, and start() fails (FB101, naming each broker's reason) when a
+    /// whole round failed (FirstConnect::fail_fast) or at first_connect_deadline. After a loss the
+    /// component tries the next broker first, then the others in turn; the reconnection backoff applies
+    /// between rounds, not between the brokers of one round. Connection events name the broker
+    /// (ConnectionEvent::broker). Sessions are per broker: the outbox re-sends what the lost broker had
+    /// not acknowledged, and what the lost broker held for this component comes back only if it returns.
+    std::vector<std::string> brokers;
     std::string username;                            ///< MQTT user name; empty: anonymous
     std::string password;                            ///< MQTT password (used only with a user name)
     TlsOptions tls;                                  ///< TLS settings

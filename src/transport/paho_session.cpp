@@ -155,9 +155,9 @@ std::string connack_text(int code) {
     return text + " (CONNACK reason code " + std::to_string(code) + ")";
 }
 
-std::string PahoSession::make_uri(const MessagingOptions& options) {
-    return std::string(options.tls.enabled ? "ssl://" : "tcp://") + format_host(options.broker) + ":" +
-           std::to_string(options.port);
+std::string PahoSession::make_uri(const BrokerAddress& broker) {
+    return std::string(broker.tls ? "ssl://" : "tcp://") + format_host(broker.host) + ":" +
+           std::to_string(broker.port);
 }
 
 bool ConnectRefused::transient() const noexcept {
@@ -176,14 +176,14 @@ bool ConnectRefused::transient() const noexcept {
 
 PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings& settings,
                          SessionCallbacks callbacks)
-    : broker_(options.broker),
-      port_(options.port),
-      tls_(options.tls.enabled),
+    : broker_(settings.broker.host),
+      port_(settings.broker.port),
+      tls_(settings.broker.tls),
       mqtt5_(options.mqtt_version == MqttVersion::v5),
       connect_timeout_(options.connect_timeout),
       callbacks_(std::move(callbacks)) {
-    endpoint_ = options.broker + ":" + std::to_string(options.port);
-    uri_ = make_uri(options);
+    endpoint_ = format_host(settings.broker.host) + ":" + std::to_string(settings.broker.port);
+    uri_ = make_uri(settings.broker);
     const int version = mqtt_version_number(options.mqtt_version);
 
     mqtt::create_options create(version);
@@ -255,7 +255,7 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
         connect_options_.set_user_name(options.username);
         connect_options_.set_password(options.password);
     }
-    if (options.tls.enabled) {
+    if (settings.broker.tls) {
         mqtt::ssl_options ssl;
         if (!options.tls.ca_file.empty()) {
             ssl.set_trust_store(options.tls.ca_file);

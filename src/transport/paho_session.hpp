@@ -53,8 +53,8 @@ public:
     std::size_t receive_maximum() const noexcept override { return receive_maximum_; }
     const std::string& endpoint() const noexcept override { return endpoint_; }
 
-    /// The URI a session made with @p options uses.
-    static std::string make_uri(const MessagingOptions& options);
+    /// The URI a session to @p broker uses.
+    static std::string make_uri(const BrokerAddress& broker);
 
 private:
     // Wakes connect()/subscribe() when one of their tokens completes.

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "broker_address.hpp"
 #include "end_to_end.hpp"
 #include "fedbiomed/errors.hpp"
 
@@ -77,6 +78,7 @@ struct SessionCallbacks {
 
 /// What a session needs beyond the options: decided by the Messaging object.
 struct SessionSettings {
+    BrokerAddress broker;        ///< where this session connects
     std::string client_id;       ///< empty: assigned by the broker
     bool clean_session = false;  ///< false: persistent session (clean start off + expiry in MQTT 5)
     struct Will {
