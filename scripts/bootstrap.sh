@@ -16,6 +16,11 @@ packages=(
     mosquitto mosquitto-clients
     python3 python3-paho-mqtt
     openssl
+    # the `cluster` tests: a throw-away 3-node RabbitMQ cluster (MQTT plugin) on loopback; the tests run
+    # its programs from /usr/lib/rabbitmq/bin with private ports and data. On a host with systemd the
+    # package also starts a system broker of its own (ports 5672/25672/4369, no MQTT), which the tests
+    # never use: `systemctl disable --now rabbitmq-server` removes it.
+    rabbitmq-server
     # man pages (help2man), API reference (doxygen), Debian packages: cpack's DEB generator needs file
     # and dpkg-shlibdeps (dpkg-dev)
     help2man doxygen dpkg-dev file

@@ -1,0 +1,282 @@
+// The message bus on a 3-node RabbitMQ cluster (MQTT plugin), started once per test run by the ctest
+// fixture (tests/support/rabbitmq_cluster.sh): components spread over different RabbitMQ nodes, a kill -9
+// of the RabbitMQ node a component is connected to in the middle of a 20 000-message stream, and a
+// persistent session resumed after its RabbitMQ node was killed and restarted. RabbitMQ 3.10 speaks MQTT
+// 3.1.1 only (../shared facts: docs/deploy.md).
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <fedbiomed/messaging.hpp>
+
+#include "child_process.hpp"
+#include "event_recorder.hpp"
+#include "wait.hpp"
+
+namespace {
+
+using fedbiomed::ComponentType;
+using fedbiomed::ConnectionState;
+using fedbiomed::Delivery;
+using fedbiomed::Json;
+using fedbiomed::Messaging;
+using fedbiomed::MessagingOptions;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Restarting a killed RabbitMQ node takes 8 to 12 s on an idle machine, more under load.
+constexpr milliseconds kNodeRestart{180000};
+
+/// The cluster the fixture started: its MQTT ports (node I listens on ports()[I - 1]) and the script that
+/// kills and restarts its nodes.
+class Cluster {
+public:
+    Cluster() : base_(env("FBM_RMQ_BASE")), script_(FBM_RMQ_SCRIPT) {
+        std::ifstream file(base_ + "/cluster.env");
+        std::string line;
+        std::getline(file, line);  // RMQ_MQTT_PORTS="p1 p2 p3"
+        const auto open = line.find('"');
+        std::istringstream ports(line.substr(open + 1, line.rfind('"') - open - 1));
+        for (int port = 0; ports >> port;) {
+            ports_.push_back(port);
+        }
+        if (ports_.size() != 3) {
+            throw std::runtime_error("no 3-node cluster in " + base_ +
+                                     " (is the cluster.start fixture running?)");
+        }
+    }
+
+    std::string address(int node) const {
+        return "127.0.0.1:" + std::to_string(ports_.at(static_cast<std::size_t>(node - 1)));
+    }
+
+    /// kill -9 of node @p node's Erlang VM; returns once it is gone.
+    void kill(int node) const { run({"kill", std::to_string(node)}); }
+
+    /// Starts node @p node again; returns once its MQTT port accepts connections.
+    void restart(int node) const { run({"restart", std::to_string(node)}); }
+
+private:
+    static std::string env(const char* name) {
+        const char* value = std::getenv(name);
+        if (value == nullptr || *value == '\0') {
+            throw std::runtime_error(std::string(name) + " is not set: run the cluster tests through ctest");
+        }
+        return value;
+    }
+
+    void run(std::vector<std::string> args) const {
+        std::vector<std::string> argv = {"/bin/bash", script_};
+        argv.push_back(args.at(0));
+        argv.push_back(base_);
+        argv.insert(argv.end(), args.begin() + 1, args.end());
+        const fbm_test::RunResult result = fbm_test::run_program(argv, kNodeRestart);
+        if (result.status != 0) {
+            throw std::runtime_error("rabbitmq_cluster.sh " + args.at(0) + " failed:\n" + result.out +
+                                     result.err);
+        }
+    }
+
+    std::string base_;
+    std::string script_;
+    std::vector<int> ports_;
+};
+
+std::string unique(const std::string& prefix) {
+    static int counter = 0;
+    return prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+}
+
+/// Options for a component of the cluster tests, connected first to the brokers in @p order.
+MessagingOptions cluster_options(const Cluster& cluster, std::vector<int> order) {
+    MessagingOptions options;
+    for (const int node : order) {
+        options.brokers.push_back(cluster.address(node));
+    }
+    options.connect_timeout = milliseconds(5000);
+    options.reconnect.min_delay = milliseconds(50);
+    options.reconnect.max_delay = milliseconds(1000);
+    options.stop_timeout = milliseconds(5000);
+    options.forward_logs = false;
+    return options;
+}
+
+Json ping(const std::string& researcher, std::int64_t sequence) {
+    return Json{{"protocol_version", "1"},
+                {"researcher_id", researcher},
+                {"sequence", sequence},
+                {"command", "ping"}};
+}
+
+/// What a receiving node saw: each sequence number and how often.
+class SequenceCounter {
+public:
+    fedbiomed::MessageHandler handler() {
+        return [this](const Json& msg, const std::string& /*topic*/) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            const auto sequence = msg.at("sequence").get<std::int64_t>();
+            if (!seen_.insert(sequence).second) {
+                ++duplicates_;
+            }
+            changed_.notify_all();
+        };
+    }
+    std::size_t distinct() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return seen_.size();
+    }
+    std::size_t duplicates() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return duplicates_;
+    }
+    bool has(std::int64_t sequence) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return seen_.count(sequence) != 0;
+    }
+    bool wait_distinct(std::size_t count, milliseconds timeout) const {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] { return seen_.size() >= count; });
+    }
+
+private:
+    mutable std::mutex mutex_;
+    mutable std::condition_variable changed_;
+    std::set<std::int64_t> seen_;
+    std::size_t duplicates_ = 0;
+};
+
+TEST(Cluster, RequestAndReplyAcrossRabbitMqNodes) {
+    const Cluster cluster;
+    const std::string rid = unique("researcher");
+    fbm_test::Recorder replies;
+    Messaging researcher(replies.handler(), ComponentType::researcher, rid,
+                         cluster_options(cluster, {1, 2, 3}));
+    std::unique_ptr<Messaging> node;
+    const std::string nid = unique("node");
+    node = std::make_unique<Messaging>(
+        [&node, &nid](const Json& msg, const std::string& /*topic*/) {
+            Json pong = {
+                {"protocol_version", "1"}, {"researcher_id", msg.at("researcher_id")}, {"node_id", nid},
+                {"success", true},         {"sequence", msg.at("sequence")},           {"command", "pong"}};
+            node->send_message(pong);
+        },
+        ComponentType::node, nid, cluster_options(cluster, {2, 3, 1}));
+    node->start();
+    researcher.start();
+    EXPECT_EQ(node->broker(), cluster.address(2));
+    EXPECT_EQ(researcher.broker(), cluster.address(1));
+
+    researcher.send_message(ping(rid, 7));
+    ASSERT_TRUE(replies.wait_messages(1, milliseconds(20000)));
+    const auto got = replies.messages();
+    EXPECT_EQ(got[0].first.at("command"), "pong");
+    EXPECT_EQ(got[0].first.at("sequence"), 7);
+    EXPECT_EQ(got[0].first.at("node_id"), nid);
+    node->stop();
+    researcher.stop();
+}
+
+TEST(Cluster, KillingTheNodeASenderUsesFailsItOverAndLosesNothingAcknowledged) {
+    const Cluster cluster;
+    constexpr std::int64_t kMessages = 20000;
+    SequenceCounter received;
+    // The receiver lives on node 2 (its persistent session's queue is there); the sender on node 1 with a
+    // clean session, so that nothing it needs dies with node 1.
+    Messaging receiver(received.handler(), ComponentType::node, unique("node"),
+                       cluster_options(cluster, {2}));
+    receiver.start();
+    const std::string rid = unique("researcher");
+    MessagingOptions sender_options = cluster_options(cluster, {1, 2, 3});
+    sender_options.persistent_session = false;
+    fbm_test::StateRecorder states;
+    Messaging sender(nullptr, ComponentType::researcher, rid, sender_options);
+    sender.set_connection_state_handler(states.handler());
+    sender.start();
+    ASSERT_EQ(sender.broker(), cluster.address(1));
+
+    std::vector<Delivery> deliveries;
+    deliveries.reserve(static_cast<std::size_t>(kMessages));
+    for (std::int64_t i = 0; i < kMessages; ++i) {
+        deliveries.push_back(sender.send_message(ping(rid, i)));
+    }
+    ASSERT_TRUE(received.wait_distinct(static_cast<std::size_t>(kMessages / 4), milliseconds(120000)))
+        << received.distinct() << " received before the kill";
+    const auto killed_at = std::chrono::steady_clock::now();
+    cluster.kill(1);
+    const auto moved = states.wait_first(
+        [&](const fedbiomed::ConnectionEvent& event) {
+            return event.state == ConnectionState::connected && event.broker != cluster.address(1);
+        },
+        milliseconds(60000));
+    ASSERT_TRUE(moved.has_value()) << "the sender did not fail over";
+    const auto failover_ms =
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - killed_at).count();
+
+    std::size_t delivered = 0;
+    for (const Delivery& delivery : deliveries) {
+        ASSERT_TRUE(delivery.wait_for(milliseconds(120000))) << "a delivery still pending";
+        delivered += delivery.delivered() ? 1U : 0U;
+    }
+    EXPECT_EQ(delivered, static_cast<std::size_t>(kMessages));
+    // Every message the broker acknowledged reaches the receiver.
+    EXPECT_TRUE(received.wait_distinct(delivered, milliseconds(120000)));
+    std::size_t lost = 0;
+    for (std::int64_t i = 0; i < kMessages; ++i) {
+        if (deliveries[static_cast<std::size_t>(i)].delivered() && !received.has(i)) {
+            ++lost;
+        }
+    }
+    EXPECT_EQ(lost, 0U);
+    const auto stats = sender.stats();
+    ::testing::Test::RecordProperty("failover_ms", std::to_string(failover_ms));
+    ::testing::Test::RecordProperty("resent", std::to_string(stats.resent));
+    ::testing::Test::RecordProperty("duplicates", std::to_string(received.duplicates()));
+    std::cout << "cluster kill -9 of the sender's RabbitMQ node: failover " << failover_ms << " ms, "
+              << delivered << " delivered, " << lost << " lost, " << stats.resent << " re-sent, "
+              << received.duplicates() << " duplicates at the handler\n";
+    sender.stop();
+    receiver.stop();
+    cluster.restart(1);
+}
+
+TEST(Cluster, APersistentSessionIsResumedAfterItsRabbitMqNodeIsKilledAndRestarted) {
+    const Cluster cluster;
+    const std::string nid = unique("node");
+    SequenceCounter received;
+    // The node's session (a durable queue) is made on RabbitMQ node 3, then the node goes away.
+    {
+        Messaging node(received.handler(), ComponentType::node, nid, cluster_options(cluster, {3}));
+        node.start();
+        node.stop();
+    }
+    // Messages for it, queued on node 3 while it is away, survive a kill -9 of node 3.
+    const std::string rid = unique("researcher");
+    MessagingOptions sender_options = cluster_options(cluster, {1});
+    sender_options.persistent_session = false;
+    Messaging sender(nullptr, ComponentType::researcher, rid, sender_options);
+    sender.start();
+    std::vector<Delivery> deliveries;
+    for (std::int64_t i = 0; i < 10; ++i) {
+        deliveries.push_back(sender.send_message(ping(rid, i), nid));
+    }
+    for (const Delivery& delivery : deliveries) {
+        ASSERT_TRUE(delivery.wait_for(milliseconds(20000)));
+        ASSERT_TRUE(delivery.delivered()) << delivery.error();
+    }
+    sender.stop();
+    cluster.kill(3);
+    cluster.restart(3);
+
+    Messaging node(received.handler(), ComponentType::node, nid, cluster_options(cluster, {3}));
+    node.start();
+    EXPECT_TRUE(received.wait_distinct(10, milliseconds(30000))) << received.distinct() << " of 10";
+    node.stop();
+}
+
+}  // namespace

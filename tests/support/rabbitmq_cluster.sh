@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# A throw-away RabbitMQ cluster with the MQTT plugin, on loopback, for the `cluster` tests.
+#
+#   rabbitmq_cluster.sh start BASE N [WATCH_PID|parent]   N nodes (3 for kill tests: a 2-node cluster loses its
+#                                                  Raft majority with one node); prints READY once every
+#                                                  node's MQTT port accepts connections. With WATCH_PID, a
+#                                                  watchdog stops the cluster when that process ends (ctest
+#                                                  interrupted by Ctrl-C never runs its cleanup fixture).
+#   rabbitmq_cluster.sh stop BASE                  stops every node and the private epmd, removes BASE
+#   rabbitmq_cluster.sh kill BASE I [SIGNAL]       kill -9 (or SIGNAL) node I's Erlang VM
+#   rabbitmq_cluster.sh restart BASE I             starts node I again (it rejoins by itself); returns
+#                                                  once its MQTT port accepts connections
+#
+# BASE/cluster.env holds RMQ_MQTT_PORTS="p1 p2 p3" (node I listens on the I-th), for the tests.
+#
+# Nothing outside BASE is touched: a private epmd on a free port, a private Erlang cookie (HOME=BASE/home),
+# RABBITMQ_CONF_ENV_FILE=/dev/null so that /etc/rabbitmq is ignored, the scripts of /usr/lib/rabbitmq/bin
+# called directly (the /usr/sbin wrappers switch to the rabbitmq user and /var/lib/rabbitmq). Processes
+# are stopped by the PIDs recorded in BASE, and only when their environment names BASE: never by name.
+set -euo pipefail
+
+readonly RMQ_BIN=/usr/lib/rabbitmq/bin
+readonly MARKER=.fbm-rabbitmq-cluster
+# Boot is CPU-bound (about 30 s for 3 nodes on 2 idle cores, more under load).
+readonly BOOT_TIMEOUT_S=${FBM_RMQ_BOOT_TIMEOUT:-240}
+
+die() {
+    echo "rabbitmq_cluster: $*" >&2
+    exit 1
+}
+
+port_in_use() {
+    # Anything listening or connected on 127.0.0.1:$1 (bash's /dev/tcp: no ss/netstat needed).
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+free_port() {
+    local port
+    for _ in $(seq 1 200); do
+        port=$((20000 + RANDOM % 30000))
+        if ! port_in_use "$port" && ! grep -qw "$port" "$BASE/ports" 2>/dev/null; then
+            echo "$port" >>"$BASE/ports"
+            echo "$port"
+            return 0
+        fi
+    done
+    die "no free port found"
+}
+
+# The PID in $1 is alive and its environment names BASE (a recycled PID is never touched).
+ours() {
+    local pid=$1
+    [[ -n "$pid" && -r "/proc/$pid/environ" ]] || return 1
+    grep -qzF "FBM_RMQ_BASE=$BASE" "/proc/$pid/environ" 2>/dev/null
+}
+
+alive() {
+    local pid=$1
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+        ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null
+}
+
+wait_port() {
+    local port=$1 deadline=$((SECONDS + BOOT_TIMEOUT_S))
+    while ((SECONDS < deadline)); do
+        if port_in_use "$port"; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+node_env() {
+    local i=$1
+    # shellcheck disable=SC1091
+    source "$BASE/env.sh"
+    # shellcheck disable=SC1090
+    source "$BASE/node$i/node.env"
+}
+
+launch_node() {
+    local i=$1
+    (
+        node_env "$i"
+        cd "$BASE/node$i"
+        setsid "$RMQ_BIN/rabbitmq-server" >"$BASE/node$i/stdout.log" 2>&1 </dev/null &
+        echo $! >"$BASE/node$i/wrapper.pid"
+    )
+}
+
+show_failure() {
+    local i
+    for i in $(seq 1 "$N"); do
+        echo "--- node $i ---" >&2
+        grep -h "\[error\]" "$BASE/node$i/log/"*.log 2>/dev/null | head -5 >&2 || true
+        tail -n 15 "$BASE/node$i/stdout.log" >&2 2>/dev/null || true
+    done
+}
+
+cmd_start() {
+    [[ -x "$RMQ_BIN/rabbitmq-server" ]] ||
+        die "$RMQ_BIN/rabbitmq-server is missing: install the rabbitmq-server package (scripts/bootstrap.sh)"
+    if [[ -e "$BASE" ]]; then
+        [[ -e "$BASE/$MARKER" ]] || die "$BASE exists and was not made by this script"
+        cmd_stop
+    fi
+    mkdir -p "$BASE/home"
+    touch "$BASE/$MARKER"
+    local epmd_port cookie i ports=()
+    epmd_port=$(free_port)
+    cookie=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    printf '%s' "$cookie" >"$BASE/home/.erlang.cookie"
+    chmod 400 "$BASE/home/.erlang.cookie"
+    # rabbitmqctl is an Erlang node too: a private range for its distribution port.
+    local cli_low
+    cli_low=$(free_port)
+    cat >"$BASE/env.sh" <<EOF
+export FBM_RMQ_BASE='$BASE'
+export HOME='$BASE/home'
+export ERL_EPMD_PORT=$epmd_port
+export ERL_EPMD_ADDRESS=127.0.0.1
+export RABBITMQ_CONF_ENV_FILE=/dev/null
+export RABBITMQ_CTL_DIST_PORT_MIN=$cli_low
+export RABBITMQ_CTL_DIST_PORT_MAX=$((cli_low + 20))
+export RABBITMQ_CTL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}'
+EOF
+    (
+        # shellcheck disable=SC1091
+        source "$BASE/env.sh"
+        setsid epmd -port "$epmd_port" -address 127.0.0.1 >/dev/null 2>&1 </dev/null &
+        echo $! >"$BASE/epmd.pid"
+    )
+    for i in $(seq 1 "$N"); do
+        local mqtt dist
+        mqtt=$(free_port)
+        dist=$(free_port)
+        ports+=("$mqtt")
+        mkdir -p "$BASE/node$i/log" "$BASE/node$i/mnesia" "$BASE/node$i/plugins-expand"
+        {
+            echo "listeners.tcp = none"
+            echo "mqtt.listeners.tcp.default = 127.0.0.1:$mqtt"
+            echo "loopback_users.guest = true"
+            echo "log.file.level = info"
+            echo "log.console = false"
+            if ((i > 1)); then
+                echo "cluster_formation.peer_discovery_backend = classic_config"
+                echo "cluster_formation.classic_config.nodes.1 = rabbit1@localhost"
+            fi
+        } >"$BASE/node$i/rabbitmq.conf"
+        echo "[]." >"$BASE/node$i/advanced.config"
+        echo "[rabbitmq_mqtt]." >"$BASE/node$i/enabled_plugins"
+        cat >"$BASE/node$i/node.env" <<EOF
+export RABBITMQ_NODENAME=rabbit$i@localhost
+export RABBITMQ_DIST_PORT=$dist
+export RABBITMQ_CONFIG_FILE='$BASE/node$i/rabbitmq.conf'
+export RABBITMQ_ADVANCED_CONFIG_FILE='$BASE/node$i/advanced.config'
+export RABBITMQ_ENABLED_PLUGINS_FILE='$BASE/node$i/enabled_plugins'
+export RABBITMQ_MNESIA_BASE='$BASE/node$i/mnesia'
+export RABBITMQ_LOG_BASE='$BASE/node$i/log'
+export RABBITMQ_PID_FILE='$BASE/node$i/beam.pid'
+export RABBITMQ_PLUGINS_EXPAND_DIR='$BASE/node$i/plugins-expand'
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}'
+EOF
+        echo "$mqtt" >"$BASE/node$i/mqtt.port"
+    done
+    echo "RMQ_MQTT_PORTS=\"${ports[*]}\"" >"$BASE/cluster.env"
+    if [[ -n "${WATCH_PID:-}" ]]; then
+        # Detached from the caller, so that it outlives the ctest fixture process that started it.
+        setsid bash -c "while kill -0 $WATCH_PID 2>/dev/null && [[ -e '$BASE/$MARKER' ]]; do sleep 1; done
+                        [[ -e '$BASE/$MARKER' ]] && '$0' stop '$BASE'" >/dev/null 2>&1 </dev/null &
+    fi
+    # Node 1 first: the others join it at their first boot (classic_config peer discovery).
+    launch_node 1
+    if ! wait_port "${ports[0]}"; then
+        show_failure
+        cmd_stop
+        die "node 1 did not open its MQTT port within ${BOOT_TIMEOUT_S} s"
+    fi
+    for i in $(seq 2 "$N"); do
+        launch_node "$i"
+    done
+    for i in $(seq 2 "$N"); do
+        if ! wait_port "${ports[$((i - 1))]}"; then
+            show_failure
+            cmd_stop
+            die "node $i did not open its MQTT port within ${BOOT_TIMEOUT_S} s"
+        fi
+    done
+    echo "RMQ_MQTT_PORTS=\"${ports[*]}\""
+    echo READY
+}
+
+stop_pid() {
+    local pid=$1 signal=$2
+    if alive "$pid" && ours "$pid"; then
+        kill "-$signal" "$pid" 2>/dev/null || true
+    fi
+}
+
+cmd_stop() {
+    [[ -e "$BASE" ]] || return 0
+    [[ -e "$BASE/$MARKER" ]] || die "$BASE was not made by this script"
+    local f pids=()
+    for f in "$BASE"/node*/beam.pid "$BASE"/node*/wrapper.pid "$BASE/epmd.pid"; do
+        [[ -r "$f" ]] && pids+=("$(cat "$f")")
+    done
+    # The data is thrown away: no graceful stop needed, SIGKILL is immediate.
+    for pid in "${pids[@]}"; do
+        stop_pid "$pid" KILL
+    done
+    local deadline=$((SECONDS + 10))
+    for pid in "${pids[@]}"; do
+        while alive "$pid" && ((SECONDS < deadline)); do
+            sleep 0.1
+        done
+    done
+    rm -rf "$BASE"
+}
+
+cmd_kill() {
+    local i=$1 signal=${2:-KILL} pid
+    pid=$(cat "$BASE/node$i/beam.pid")
+    ours "$pid" || die "node $i (pid $pid) is not running from $BASE"
+    kill "-$signal" "$pid"
+    while alive "$pid"; do
+        sleep 0.05
+    done
+}
+
+cmd_restart() {
+    local i=$1
+    rm -f "$BASE/node$i/beam.pid"
+    launch_node "$i"
+    wait_port "$(cat "$BASE/node$i/mqtt.port")" || {
+        N=$i show_failure
+        die "node $i did not open its MQTT port within ${BOOT_TIMEOUT_S} s"
+    }
+}
+
+[[ $# -ge 2 ]] || die "usage: $0 start BASE N [WATCH_PID] | stop BASE | kill BASE I [SIGNAL] | restart BASE I"
+command=$1
+BASE=$(realpath -m "$2")
+case "$command" in
+start)
+    N=${3:?number of nodes}
+    WATCH_PID=${4:-}
+    if [[ "$WATCH_PID" == parent ]]; then
+        WATCH_PID=$PPID  # ctest, when this runs as its fixture
+    fi
+    cmd_start
+    ;;
+stop) cmd_stop ;;
+kill) cmd_kill "${3:?node}" "${4:-KILL}" ;;
+restart) cmd_restart "${3:?node}" ;;
+*) die "unknown command $command" ;;
+esac
