@@ -410,13 +410,16 @@ void PahoSession::Completions::release() noexcept {
 
 void PahoSession::Completions::on_success(const mqtt::token& token) {
     void* context = token.get_user_context();
-    // The broker's acknowledgement was just read. When it was the last one awaited, a broker with Nagle on
-    // may be holding its next write to us (the reply to what we sent) until we acknowledge this one, and our
-    // kernel would wait up to 40 ms to do so: acknowledge at once. With more in flight it is not needed (the
-    // next PUBACK follows anyway) and would cost an ACK packet per PUBACK on a stream.
-    if ((context_of(context) & kAwaitsAck) != 0 &&
-        owner_.awaiting_ack_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        owner_.acknowledge_now();
+    // The broker's acknowledgement was just read. A broker with Nagle on may be holding its next write to
+    // us (the reply to what we sent, or the next PUBACKs of a stream) until we acknowledge this one, and
+    // our kernel would wait up to 40 ms to do so. Acknowledge at once when it was the last one awaited, or
+    // when nothing more waits in the socket (more PUBACKs may be held back); while more is being read the
+    // acknowledgement of the last segment will do.
+    if ((context_of(context) & kAwaitsAck) != 0) {
+        const int fd = owner_.quick_.load(std::memory_order_relaxed);
+        if (owner_.awaiting_ack_.fetch_sub(1, std::memory_order_acq_rel) == 1 || !input_pending_on(fd)) {
+            quickack_on(fd);
+        }
     }
     try {
         const std::uint64_t id = id_of(context);

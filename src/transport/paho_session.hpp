@@ -145,7 +145,7 @@ private:
     BrokerSocket socket_;
     std::atomic<int> quick_{-1};
     // QoS 1/2 publications handed to Paho and not completed: the PUBACK that brings this to 0 re-arms
-    // quick-ack (with more in flight the broker's next write is not waiting for our acknowledgement).
+    // quick-ack at once; with more in flight only when nothing more waits in the socket.
     std::atomic<long> awaiting_ack_{0};
     // Tokens of the nudges other sessions sent through this one (they run on other threads).
     std::mutex nudge_mutex_;
