@@ -152,6 +152,7 @@ constexpr milliseconds kGateHold{500};
 constexpr const char* kNudgeTopic = "fedbiomed/$nudge";
 constexpr milliseconds kFirstNudgePause{2};
 constexpr milliseconds kLongestNudgePause{256};
+constexpr std::size_t kKeptNudgeTokens = 64;
 
 // The sessions of the process that are connected (guarded by the mutex): the ones that can nudge.
 std::mutex& sessions_mutex() {
@@ -369,6 +370,16 @@ bool PahoSession::nudge() noexcept {
     try {
         auto token = client_->unsubscribe(kNudgeTopic);
         std::lock_guard<std::mutex> lock(nudge_mutex_);
+        // A long-lived session nudges for every connection of the others: keep the list short.
+        if (nudge_tokens_.size() >= kKeptNudgeTokens) {
+            // Only in the older half: a token that completed a moment ago may still be in use on Paho's
+            // thread, one added dozens of nudges ago is not.
+            const auto older_end = nudge_tokens_.begin() + static_cast<std::ptrdiff_t>(kKeptNudgeTokens / 2);
+            const auto done =
+                std::stable_partition(nudge_tokens_.begin(), older_end,
+                                      [](const mqtt::token_ptr& kept) { return !kept->is_complete(); });
+            nudge_tokens_.erase(done, older_end);
+        }
         nudge_tokens_.push_back(std::move(token));
         return true;
     } catch (...) {
