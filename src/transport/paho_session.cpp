@@ -144,7 +144,8 @@ constexpr milliseconds kGateHold{500};
 // Paho C 1.3 runs one receive thread for every client of the process. It waits in poll() on the sockets it
 // knew when the wait began, for up to a second, and only adds a new client's socket (and notices that its
 // TCP connection is established, which is when it sends CONNECT) after that poll returns: a second client
-// of the process waited up to a second, twice (measured: 1-2 s instead of milliseconds; Paho C issue 1430).
+// of the process waited up to a second, twice (measured: 2.1 s instead of milliseconds; reported upstream as
+// paho.mqtt.cpp issue 365, and paho.mqtt.c pull request 1458 proposed a shorter poll).
 // Traffic on any socket of that poll ends it, so the connecting session asks the connected sessions of the
 // process for an UNSUBSCRIBE of a topic nobody uses: the broker answers with an UNSUBACK and changes nothing.
 // First right after the attempt starts (Paho handles its commands in order, so the new socket exists by the
