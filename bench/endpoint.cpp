@@ -117,10 +117,16 @@ private:
 // publication because its buffer of 100 queued commands is full (error -12, thrown as an exception).
 // ------------------------------------------------------------------------------------------------
 
+// The careful variant (paho_wait) is the same client, written by a user who read Paho's documentation:
+// it keeps at most kCarefulWindow publications outstanding and waits on the oldest token before the next
+// one, so Paho never refuses (-12 comes at 100 queued commands) and no time goes into a retry loop. Both
+// keep Paho's defaults otherwise (no TCP_NODELAY: Paho offers no option for it).
+constexpr std::size_t kCarefulWindow = 64;
+
 class PahoEndpoint final : public Endpoint {
 public:
-    explicit PahoEndpoint(EndpointConfig config)
-        : config_(std::move(config)),
+    explicit PahoEndpoint(EndpointConfig config, bool careful = false)
+        : config_(with_window(std::move(config), careful)),
           topic_(publish_topic(config_.side)),
           limits_(default_limits()),
           client_("tcp://127.0.0.1:" + std::to_string(config_.port), config_.id) {}
@@ -194,6 +200,13 @@ public:
     std::uint64_t bad_messages() const override { return bad_.load(); }
 
 private:
+    static EndpointConfig with_window(EndpointConfig config, bool careful) {
+        if (careful && (config.max_outstanding == 0 || config.max_outstanding > kCarefulWindow)) {
+            config.max_outstanding = kCarefulWindow;
+        }
+        return config;
+    }
+
     EndpointConfig config_;
     const std::string topic_;
     const fedbiomed::DecodeLimits limits_;
@@ -355,16 +368,20 @@ Impl parse_impl(const std::string& text) {
     if (text == "paho") {
         return Impl::paho;
     }
+    if (text == "paho-wait") {
+        return Impl::paho_wait;
+    }
     if (text == "tools") {
         return Impl::tools;
     }
-    throw std::invalid_argument("unknown implementation '" + text + "' (lib, paho or tools)");
+    throw std::invalid_argument("unknown implementation '" + text + "' (lib, paho, paho-wait or tools)");
 }
 
 const char* impl_name(Impl impl) noexcept {
     switch (impl) {
     case Impl::lib: return "lib";
     case Impl::paho: return "paho";
+    case Impl::paho_wait: return "paho-wait";
     case Impl::tools: return "tools";
     }
     return "?";
@@ -381,6 +398,7 @@ std::unique_ptr<Endpoint> make_endpoint(const EndpointConfig& config) {
     switch (config.impl) {
     case Impl::lib: return std::make_unique<LibEndpoint>(config);
     case Impl::paho: return std::make_unique<PahoEndpoint>(config);
+    case Impl::paho_wait: return std::make_unique<PahoEndpoint>(config, true);
     case Impl::tools: return std::make_unique<ToolsEndpoint>(config);
     }
     throw std::invalid_argument("unknown implementation");

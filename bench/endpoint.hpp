@@ -16,9 +16,10 @@ namespace fbm_bench {
 
 /// The client under test.
 enum class Impl {
-    lib,    ///< fedbiomed::Messaging with its default options (broker, port, and qos when asked)
-    paho,   ///< raw Paho C++ async_client, out of the box
-    tools,  ///< mosquitto_sub | this process | mosquitto_pub -l
+    lib,        ///< fedbiomed::Messaging with its default options (broker, port, and qos when asked)
+    paho,       ///< raw Paho C++ async_client, out of the box (retries when Paho refuses: -12)
+    paho_wait,  ///< raw Paho C++ as a careful user writes it: waits on its tokens, never meets a refusal
+    tools,      ///< mosquitto_sub | this process | mosquitto_pub -l
 };
 
 Impl parse_impl(const std::string& text);

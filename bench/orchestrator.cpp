@@ -40,8 +40,14 @@ the charts performance-throughput.png and performance-latency.png (gnuplot) into
 Options:
   --quick                 small counts (a smoke run of a minute or so)
   --out DIR               where results, charts and logs go (default: ./bench-results)
-  --impls LIST            clients to run, comma-separated (default: lib,paho,tools)
-  --only LIST             workloads: throughput,latency,federation,stream,callgrind,limits (default: all)
+  --impls LIST            clients to run, comma-separated (default: lib,paho,paho-wait,tools; paho-wait is
+                          raw Paho waiting on its tokens instead of retrying refusals)
+  --only LIST             workloads: throughput,latency,federation,connect,stream,callgrind,limits
+                          (default: all)
+  --brokers LIST          brokers of the latency, federation and connect workloads: stock (Mosquitto's
+                          own configuration: Nagle on), tuned (set_tcp_nodelay true); default stock,tuned.
+                          The other workloads use the tuned one when it is listed
+  --connect-rounds N      connections per connect run (default 10; quick 5)
   --repeat N              runs of each throughput configuration; the median is reported (default 3;
                           quick 1)
   --small-count N         ~280 B messages per throughput run (default 60000; quick 20000; at most 65535
@@ -58,7 +64,7 @@ Options:
   --valgrind PATH         valgrind binary (default: valgrind)
   --no-chart              do not run gnuplot
   --from FILE             only print the tables and draw the charts of an earlier results.json
-  --no-broker-nodelay     leave set_tcp_nodelay out of the broker's configuration (to see what it is worth)
+  --no-broker-nodelay     same as --brokers stock
   --strict                exit with status 1 when a message was lost or a round timed out
   --smoke                 a run of a few seconds (lib and raw Paho, tiny counts, strict; used by ctest)
 )";
@@ -70,8 +76,13 @@ struct Settings {
     std::string log_dir;
     std::string mosquitto;
     std::string valgrind = "valgrind";
-    std::vector<Impl> impls{Impl::lib, Impl::paho, Impl::tools};
-    std::set<std::string> workloads{"throughput", "latency", "federation", "stream", "callgrind", "limits"};
+    std::vector<Impl> impls{Impl::lib, Impl::paho, Impl::paho_wait, Impl::tools};
+    std::set<std::string> workloads{"throughput", "latency",   "federation", "connect",
+                                    "stream",     "callgrind", "limits"};
+    // The brokers of the latency, federation and connect workloads: false = stock Mosquitto (Nagle on,
+    // what most deployments run), true = set_tcp_nodelay true. Stock first: that is what users have.
+    std::vector<bool> brokers{false, true};
+    long long connect_rounds = 10;
     // At most 65535: mosquitto_pub -l at QoS 1 stops early when a count wraps its 16-bit message ids (it
     // disconnects when the acknowledgement of an earlier message with the last message's id arrives).
     long long small_count = 60000;
@@ -130,13 +141,15 @@ Settings parse_settings(const Args& args) {
         s.repeat = 1;
         s.floor_count = 20000;
         s.stall_runs = 2;
+        s.connect_rounds = 5;
     }
     if (args.has("smoke")) {
         // A few seconds: every code path of the throughput, latency and federation workloads, lib and raw
         // Paho only (the ctest "bench" label).
         s.quick = true;
         s.impls = {Impl::lib, Impl::paho};
-        s.workloads = {"throughput", "latency", "federation"};
+        s.workloads = {"throughput", "latency", "federation", "connect"};
+        s.connect_rounds = 2;
         s.small_count = 1000;
         s.large_count = 0;  // no 64 KiB runs
         s.repeat = 1;
@@ -187,7 +200,21 @@ Settings parse_settings(const Args& args) {
     s.repeat = std::max<long long>(1, args.get_int("repeat", s.repeat));
     s.chart = s.chart && !args.has("no-chart");
     s.strict = s.strict || args.has("strict");
-    s.broker_nodelay = !args.has("no-broker-nodelay");
+    if (args.has("brokers")) {
+        s.brokers.clear();
+        for (const auto& name : split(args.get("brokers"))) {
+            if (name != "stock" && name != "tuned") {
+                throw std::invalid_argument("unknown broker '" + name + "' (stock or tuned)");
+            }
+            s.brokers.push_back(name == "tuned");
+        }
+    }
+    if (args.has("no-broker-nodelay")) {
+        s.brokers = {false};
+    }
+    s.connect_rounds = std::max<long long>(1, args.get_int("connect-rounds", s.connect_rounds));
+    // The workloads without a broker dimension run on the tuned broker when it is listed.
+    s.broker_nodelay = std::find(s.brokers.begin(), s.brokers.end(), true) != s.brokers.end();
     ::mkdir(s.out_dir.c_str(), 0755);
     s.log_dir = s.out_dir + "/logs";
     ::mkdir(s.log_dir.c_str(), 0755);
@@ -208,14 +235,22 @@ bool has(const Settings& s, Impl impl) {
 // throughput runs measure delivery of every message; the default of 1000 would drop QoS 1 messages).
 // Without set_tcp_nodelay the broker's writes wait for Nagle: small replies stall for the peer's delayed
 // ACK (about 40 ms) whenever two writes follow each other.
-fbm_test::MosquittoBroker start_broker(const Settings& s, const std::string& name) {
+fbm_test::MosquittoBroker start_broker(const Settings& s, const std::string& name, bool nodelay) {
     fbm_test::MosquittoBroker::Options options;
     options.binary = s.mosquitto;
     options.directory = s.log_dir + "/mosquitto-" + name;
     options.log_types = {"error", "warning"};
-    options.tcp_nodelay = s.broker_nodelay;
+    options.tcp_nodelay = nodelay;
     options.extra_config = {"max_queued_messages 0"};
     return fbm_test::MosquittoBroker(options);
+}
+
+fbm_test::MosquittoBroker start_broker(const Settings& s, const std::string& name) {
+    return start_broker(s, name, s.broker_nodelay);
+}
+
+const char* broker_name(bool nodelay) {
+    return nodelay ? "tuned" : "stock";
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -366,12 +401,13 @@ json run_throughput_repeated(const Settings& s, Impl impl, Kind kind, int qos, l
 }
 
 json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long long rounds, long long warmup,
-                double max_seconds, const std::string& name) {
+                double max_seconds, const std::string& name, bool nodelay) {
     progress(name + " " + impl_name(impl) + " " + (qos < 0 ? std::string("default QoS") : qos_label(qos)) +
-             " (" + std::to_string(nodes) + " node(s), up to " + std::to_string(rounds) + " rounds)");
-    const std::string tag =
-        name + "-" + impl_name(impl) + "-q" + std::to_string(qos) + "-n" + std::to_string(nodes);
-    fbm_test::MosquittoBroker broker = start_broker(s, tag);
+             " (" + std::to_string(nodes) + " node(s), up to " + std::to_string(rounds) + " rounds, " +
+             broker_name(nodelay) + " broker)");
+    const std::string tag = name + "-" + impl_name(impl) + "-q" + std::to_string(qos) + "-n" +
+                            std::to_string(nodes) + "-" + broker_name(nodelay);
+    fbm_test::MosquittoBroker broker = start_broker(s, tag, nodelay);
     std::vector<Child> node_children;
     node_children.reserve(static_cast<std::size_t>(nodes));
     for (long long i = 0; i < nodes; ++i) {
@@ -416,6 +452,7 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
     std::vector<double> samples = result.at("samples_us").get<std::vector<double>>();
     json row{{"workload", name},
              {"impl", impl_name(impl)},
+             {"broker", broker_name(nodelay)},
              {"qos", result.at("qos")},
              {"nodes", nodes},
              {"rounds", samples.size()},
@@ -429,6 +466,55 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
     row["summary_us"] = summarize(samples);
     std::sort(samples.begin(), samples.end());
     row["samples_us"] = samples;
+    return row;
+}
+
+// Connect: a researcher from nothing to connected and subscribed, s.connect_rounds times, alone in its
+// process ("first") and as a second client of the same process while the first stays connected
+// ("second"). The mosquitto tools' reference is a whole `mosquitto_pub -q 1` run (process start, connect,
+// one publication, its PUBACK, disconnect): what a shell user waits for.
+json run_connect(const Settings& s, Impl impl, bool nodelay) {
+    progress(std::string("connect ") + impl_name(impl) + " (" + std::to_string(s.connect_rounds) +
+             " rounds, " + broker_name(nodelay) + " broker)");
+    const std::string tag = std::string("connect-") + impl_name(impl) + "-" + broker_name(nodelay);
+    fbm_test::MosquittoBroker broker = start_broker(s, tag, nodelay);
+    std::vector<double> first;
+    std::vector<double> second;
+    if (impl == Impl::tools) {
+        const std::string log = s.log_dir + "/" + tag + ".log";
+        for (long long round = 0; round < s.connect_rounds; ++round) {
+            const std::int64_t start = now_ns();
+            Child child = launch({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
+                                  "-q", "1", "-t", "bench/connect", "-m", "x"},
+                                 false, false, log);
+            if (child.process.wait() != 0) {
+                throw std::runtime_error("mosquitto_pub failed (see " + log + ")");
+            }
+            first.push_back(static_cast<double>(now_ns() - start) / 1e6);
+        }
+    } else {
+        Child child = spawn_role(s,
+                                 {"connect",
+                                  impl,
+                                  broker.port(),
+                                  -1,
+                                  "bench_connect",
+                                  {"--rounds", std::to_string(s.connect_rounds)},
+                                  {}},
+                                 tag);
+        const json result = read_result(child, "connect", seconds(300));
+        child.process.wait();
+        first = result.at("first_ms").get<std::vector<double>>();
+        second = result.at("second_ms").get<std::vector<double>>();
+    }
+    json row{{"workload", "connect"},
+             {"impl", impl_name(impl)},
+             {"broker", broker_name(nodelay)},
+             {"rounds", first.size()}};
+    row["first_ms"] = summarize(first);
+    row["second_ms"] = summarize(second);
+    row["first_samples_ms"] = first;
+    row["second_samples_ms"] = second;
     return row;
 }
 
@@ -663,6 +749,7 @@ int run_benchmark(const Args& args) {
                            {"callgrind_counts", {s.cg_small, s.cg_big}},
                            {"repeat", s.repeat},
                            {"broker_tcp_nodelay", s.broker_nodelay},
+                           {"connect_rounds", s.connect_rounds},
                            {"library_default_qos", effective_qos(EndpointConfig{})}};
     results["throughput"] = json::array();
     results["latency"] = json::array();
@@ -699,23 +786,42 @@ int run_benchmark(const Args& args) {
         }
     }
     if (s.workloads.count("latency") != 0) {
-        for (const int qos : {0, 1}) {
-            for (const Impl impl : s.impls) {
-                attempt(std::string("latency ") + impl_name(impl) + " " + qos_label(qos), [&] {
-                    results["latency"].push_back(
-                        run_rounds(s, impl, qos, 1, s.rtt_rounds, s.rtt_warmup, s.rtt_seconds, "latency"));
-                });
+        for (const bool nodelay : s.brokers) {
+            for (const int qos : {0, 1}) {
+                for (const Impl impl : s.impls) {
+                    attempt(std::string("latency ") + impl_name(impl) + " " + qos_label(qos) + " " +
+                                broker_name(nodelay),
+                            [&] {
+                                results["latency"].push_back(run_rounds(s, impl, qos, 1, s.rtt_rounds,
+                                                                        s.rtt_warmup, s.rtt_seconds,
+                                                                        "latency", nodelay));
+                            });
+                }
             }
         }
     }
     if (s.workloads.count("federation") != 0) {
-        for (const long long nodes : s.fed_nodes) {
+        for (const bool nodelay : s.brokers) {
+            for (const long long nodes : s.fed_nodes) {
+                for (const Impl impl : s.impls) {
+                    attempt("federation " + std::to_string(nodes) + " nodes " + impl_name(impl) + " " +
+                                broker_name(nodelay),
+                            [&] {
+                                // The library on its defaults; the others at QoS 1, the library's default.
+                                results["federation"].push_back(
+                                    run_rounds(s, impl, impl == Impl::lib ? -1 : 1, nodes, s.fed_rounds, 5,
+                                               30.0, "federation", nodelay));
+                            });
+                }
+            }
+        }
+    }
+    results["connect"] = json::array();
+    if (s.workloads.count("connect") != 0) {
+        for (const bool nodelay : s.brokers) {
             for (const Impl impl : s.impls) {
-                attempt("federation " + std::to_string(nodes) + " nodes " + impl_name(impl), [&] {
-                    // The library on its defaults; the others at QoS 1, the library's default.
-                    results["federation"].push_back(run_rounds(s, impl, impl == Impl::lib ? -1 : 1, nodes,
-                                                               s.fed_rounds, 5, 30.0, "federation"));
-                });
+                attempt(std::string("connect ") + impl_name(impl) + " " + broker_name(nodelay),
+                        [&] { results["connect"].push_back(run_connect(s, impl, nodelay)); });
             }
         }
     }

@@ -23,6 +23,9 @@ const char* impl_title(const std::string& impl) {
     if (impl == "paho") {
         return "raw Paho C++";
     }
+    if (impl == "paho-wait") {
+        return "raw Paho, waits";
+    }
     return "mosquitto tools";
 }
 
@@ -36,10 +39,11 @@ double percentile(const std::vector<double>& sorted, double p) {
 }
 
 const json* find_row(const json& rows, const std::string& workload, const std::string& impl, int qos,
-                     long long nodes = -1) {
+                     long long nodes = -1, const std::string& broker = "tuned") {
     for (const auto& row : rows) {
         if (row.value("workload", "") == workload && row.value("impl", "") == impl &&
-            (qos < 0 || row.value("qos", -1) == qos) && (nodes < 0 || row.value("nodes", -1LL) == nodes)) {
+            (qos < 0 || row.value("qos", -1) == qos) && (nodes < 0 || row.value("nodes", -1LL) == nodes) &&
+            row.value("broker", std::string("tuned")) == broker) {
             return &row;
         }
     }
@@ -55,12 +59,30 @@ std::optional<double> rate(const json& results, const std::string& workload, con
     return row->at("msgs_per_s").get<double>();
 }
 
-std::optional<double> p50(const json& results, const std::string& impl, int qos) {
-    const json* row = find_row(results.at("latency"), "latency", impl, qos);
+std::optional<double> percentile_of(const json& results, const char* section, const std::string& impl,
+                                    int qos, long long nodes, const std::string& broker, const char* which) {
+    const json* row = find_row(results.at(section), section, impl, qos, nodes, broker);
     if (row == nullptr || row->at("rounds").get<long long>() == 0) {
         return std::nullopt;
     }
-    return row->at("summary_us").at("p50").get<double>();
+    return row->at("summary_us").at(which).get<double>();
+}
+
+std::optional<double> p50(const json& results, const std::string& impl, int qos,
+                          const std::string& broker = "tuned") {
+    return percentile_of(results, "latency", impl, qos, -1, broker, "p50");
+}
+
+std::optional<double> connect_p50(const json& results, const std::string& impl, const std::string& broker,
+                                  const char* which) {
+    if (!results.contains("connect")) {
+        return std::nullopt;
+    }
+    const json* row = find_row(results.at("connect"), "connect", impl, -1, -1, broker);
+    if (row == nullptr || row->at(which).at("n").get<long long>() == 0) {
+        return std::nullopt;
+    }
+    return row->at(which).at("p50").get<double>();
 }
 
 void add_target(json& targets, const std::string& name, std::optional<double> value, double threshold,
@@ -140,6 +162,32 @@ json evaluate_targets(const json& results) {
                          rate(results, "throughput-64KiB", "paho", qos)),
                    3.0, true);
     }
+    // Stock Mosquitto (Nagle on) against the tuned one, same run: the library must not care which it gets.
+    for (const int qos : {0, 1}) {
+        for (const char* which : {"p50", "p99"}) {
+            add_target(targets,
+                       std::string("round trip ") + which + " QoS " + std::to_string(qos) +
+                           ": lib, stock / tuned broker",
+                       ratio(percentile_of(results, "latency", "lib", qos, -1, "stock", which),
+                             percentile_of(results, "latency", "lib", qos, -1, "tuned", which)),
+                       1.2, false);
+        }
+    }
+    for (const long long nodes : {10LL, 50LL}) {
+        add_target(targets,
+                   "federation round p50, " + std::to_string(nodes) + " nodes: lib, stock / tuned broker",
+                   ratio(percentile_of(results, "federation", "lib", -1, nodes, "stock", "p50"),
+                         percentile_of(results, "federation", "lib", -1, nodes, "tuned", "p50")),
+                   1.2, false);
+    }
+    add_target(targets, "connect p50, stock broker: lib / whole mosquitto_pub run",
+               ratio(connect_p50(results, "lib", "stock", "first_ms"),
+                     connect_p50(results, "tools", "stock", "first_ms")),
+               2.0, false);
+    add_target(targets, "connect p50, stock broker: second client of a process / first (lib)",
+               ratio(connect_p50(results, "lib", "stock", "second_ms"),
+                     connect_p50(results, "lib", "stock", "first_ms")),
+               2.0, false);
     add_target(targets, "round trip p50 QoS 1: lib / mosquitto tools",
                ratio(p50(results, "lib", 1), p50(results, "tools", 1)), 1.2, false);
     add_target(targets, "round trip p50 QoS 0: lib / mosquitto tools",
@@ -233,15 +281,16 @@ void print_report(const json& results, std::FILE* out) {
     if (!latency.empty()) {
         std::fprintf(out,
                      "\nRound trip ping -> pong, microseconds (researcher and node in separate processes)\n");
-        std::fprintf(out, "%-8s %-16s %7s %10s %10s %10s %10s %9s\n", "QoS", "client", "n", "p50", "p90",
-                     "p99", "max", "timeouts");
+        std::fprintf(out, "%-7s %-5s %-16s %7s %10s %10s %10s %10s %9s\n", "broker", "QoS", "client", "n",
+                     "p50", "p90", "p99", "max", "timeouts");
         for (const auto& row : latency) {
             const json& summary = row.at("summary_us");
-            std::fprintf(out, "%-8d %-16s %7lld %10.0f %10.0f %10.0f %10.0f %9lld\n",
-                         row.at("qos").get<int>(), impl_title(row.at("impl").get<std::string>()),
-                         summary.at("n").get<long long>(), summary.at("p50").get<double>(),
-                         summary.at("p90").get<double>(), summary.at("p99").get<double>(),
-                         summary.at("max").get<double>(), row.at("timeouts").get<long long>());
+            std::fprintf(out, "%-7s %-5d %-16s %7lld %10.0f %10.0f %10.0f %10.0f %9lld\n",
+                         row.value("broker", std::string("tuned")).c_str(), row.at("qos").get<int>(),
+                         impl_title(row.at("impl").get<std::string>()), summary.at("n").get<long long>(),
+                         summary.at("p50").get<double>(), summary.at("p90").get<double>(),
+                         summary.at("p99").get<double>(), summary.at("max").get<double>(),
+                         row.at("timeouts").get<long long>());
         }
     }
 
@@ -250,19 +299,40 @@ void print_report(const json& results, std::FILE* out) {
         std::fprintf(
             out,
             "\nFederation round: the researcher pings every node and waits for every pong, milliseconds\n");
-        std::fprintf(out, "%-6s %-16s %4s %7s %9s %9s %9s %9s %14s\n", "nodes", "client", "QoS", "rounds",
-                     "p50", "p90", "max", "timeouts", "node CPU/round");
+        std::fprintf(out, "%-7s %-6s %-16s %4s %7s %9s %9s %9s %9s %14s\n", "broker", "nodes", "client",
+                     "QoS", "rounds", "p50", "p90", "max", "timeouts", "node CPU/round");
         for (const auto& row : federation) {
             const json& summary = row.at("summary_us");
             const auto rounds = row.at("rounds").get<long long>();
-            std::fprintf(out, "%-6lld %-16s %4d %7lld %9.2f %9.2f %9.2f %9lld %11.2f ms\n",
-                         row.at("nodes").get<long long>(), impl_title(row.at("impl").get<std::string>()),
-                         row.at("qos").get<int>(), rounds, summary.at("p50").get<double>() / 1000.0,
-                         summary.at("p90").get<double>() / 1000.0, summary.at("max").get<double>() / 1000.0,
-                         row.at("timeouts").get<long long>(),
+            std::fprintf(out, "%-7s %-6lld %-16s %4d %7lld %9.2f %9.2f %9.2f %9lld %11.2f ms\n",
+                         row.value("broker", std::string("tuned")).c_str(), row.at("nodes").get<long long>(),
+                         impl_title(row.at("impl").get<std::string>()), row.at("qos").get<int>(), rounds,
+                         summary.at("p50").get<double>() / 1000.0, summary.at("p90").get<double>() / 1000.0,
+                         summary.at("max").get<double>() / 1000.0, row.at("timeouts").get<long long>(),
                          rounds > 0
                              ? row.at("cpu_nodes_s").get<double>() * 1000.0 / static_cast<double>(rounds)
                              : 0.0);
+        }
+    }
+
+    if (results.contains("connect") && !results.at("connect").empty()) {
+        std::fprintf(out,
+                     "\nConnect: a researcher from nothing to connected and subscribed, milliseconds (first: "
+                     "alone in its process; second: while a first client of the process is connected; "
+                     "mosquitto tools: a whole mosquitto_pub -q 1 run)\n");
+        std::fprintf(out, "%-7s %-16s %7s %9s %9s %9s %10s %10s\n", "broker", "client", "rounds", "p50",
+                     "p90", "max", "2nd p50", "2nd max");
+        for (const auto& row : results.at("connect")) {
+            const json& first = row.at("first_ms");
+            const json& second = row.at("second_ms");
+            const bool has_second = second.at("n").get<long long>() > 0;
+            std::fprintf(out, "%-7s %-16s %7lld %9.1f %9.1f %9.1f %10s %10s\n",
+                         row.at("broker").get<std::string>().c_str(),
+                         impl_title(row.at("impl").get<std::string>()), row.at("rounds").get<long long>(),
+                         first.at("p50").get<double>(), first.at("p90").get<double>(),
+                         first.at("max").get<double>(),
+                         has_second ? fmt("%.1f", second.at("p50").get<double>()).c_str() : "-",
+                         has_second ? fmt("%.1f", second.at("max").get<double>()).c_str() : "-");
         }
     }
 
@@ -390,8 +460,9 @@ std::vector<std::string> write_charts(const json& results, const std::string& ou
             if (samples.empty()) {
                 continue;
             }
-            const std::string name =
-                row.at("impl").get<std::string>() + "-q" + std::to_string(row.at("qos").get<int>());
+            const std::string broker = row.value("broker", std::string("tuned"));
+            const std::string name = row.at("impl").get<std::string>() + "-q" +
+                                     std::to_string(row.at("qos").get<int>()) + "-" + broker;
             const std::string data = out_dir + "/latency-" + name + ".dat";
             std::ofstream dat(data);
             const double n = static_cast<double>(samples.size());
@@ -399,11 +470,14 @@ std::vector<std::string> write_charts(const json& results, const std::string& ou
                 dat << samples[i].get<double>() << ' ' << static_cast<double>(i + 1) / n << '\n';
             }
             const std::string impl = row.at("impl");
-            const char* color = impl == "lib" ? "#1b7837" : impl == "paho" ? "#b2182b" : "#2166ac";
-            plot += std::string(plot.empty() ? "plot " : ", ") + "'" + data +
-                    "' using 1:2 with lines lw 2 lc rgb '" + color + "' dt " +
+            const char* color = impl == "lib"         ? "#1b7837"
+                                : impl == "paho"      ? "#b2182b"
+                                : impl == "paho-wait" ? "#e08214"
+                                                      : "#2166ac";
+            plot += std::string(plot.empty() ? "plot " : ", ") + "'" + data + "' using 1:2 with lines lw " +
+                    (broker == "stock" ? "3" : "1") + " lc rgb '" + color + "' dt " +
                     (row.at("qos").get<int>() == 0 ? "2" : "1") + " title '" + impl_title(impl) + ", QoS " +
-                    std::to_string(row.at("qos").get<int>()) + "'";
+                    std::to_string(row.at("qos").get<int>()) + ", " + broker + " broker'";
         }
         script << "set output '" << png << "'\n"
                << "set title 'Round trip ping -> pong: cumulative distribution (microseconds, log scale)'\n"

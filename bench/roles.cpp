@@ -259,6 +259,32 @@ int run_researcher(const Args& args) {
     return 0;
 }
 
+// ---- connect: how long a client takes from nothing to connected and subscribed (start() returns), alone
+// in its process and then as the second client of the process while the first stays connected ----
+int run_connect(const Args& args) {
+    const long long rounds = args.get_int("rounds", 10);
+    nlohmann::json first = nlohmann::json::array();
+    nlohmann::json second = nlohmann::json::array();
+    for (long long round = 0; round < rounds; ++round) {
+        EndpointConfig config = config_from(args, Side::researcher, "bench_connect");
+        config.id = "connect_a_" + std::to_string(round) + "_" + std::to_string(::getpid());
+        auto a = make_endpoint(config);
+        std::int64_t start = now_ns();
+        a->start([](const Json&) {});
+        first.push_back(static_cast<double>(now_ns() - start) / 1e6);
+        config.id = "connect_b_" + std::to_string(round) + "_" + std::to_string(::getpid());
+        auto b = make_endpoint(config);
+        start = now_ns();
+        b->start([](const Json&) {});
+        second.push_back(static_cast<double>(now_ns() - start) / 1e6);
+        b->stop();
+        a->stop();
+    }
+    nlohmann::json result{{"first_ms", first}, {"second_ms", second}};
+    print_result(std::move(result), self_usage(true));
+    return 0;
+}
+
 }  // namespace
 
 Args::Args(int argc, char** argv, int first) {
@@ -303,6 +329,9 @@ int run_role(const std::string& role, const Args& args) {
     }
     if (role == "researcher") {
         return run_researcher(args);
+    }
+    if (role == "connect") {
+        return run_connect(args);
     }
     throw std::invalid_argument("unknown role '" + role + "'");
 }

@@ -4,8 +4,11 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
+#include <optional>
 #include <system_error>
+#include <unordered_set>
 #include <utility>
 
 #include "transport/socket_tuning.hpp"
@@ -121,8 +124,63 @@ bool is_disconnection(int rc) {
 constexpr int kFirstRefusalReason = 0x80;
 constexpr int kLastReasonCode = 0xA2;
 
-std::uint64_t id_of(void* context) noexcept {
+// The top bit of the user context marks a QoS 1/2 publication (the outbox's ids never reach it): its
+// completion is the broker's PUBACK/PUBCOMP, read on Paho's receive thread.
+constexpr std::uint64_t kAwaitsAck = std::uint64_t{1} << 63U;
+
+std::uint64_t context_of(void* context) noexcept {
     return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(context));
+}
+
+std::uint64_t id_of(void* context) noexcept {
+    return context_of(context) & ~kAwaitsAck;
+}
+
+// How long a connecting session keeps the process's connect gate (socket_tuning.hpp) at most: its socket
+// appears within microseconds of Paho starting the attempt and the CONNACK normally within milliseconds; a
+// broker that does not answer must not hold the other sessions of the process back for its whole timeout.
+constexpr milliseconds kGateHold{500};
+
+// Paho C 1.3 runs one receive thread for every client of the process. It waits in poll() on the sockets it
+// knew when the wait began, for up to a second, and only adds a new client's socket (and notices that its
+// TCP connection is established, which is when it sends CONNECT) after that poll returns: a second client
+// of the process waited up to a second, twice (measured: 2.1 s instead of milliseconds; reported upstream as
+// paho.mqtt.cpp issue 365, and paho.mqtt.c pull request 1458 proposed a shorter poll).
+// Traffic on any socket of that poll ends it, so the connecting session asks the connected sessions of the
+// process for an UNSUBSCRIBE of a topic nobody uses: the broker answers with an UNSUBACK and changes nothing.
+// First right after the attempt starts (Paho handles its commands in order, so the new socket exists by the
+// time the answer arrives), then with growing pauses while no CONNACK came.
+constexpr const char* kNudgeTopic = "fedbiomed/$nudge";
+constexpr milliseconds kFirstNudgePause{2};
+constexpr milliseconds kLongestNudgePause{256};
+constexpr std::size_t kKeptNudgeTokens = 64;
+
+// The sessions of the process that are connected (guarded by the mutex): the ones that can nudge.
+std::mutex& sessions_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+
+std::vector<PahoSession*>& connected_sessions() {
+    static std::vector<PahoSession*> sessions;
+    return sessions;
+}
+
+// Nudges one other connected session of the process, if there is one; false when there is none.
+bool nudge_others(const PahoSession* self) {
+    std::lock_guard<std::mutex> lock(sessions_mutex());
+    for (PahoSession* other : connected_sessions()) {
+        if (other != self && other->nudge()) {
+            return true;  // one suffices: the poll ends on the first answer
+        }
+    }
+    return false;
+}
+
+void forget_session(const PahoSession* session) noexcept {
+    std::lock_guard<std::mutex> lock(sessions_mutex());
+    auto& sessions = connected_sessions();
+    sessions.erase(std::remove(sessions.begin(), sessions.end(), session), sessions.end());
 }
 
 }  // namespace
@@ -210,6 +268,16 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
         } catch (...) {
             // The receiver counts what it could not take (memory exhausted) itself.
         }
+        // A QoS 0 message (a reply, a federation's pongs) gets no PUBACK from us to carry the TCP
+        // acknowledgement, and a broker with Nagle on holds its next message until that acknowledgement
+        // comes. When nothing more is waiting in the socket, acknowledge now. (At QoS 1 Paho has already
+        // written the PUBACK, which carries it.)
+        if (message->get_qos() == 0) {
+            const int fd = quick_.load(std::memory_order_relaxed);
+            if (fd >= 0 && !input_pending_on(fd)) {
+                quickack_on(fd);
+            }
+        }
     });
     client_->set_connection_lost_handler([this](const std::string& cause) {
         alive_.store(false);
@@ -277,6 +345,7 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
 }
 
 PahoSession::~PahoSession() {
+    forget_session(this);  // before the client goes: no other session may nudge through it any more
     interrupt();
     alive_.store(false);
     try {
@@ -285,6 +354,38 @@ PahoSession::~PahoSession() {
     }
     completions_.release();
     kept_tokens_.clear();
+    {
+        std::lock_guard<std::mutex> lock(nudge_mutex_);
+        nudge_tokens_.clear();
+    }
+    // Paho's threads are done with this client: the socket may go.
+    quick_.store(-1);
+    socket_ = BrokerSocket();
+}
+
+void PahoSession::acknowledge_now() const noexcept {
+    quickack_on(quick_.load(std::memory_order_relaxed));
+}
+
+bool PahoSession::nudge() noexcept {
+    try {
+        auto token = client_->unsubscribe(kNudgeTopic);
+        std::lock_guard<std::mutex> lock(nudge_mutex_);
+        // A long-lived session nudges for every connection of the others: keep the list short.
+        if (nudge_tokens_.size() >= kKeptNudgeTokens) {
+            // Only in the older half: a token that completed a moment ago may still be in use on Paho's
+            // thread, one added dozens of nudges ago is not.
+            const auto older_end = nudge_tokens_.begin() + static_cast<std::ptrdiff_t>(kKeptNudgeTokens / 2);
+            const auto done =
+                std::stable_partition(nudge_tokens_.begin(), older_end,
+                                      [](const mqtt::token_ptr& kept) { return !kept->is_complete(); });
+            nudge_tokens_.erase(done, older_end);
+        }
+        nudge_tokens_.push_back(std::move(token));
+        return true;
+    } catch (...) {
+        return false;  // not connected any more (or out of memory): another session may nudge instead
+    }
 }
 
 void PahoSession::Completions::keep(std::uint64_t id, mqtt::delivery_token_ptr token) {
@@ -320,8 +421,20 @@ void PahoSession::Completions::release() noexcept {
 }
 
 void PahoSession::Completions::on_success(const mqtt::token& token) {
+    void* context = token.get_user_context();
+    // The broker's acknowledgement was just read. A broker with Nagle on may be holding its next write to
+    // us (the reply to what we sent, or the next PUBACKs of a stream) until we acknowledge this one, and
+    // our kernel would wait up to 40 ms to do so. Acknowledge at once when it was the last one awaited, or
+    // when nothing more waits in the socket (more PUBACKs may be held back); while more is being read the
+    // acknowledgement of the last segment will do.
+    if ((context_of(context) & kAwaitsAck) != 0) {
+        const int fd = owner_.quick_.load(std::memory_order_relaxed);
+        if (owner_.awaiting_ack_.fetch_sub(1, std::memory_order_acq_rel) == 1 || !input_pending_on(fd)) {
+            quickack_on(fd);
+        }
+    }
     try {
-        const std::uint64_t id = id_of(token.get_user_context());
+        const std::uint64_t id = id_of(context);
         std::vector<mqtt::delivery_token_ptr> released;
         retire(id, released);
         owner_.callbacks_.on_published(id);
@@ -331,6 +444,9 @@ void PahoSession::Completions::on_success(const mqtt::token& token) {
 }
 
 void PahoSession::Completions::on_failure(const mqtt::token& token) {
+    if ((context_of(token.get_user_context()) & kAwaitsAck) != 0) {
+        owner_.awaiting_ack_.fetch_sub(1, std::memory_order_acq_rel);
+    }
     try {
         const std::uint64_t id = id_of(token.get_user_context());
         std::vector<mqtt::delivery_token_ptr> released;
@@ -366,6 +482,9 @@ void PahoSession::Waiter::completed(const mqtt::token& token) noexcept {
             std::lock_guard<std::mutex> lock(owner_.wait_mutex_);
             owner_.completed_.push_back(&token);
         }
+        // A SUBACK (or UNSUBACK) was just read: the broker, if it keeps Nagle on, holds the next one (or the
+        // first message) until we acknowledge this one.
+        owner_.acknowledge_now();
         owner_.wait_cv_.notify_all();
     } catch (...) {
     }
@@ -399,12 +518,13 @@ std::string PahoSession::describe_transport_failure(const std::string& paho_text
                                                     Clock::time_point deadline) const {
     std::string resolve_error;
     const auto addresses = resolve_broker(broker_, port_, &resolve_error);
-    if (addresses.empty()) {
+    const auto address = connection_address(addresses);
+    if (!address) {
         return "unknown host " + broker_ + " (name resolution failed: " +
                (resolve_error.empty() ? std::string("no address") : resolve_error) + ")";
     }
     const milliseconds budget = std::min(kProbeBudget, std::max(remaining(deadline), milliseconds(100)));
-    const int probe = probe_tcp(addresses.front(), budget);
+    const int probe = probe_tcp(*address, budget);
     if (probe == ECONNREFUSED) {
         return "broker " + endpoint_ +
                " refused the TCP connection (connection refused: is the broker running?)";
@@ -422,7 +542,27 @@ std::string PahoSession::describe_transport_failure(const std::string& paho_text
     return "broker " + endpoint_ + " accepted the TCP connection but the MQTT handshake failed: " + paho_text;
 }
 
+bool PahoSession::wait_connect(const mqtt::token_ptr& token, Clock::time_point deadline) {
+    milliseconds pause = kFirstNudgePause;
+    while (nudge_others(this)) {
+        if (wait(token, std::min(deadline, Clock::now() + pause))) {
+            return true;
+        }
+        if (interrupted_.load() || Clock::now() >= deadline) {
+            return false;
+        }
+        pause = std::min(pause * 2, kLongestNudgePause);
+    }
+    return wait(token, deadline);  // the only client of the process: its socket is polled from the start
+}
+
 void PahoSession::connect(Clock::time_point deadline) {
+    // Resolved once per connection, as Paho resolves it, and before the gate: a name server may be slow.
+    const std::optional<sockaddr_storage> address = connection_address(resolve_broker(broker_, port_));
+    // The socket that appears between this snapshot and the CONNACK is ours, provided no other session of
+    // the process connects meanwhile: the gate (socket_tuning.hpp), released after kGateHold at the latest.
+    std::unique_lock<std::mutex> gate = lock_connect_gate();
+    const std::unordered_set<unsigned long> before = sockets_towards_port(port_);
     mqtt::token_ptr token;
     try {
         token = client_->connect(connect_options_, nullptr, waiter_);
@@ -432,11 +572,18 @@ void PahoSession::connect(Clock::time_point deadline) {
     }
     bool answered = false;
     try {
-        answered = wait(token, deadline);
+        answered = wait_connect(token, std::min(deadline, Clock::now() + kGateHold));
+        if (!answered && !interrupted_.load()) {
+            gate.unlock();  // a slow broker: let the other sessions of the process connect meanwhile
+            answered = wait_connect(token, deadline);
+        }
         if (answered) {
             token->wait();  // completed: returns at once, or throws the failure
         }
     } catch (const mqtt::exception& error) {
+        if (gate.owns_lock()) {
+            gate.unlock();
+        }
         const int code = error.get_return_code();
         if (code > 0) {
             throw ConnectRefused(code,
@@ -452,6 +599,21 @@ void PahoSession::connect(Clock::time_point deadline) {
         throw_connect_failure("broker " + endpoint_ + " did not answer within " +
                               std::to_string(connect_timeout_.count()) + " ms (timeout)");
     }
+    if (address) {
+        socket_ = BrokerSocket::claim_new(before, *address);
+    }
+    if (gate.owns_lock()) {
+        gate.unlock();
+    }
+    // Paho C never sets TCP_NODELAY; without it a QoS 1 request/reply waits for Nagle and the peer's
+    // delayed ACK, about 40 ms per hop. Then the acknowledgement of the CONNACK leaves at once, so that a
+    // broker with Nagle on does not hold the first SUBACK back (socket_tuning.hpp). Every connection,
+    // reconnections included.
+    if (socket_.valid()) {
+        socket_.set_nodelay();
+        socket_.quickack();
+        quick_.store(socket_.descriptor());
+    }
     try {
         const mqtt::connect_response response = token->get_connect_response();  // by value: a copy
         const mqtt::properties& properties = response.get_properties();
@@ -462,10 +624,12 @@ void PahoSession::connect(Clock::time_point deadline) {
     } catch (const std::exception&) {
         // No readable connect response: keep the protocol's default.
     }
-    // Paho C never sets TCP_NODELAY; without it a QoS 1 request/reply waits for Nagle and the peer's
-    // delayed ACK, about 40 ms per hop (socket_tuning.hpp). Every connection, reconnections included; the
-    // name is resolved as for the connection itself, once per connection.
-    enable_tcp_nodelay(resolve_broker(broker_, port_), port_);
+    try {
+        std::lock_guard<std::mutex> lock(sessions_mutex());
+        connected_sessions().push_back(this);  // from now on it can wake Paho for the next session
+    } catch (...) {
+        // Out of memory: the next session of the process waits for Paho's own timer, as before.
+    }
 }
 
 void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clock::time_point deadline) {
@@ -509,9 +673,20 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
 
 SendResult PahoSession::publish(const Publication& publication) {
     // The outbox id travels as Paho's opaque user context (Completions reads it back).
+    const bool awaits_ack = publication.qos > 0;
     // NOLINTNEXTLINE(performance-no-int-to-ptr)
-    void* context = reinterpret_cast<void*>(static_cast<std::uintptr_t>(publication.id));
+    void* context = reinterpret_cast<void*>(
+        static_cast<std::uintptr_t>(publication.id | (awaits_ack ? kAwaitsAck : std::uint64_t{0})));
     SendResult result;
+    if (awaits_ack) {
+        awaiting_ack_.fetch_add(1, std::memory_order_acq_rel);  // before Paho can complete it
+    }
+    bool handed = false;  // once Paho has it, its completion callback settles awaiting_ack_
+    auto not_handed = [&] {
+        if (awaits_ack && !handed) {
+            awaiting_ack_.fetch_sub(1, std::memory_order_acq_rel);
+        }
+    };
     try {
         mqtt::string_ref topic(publication.topic);
         const std::string& payload = *publication.payload;
@@ -525,14 +700,18 @@ SendResult PahoSession::publish(const Publication& publication) {
                                       publication.retained, end_to_end_properties(*publication.tag));
             token = client_->publish(std::move(message), context, completions_);
         }
+        handed = true;
         completions_.keep(publication.id, std::move(token));
     } catch (const mqtt::exception& error) {
+        not_handed();
         result.status =
             is_disconnection(error.get_return_code()) ? SendStatus::not_connected : SendStatus::refused;
         result.error = error.what();
     } catch (const std::bad_alloc&) {
+        not_handed();
         throw;
     } catch (const std::exception& error) {
+        not_handed();
         result.status = SendStatus::refused;
         result.error = error.what();
     }

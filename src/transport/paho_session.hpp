@@ -24,6 +24,7 @@
 
 #include "fedbiomed/messaging_options.hpp"
 #include "transport/session.hpp"
+#include "transport/socket_tuning.hpp"
 
 namespace fedbiomed::detail {
 
@@ -55,6 +56,19 @@ public:
 
     /// The URI a session to @p broker uses.
     static std::string make_uri(const BrokerAddress& broker);
+
+    /// The inode of this session's own socket to the broker, found at connect() (socket_tuning.hpp); 0 when
+    /// it was not found (nothing is tuned then). For checks: two sessions never share one.
+    unsigned long broker_socket_inode() const noexcept { return socket_.inode(); }
+    /// A duplicate descriptor of that socket (-1 when not found), valid while the session lives. For tests.
+    int broker_socket_descriptor() const noexcept { return socket_.descriptor(); }
+
+    /// Sends an UNSUBSCRIBE of a topic nobody subscribes to; its UNSUBACK wakes Paho's receive thread,
+    /// which every client of the process shares (paho_session.cpp says why a connecting session of the
+    /// same process needs that). Called by another session's connect(), on its supervisor thread; changes
+    /// nothing at the broker. Never throws.
+    /// @return false when it could not be sent (this session is not connected any more).
+    bool nudge() noexcept;
 
 private:
     // Wakes connect()/subscribe() when one of their tokens completes.
@@ -94,6 +108,12 @@ private:
 
     // Waits until @p token completes, @p deadline passes or interrupt(); true when it completed.
     bool wait(const mqtt::token_ptr& token, Clock::time_point deadline);
+    // wait() for the CONNACK, waking Paho's receive thread through the other connected sessions of the
+    // process while it does not come (paho_session.cpp: the second client's stall).
+    bool wait_connect(const mqtt::token_ptr& token, Clock::time_point deadline);
+    // Re-arms TCP_QUICKACK on our socket: the acknowledgement of what was just read leaves at once.
+    // Called on Paho's receive thread right after an answer the session waited for. Never throws.
+    void acknowledge_now() const noexcept;
 
     [[noreturn]] void throw_connect_failure(const std::string& detail) const;
     std::string describe_transport_failure(const std::string& paho_text, Clock::time_point deadline) const;
@@ -119,6 +139,17 @@ private:
     std::atomic<bool> alive_{true};
     std::size_t receive_maximum_ = 65535;
     std::vector<const mqtt::token*> completed_;  // tokens the Waiter saw complete (guarded by wait_mutex_)
+    // This connection's socket (socket_tuning.hpp): claimed in connect() before any publication or
+    // subscription, released after the client is destroyed; quick_ is its descriptor for Paho's threads
+    // (-1 until claimed).
+    BrokerSocket socket_;
+    std::atomic<int> quick_{-1};
+    // QoS 1/2 publications handed to Paho and not completed: the PUBACK that brings this to 0 re-arms
+    // quick-ack at once; with more in flight only when nothing more waits in the socket.
+    std::atomic<long> awaiting_ack_{0};
+    // Tokens of the nudges other sessions sent through this one (they run on other threads).
+    std::mutex nudge_mutex_;
+    std::vector<mqtt::token_ptr> nudge_tokens_;
     std::unique_ptr<mqtt::async_client> client_;
     // Tokens of connect / subscribe / disconnect, dropped only after the client is destroyed: their
     // reference counts also change inside libpaho-mqttpp3, invisible to ThreadSanitizer, and dropping

@@ -12,9 +12,12 @@
 #include <utility>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fedbiomed::detail {
@@ -142,19 +145,18 @@ unsigned long socket_inode(const char* name) {
     return std::strtoul(target + kPrefix.size(), nullptr, 10);
 }
 
-bool matches(const sockaddr_storage& peer, const std::vector<sockaddr_storage>& broker, int port) noexcept {
-    if (port_of(peer) != port) {
-        return false;
-    }
-    if (broker.empty()) {
-        return true;  // not resolved: the port is all we know (a false match is harmless)
-    }
-    for (const auto& address : broker) {
-        if (same_host(peer, address)) {
-            return true;
-        }
-    }
-    return false;
+// The scans of /proc/self/fd, one at a time in the whole process: two scans (two sessions connecting at
+// once) would otherwise fstat() the descriptor the other one's opendir() holds while it is being closed and
+// reused, which ThreadSanitizer rightly reports as a race. The same mutex guards the claimed inodes.
+std::mutex& scan_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+
+// Inodes held by a BrokerSocket of this process (guarded by scan_mutex()).
+std::unordered_set<unsigned long>& claimed_inodes() {
+    static std::unordered_set<unsigned long> inodes;
+    return inodes;
 }
 
 }  // namespace
@@ -162,9 +164,11 @@ bool matches(const sockaddr_storage& peer, const std::vector<sockaddr_storage>& 
 std::vector<sockaddr_storage> resolve_broker(const std::string& host, int port, std::string* error) noexcept {
     std::vector<sockaddr_storage> found;
     try {
+        // Paho C's own hints (Socket_new() in Paho C 1.3), so that the list is the one the connection used.
         addrinfo hints{};
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
+        hints.ai_protocol = IPPROTO_TCP;
         addrinfo* list = nullptr;
         const std::string service = std::to_string(port);
         // Brackets of an IPv6 literal are not part of the address.
@@ -194,50 +198,173 @@ std::vector<sockaddr_storage> resolve_broker(const std::string& host, int port, 
     return found;
 }
 
-int enable_tcp_nodelay(const std::vector<sockaddr_storage>& broker, int port) noexcept {
-    // One scan of /proc/self/fd at a time in the whole process: two scans (two Messaging objects
-    // connecting at once) would otherwise fstat() the descriptor the other one's opendir() holds
-    // while it is being closed and reused, which ThreadSanitizer rightly reports as a race.
-    static std::mutex scan_mutex;
-    std::lock_guard<std::mutex> scan_lock(scan_mutex);
+std::optional<sockaddr_storage> connection_address(const std::vector<sockaddr_storage>& addresses) noexcept {
+    // Paho C 1.3 (Socket_new): "prefer ip4 addresses", else the last entry of the list.
+    for (const auto& address : addresses) {
+        if (address.ss_family == AF_INET) {
+            return address;
+        }
+    }
+    if (addresses.empty()) {
+        return std::nullopt;
+    }
+    return addresses.back();
+}
+
+std::unordered_set<unsigned long> sockets_towards_port(int port) noexcept {
+    try {
+        return inodes_with_remote_port(port);
+    } catch (...) {
+        return {};  // std::bad_alloc: an empty snapshot only makes claim_new() stricter
+    }
+}
+
+std::unique_lock<std::mutex> lock_connect_gate() {
+    static std::mutex gate;
+    return std::unique_lock<std::mutex>(gate);
+}
+
+unsigned long socket_inode_of(int fd) noexcept {
+    struct stat status {};
+    if (fd < 0 || ::fstat(fd, &status) != 0 || !S_ISSOCK(status.st_mode)) {
+        return 0;
+    }
+    return static_cast<unsigned long>(status.st_ino);
+}
+
+BrokerSocket::~BrokerSocket() {
+    reset();
+}
+
+BrokerSocket::BrokerSocket(BrokerSocket&& other) noexcept : fd_(other.fd_), inode_(other.inode_) {
+    other.fd_ = -1;
+    other.inode_ = 0;
+}
+
+BrokerSocket& BrokerSocket::operator=(BrokerSocket&& other) noexcept {
+    if (this != &other) {
+        reset();
+        fd_ = other.fd_;
+        inode_ = other.inode_;
+        other.fd_ = -1;
+        other.inode_ = 0;
+    }
+    return *this;
+}
+
+void BrokerSocket::reset() noexcept {
+    if (fd_ < 0) {
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(scan_mutex());
+        claimed_inodes().erase(inode_);
+    }
+    ::close(fd_);
+    fd_ = -1;
+    inode_ = 0;
+}
+
+BrokerSocket BrokerSocket::claim_new(const std::unordered_set<unsigned long>& before,
+                                     const sockaddr_storage& broker) noexcept {
+    const int port = port_of(broker);
+    if (port <= 0) {
+        return {};
+    }
+    std::lock_guard<std::mutex> scan_lock(scan_mutex());
     std::unordered_set<unsigned long> candidates;
     try {
         candidates = inodes_with_remote_port(port);
+        for (const unsigned long inode : before) {
+            candidates.erase(inode);
+        }
+        for (const unsigned long inode : claimed_inodes()) {
+            candidates.erase(inode);
+        }
     } catch (...) {
-        return 0;  // std::bad_alloc: leave the sockets as they are
+        return {};  // std::bad_alloc: leave every socket alone
     }
     if (candidates.empty()) {
-        return 0;
+        return {};
     }
     DIR* directory = ::opendir("/proc/self/fd");
     if (directory == nullptr) {
-        return 0;  // no procfs: nothing we can do, latency stays Paho's default
+        return {};  // no procfs: nothing we can do, latency stays Paho's default
     }
     const int own = ::dirfd(directory);
-    int count = 0;
-    // readdir() is safe here: this stream is ours alone and scans are serialised by scan_mutex.
+    long found_fd = -1;
+    unsigned long found_inode = 0;
+    bool ambiguous = false;
+    // readdir() is safe here: this stream is ours alone and scans are serialised by scan_mutex().
     while (const dirent* entry = ::readdir(directory)) {  // NOLINT(concurrency-mt-unsafe)
         char* end = nullptr;
         const long fd = std::strtol(entry->d_name, &end, 10);
         if (end == entry->d_name || *end != '\0' || fd < 0 || fd == own) {
             continue;
         }
-        // Only descriptors that are TCP connections to the broker's port are touched at all: calling
+        // Only descriptors that are new TCP connections to the broker's port are touched at all: calling
         // anything on every descriptor would race with threads closing and reusing them.
-        if (candidates.count(socket_inode(entry->d_name)) == 0) {
+        const unsigned long inode = socket_inode(entry->d_name);
+        if (candidates.count(inode) == 0) {
             continue;
         }
         sockaddr_storage peer{};
-        if (!tcp_peer(static_cast<int>(fd), peer) || !matches(peer, broker, port)) {
+        if (!tcp_peer(static_cast<int>(fd), peer) || port_of(peer) != port || !same_host(peer, broker)) {
             continue;
         }
-        const int on = 1;
-        if (::setsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0) {
-            ++count;
+        if (found_fd >= 0 && inode != found_inode) {
+            ambiguous = true;  // two new connections to the broker: which one is ours cannot be told
+            break;
         }
+        found_fd = fd;
+        found_inode = inode;
     }
     ::closedir(directory);
-    return count;
+    if (ambiguous || found_fd < 0) {
+        return {};
+    }
+    const int copy = ::fcntl(static_cast<int>(found_fd), F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+        return {};
+    }
+    // The number may have been closed and reused between the scan and the duplication: the copy must
+    // still be the socket that was found.
+    if (socket_inode_of(copy) != found_inode) {
+        ::close(copy);
+        return {};
+    }
+    try {
+        claimed_inodes().insert(found_inode);
+    } catch (...) {
+        ::close(copy);
+        return {};
+    }
+    return BrokerSocket(copy, found_inode);
+}
+
+bool BrokerSocket::set_nodelay() const noexcept {
+    const int on = 1;
+    return fd_ >= 0 && ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0;
+}
+
+void BrokerSocket::quickack() const noexcept {
+    quickack_on(fd_);
+}
+
+bool BrokerSocket::input_pending() const noexcept {
+    return input_pending_on(fd_);
+}
+
+void quickack_on(int fd) noexcept {
+    if (fd >= 0) {
+        const int on = 1;
+        (void)::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
+    }
+}
+
+bool input_pending_on(int fd) noexcept {
+    int queued = 0;
+    return fd >= 0 && ::ioctl(fd, FIONREAD, &queued) == 0 && queued > 0;
 }
 
 }  // namespace fedbiomed::detail
