@@ -8,6 +8,9 @@
 #include <system_error>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
+#include "fedbiomed/logger.hpp"
 #include "transport/socket_tuning.hpp"
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -182,6 +185,11 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
       mqtt5_(options.mqtt_version == MqttVersion::v5),
       connect_timeout_(options.connect_timeout),
       callbacks_(std::move(callbacks)) {
+    if (tls_) {
+        tls_probe_ =
+            TlsProbeSettings{options.broker,       options.tls.ca_file,      options.tls.cert_file,
+                             options.tls.key_file, options.tls.key_password, options.tls.verify_server};
+    }
     endpoint_ = options.broker + ":" + std::to_string(options.port);
     uri_ = make_uri(options);
     const int version = mqtt_version_number(options.mqtt_version);
@@ -413,6 +421,11 @@ std::string PahoSession::describe_transport_failure(const std::string& paho_text
         return "broker " + endpoint_ + " is not reachable (" + std::system_category().message(probe) + ")";
     }
     if (tls_) {
+        // Paho says "TCP/TLS connect failure" whatever happened: one handshake of our own finds the cause.
+        const std::string cause = diagnose_tls_failure(addresses.front(), tls_probe_, budget);
+        if (!cause.empty()) {
+            return "TLS connection to " + endpoint_ + " failed: " + cause;
+        }
         return "TLS connection to " + endpoint_ +
                " failed (handshake or certificate verification; check tls.ca_file, tls.cert_file, "
                "tls.key_file, "
@@ -461,6 +474,13 @@ void PahoSession::connect(Clock::time_point deadline) {
         }
     } catch (const std::exception&) {
         // No readable connect response: keep the protocol's default.
+    }
+    if (tls_ && !tls_probe_.verify_server) {
+        library_logger()->warn(
+            "TLS connection to {} made WITHOUT verifying the broker's certificate (tls.verify_server = "
+            "false): "
+            "anyone on the network path can impersonate the broker and read or change every message",
+            endpoint_);
     }
     // Paho C never sets TCP_NODELAY; without it a QoS 1 request/reply waits for Nagle and the peer's
     // delayed ACK, about 40 ms per hop (socket_tuning.hpp). Every connection, reconnections included; the

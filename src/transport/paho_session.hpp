@@ -24,6 +24,7 @@
 
 #include "fedbiomed/messaging_options.hpp"
 #include "transport/session.hpp"
+#include "transport/tls_probe.hpp"
 
 namespace fedbiomed::detail {
 
@@ -102,6 +103,7 @@ private:
     const std::string broker_;
     const int port_;
     const bool tls_;
+    TlsProbeSettings tls_probe_;  // what a diagnostic handshake uses when a TLS connection fails
     const bool mqtt5_;
     const std::chrono::milliseconds connect_timeout_;
     SessionCallbacks callbacks_;
