@@ -163,6 +163,22 @@ std::string PahoSession::make_uri(const MessagingOptions& options) {
            std::to_string(options.port);
 }
 
+std::string suback_text(int code) {
+    std::string text;
+    switch (code) {
+    case 0x80: text = "failure (usually the broker's ACL)"; break;
+    case 0x83: text = "implementation specific error"; break;
+    case 0x87: text = "not authorised"; break;
+    case 0x8F: text = "topic filter invalid"; break;
+    case 0x97: text = "quota exceeded"; break;
+    case 0x9E: text = "shared subscriptions not supported"; break;
+    case 0xA1: text = "subscription identifiers not supported"; break;
+    case 0xA2: text = "wildcard subscriptions not supported"; break;
+    default: text = "refused"; break;
+    }
+    return text + " (SUBACK code " + std::to_string(code) + ")";
+}
+
 bool ConnectRefused::transient() const noexcept {
     switch (code_) {
     case 3:     // MQTT 3.1.1: server unavailable
@@ -222,6 +238,9 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
     client_->set_connection_lost_handler([this](const std::string& cause) {
         alive_.store(false);
         try {
+            // Paho leaves the SUBSCRIBE tokens of a connection the broker closed pending: wake subscribe().
+            { const std::lock_guard<std::mutex> lock(wait_mutex_); }
+            wait_cv_.notify_all();
             callbacks_.on_connection_lost(cause);
         } catch (...) {
         }
@@ -395,7 +414,7 @@ bool PahoSession::wait(const mqtt::token_ptr& token, Clock::time_point deadline)
     auto done = [&] {
         return std::find(completed_.begin(), completed_.end(), token.get()) != completed_.end();
     };
-    wait_cv_.wait_until(lock, deadline, [&] { return interrupted_.load() || done(); });
+    wait_cv_.wait_until(lock, deadline, [&] { return interrupted_.load() || !alive_.load() || done(); });
     return done();
 }
 
@@ -508,17 +527,28 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
                 tokens[i]->wait();  // completed: returns at once, or throws the refusal
             }
         } catch (const mqtt::exception& error) {
-            const int code = error.get_reason_code();
-            std::string why = error.what();
-            if (code == 0x80 || code == 0x87) {
-                why = "not authorised (SUBACK " + std::to_string(code) + ")";
+            const int code = error.get_reason_code() >= kFirstRefusalReason ? error.get_reason_code()
+                                                                            : error.get_return_code();
+            const std::string text =
+                "broker " + endpoint_ + " refused the subscription to " + topics[i] + ": ";
+            if (code >= kFirstRefusalReason && code <= kLastReasonCode) {
+                // The broker's verdict on this topic (an ACL, usually): the same next time, so it is a
+                // refusal like a CONNACK's, never retried in a loop.
+                throw ConnectRefused(code, text + suback_text(code));
             }
-            throw_connect_failure("broker " + endpoint_ + " refused the subscription to " + topics[i] + ": " +
-                                  why);
+            throw_connect_failure(text + error.what());
         }
         if (!answered) {
             if (interrupted_.load()) {
                 throw_connect_failure("subscription to " + topics[i] + " interrupted (stopping)");
+            }
+            if (!alive_.load()) {
+                throw_connect_failure(
+                    "broker " + endpoint_ + " closed the connection right after the SUBSCRIBE to " +
+                    topics[i] +
+                    " (a broker such as RabbitMQ refuses a subscription so: check that its ACL lets "
+                    "this component read " +
+                    topics[i] + ")");
             }
             throw_connect_failure("broker " + endpoint_ + " did not acknowledge the subscription to " +
                                   topics[i] + " within " + std::to_string(connect_timeout_.count()) +

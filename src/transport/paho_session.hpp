@@ -131,4 +131,8 @@ private:
 /// Text for an MQTT 3.1.1 CONNACK return code or an MQTT 5 CONNACK reason code ("not authorised").
 std::string connack_text(int code);
 
+/// Text for a SUBACK failure code (0x80 in MQTT 3.1.1, 0x80 and above in MQTT 5): "not authorised (SUBACK
+/// code 135)".
+std::string suback_text(int code);
+
 }  // namespace fedbiomed::detail
