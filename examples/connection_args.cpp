@@ -5,6 +5,15 @@
 #include <stdexcept>
 
 namespace fbm_cli {
+namespace {
+
+// The value of the environment variable @p name, or nullptr. Read once at start-up, and nothing in these
+// programs changes the environment.
+const char* environment(const char* name) {
+    return std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+}
+
+}  // namespace
 
 const char* const kSecurityHelp =
     R"(Broker security (see docs/security.md):
@@ -100,7 +109,7 @@ void ConnectionArgs::apply(fedbiomed::MessagingOptions& options) const {
         }
         if (!key_password_file.empty()) {
             options.tls.key_password = read_secret_file(key_password_file, "TLS key password");
-        } else if (const char* env = std::getenv(kKeyPasswordEnv); env != nullptr && !cert_file.empty()) {
+        } else if (const char* env = environment(kKeyPasswordEnv); env != nullptr && !cert_file.empty()) {
             options.tls.key_password = env;
         }
     }
@@ -108,7 +117,7 @@ void ConnectionArgs::apply(fedbiomed::MessagingOptions& options) const {
         options.username = username;
         if (!password_file.empty()) {
             options.password = read_secret_file(password_file, "password");
-        } else if (const char* env = std::getenv(kPasswordEnv); env != nullptr) {
+        } else if (const char* env = environment(kPasswordEnv); env != nullptr) {
             options.password = env;
         }
     }

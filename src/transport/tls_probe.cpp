@@ -64,6 +64,8 @@ int password_callback(char* buffer, int size, int /*rwflag*/, void* user_data) {
         return 0;
     }
     const auto length = std::min(password->size(), static_cast<std::size_t>(size));
+    // OpenSSL takes the returned length, not a NUL-terminated string.
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
     std::memcpy(buffer, password->data(), length);
     return static_cast<int>(length);
 }

@@ -136,7 +136,7 @@ CertificateFiles TestPki::expired_client(const std::string& common_name) {
 }
 
 std::string TestPki::encrypted_key(const CertificateFiles& files, const std::string& password) {
-    const std::string out = files.key + ".encrypted";
+    std::string out = files.key + ".encrypted";
     openssl({"pkey", "-in", files.key, "-aes256", "-passout", "pass:" + password, "-out", out});
     return out;
 }
