@@ -507,6 +507,25 @@ void PahoSession::connect(Clock::time_point deadline) {
     enable_tcp_nodelay(resolve_broker(broker_, port_), port_);
 }
 
+void PahoSession::throw_closed_after_subscribe(const std::vector<std::string>& topics,
+                                               const std::vector<mqtt::token_ptr>& tokens) {
+    // The broker's likely objection: the first SUBSCRIBE it did not acknowledge.
+    std::size_t first = 0;
+    {
+        std::lock_guard<std::mutex> lock(wait_mutex_);
+        while (first + 1 < tokens.size() &&
+               std::find(completed_.begin(), completed_.end(), tokens[first].get()) != completed_.end()) {
+            ++first;
+        }
+    }
+    const std::string& topic = topics[first];
+    throw_connect_failure(
+        "broker " + endpoint_ + " closed the connection right after the SUBSCRIBE to " + topic +
+        " (a broker such as RabbitMQ refuses a subscription so: check that its ACL lets this "
+        "component read " +
+        topic + ")");
+}
+
 void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clock::time_point deadline) {
     // Issue every SUBSCRIBE first, then wait: one round trip in total instead of one per topic.
     std::vector<mqtt::token_ptr> tokens;
@@ -516,6 +535,10 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
             tokens.push_back(client_->subscribe(topic, qos, nullptr, waiter_));
             kept_tokens_.push_back(tokens.back());
         } catch (const mqtt::exception& error) {
+            if (!tokens.empty() && (!alive_.load() || is_disconnection(error.get_return_code()))) {
+                // Closed by the broker after one of the SUBSCRIBEs already sent.
+                throw_closed_after_subscribe(topics, tokens);
+            }
             throw_connect_failure("cannot subscribe to " + topic + ": " + std::string(error.what()));
         }
     }
@@ -543,12 +566,7 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
                 throw_connect_failure("subscription to " + topics[i] + " interrupted (stopping)");
             }
             if (!alive_.load()) {
-                throw_connect_failure(
-                    "broker " + endpoint_ + " closed the connection right after the SUBSCRIBE to " +
-                    topics[i] +
-                    " (a broker such as RabbitMQ refuses a subscription so: check that its ACL lets "
-                    "this component read " +
-                    topics[i] + ")");
+                throw_closed_after_subscribe(topics, tokens);
             }
             throw_connect_failure("broker " + endpoint_ + " did not acknowledge the subscription to " +
                                   topics[i] + " within " + std::to_string(connect_timeout_.count()) +

@@ -97,6 +97,9 @@ private:
     bool wait(const mqtt::token_ptr& token, Clock::time_point deadline);
 
     [[noreturn]] void throw_connect_failure(const std::string& detail) const;
+    // The broker closed the connection while @p tokens (the SUBSCRIBEs of @p topics sent so far) waited.
+    [[noreturn]] void throw_closed_after_subscribe(const std::vector<std::string>& topics,
+                                                   const std::vector<mqtt::token_ptr>& tokens);
     std::string describe_transport_failure(const std::string& paho_text, Clock::time_point deadline) const;
 
     // What the session needs of the options (a copy: it refers to nothing of its owner's).
