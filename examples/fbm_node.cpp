@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli_args.hpp"
+#include "connection_args.hpp"
 #include "dataset_catalog.hpp"
 #include "fedbiomed/errors.hpp"
 #include "fedbiomed/logger.hpp"
@@ -46,7 +47,9 @@ Options:
   --log-level LEVEL  DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO)
   -h, --help         print this help and exit
   --version          print the program's and the protocol's versions and exit
+)";
 
+constexpr const char* kUsageTail = R"(
 Prints one line on stdout once it is connected and subscribed. SIGINT or SIGTERM makes it
 disconnect cleanly (MQTT DISCONNECT) and exit 0. A lost connection is re-established by itself;
 when messaging fails for good (another process uses the same node id, the broker refuses a
@@ -59,6 +62,7 @@ Exit status: 0 stopped by a signal, 1 runtime error (broker unreachable, bad dat
 struct NodeOptions {
     bool help = false;
     bool version = false;
+    fbm_cli::ConnectionArgs security;
     std::vector<std::string> brokers{"localhost"};
     int port = 1883;
     std::string id;
@@ -98,10 +102,11 @@ NodeOptions parse_arguments(int argc, const char* const* argv) {
                 level != "CRITICAL") {
                 throw UsageError("option --log-level: unknown level '" + level + "'");
             }
-        } else {
+        } else if (!options.security.parse(args, option)) {
             throw UsageError("unknown option '" + option + "'");
         }
     }
+    options.security.check();
     if (options.id.empty()) {
         throw UsageError("missing --id NODE_ID");
     }
@@ -211,6 +216,7 @@ int run(const NodeOptions& options) {
     fedbiomed::MessagingOptions messaging_options;
     messaging_options.brokers = options.brokers;
     messaging_options.port = options.port;
+    options.security.apply(messaging_options);  // throws naming a password file it cannot read
     messaging_options.forward_logs = true;
 
     // The handlers run on the dispatcher thread, which starts in start(), after `bus` is set.
@@ -282,7 +288,7 @@ int main(int argc, char** argv) {
         return fbm_cli::kExitUsage;
     }
     if (options.help) {
-        std::cout << kUsage;
+        std::cout << kUsage << '\n' << fbm_cli::kSecurityHelp << kUsageTail;
         return 0;
     }
     if (options.version) {

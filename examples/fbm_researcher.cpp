@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli_args.hpp"
+#include "connection_args.hpp"
 #include "fedbiomed/errors.hpp"
 #include "fedbiomed/json.hpp"
 #include "fedbiomed/message.hpp"
@@ -56,7 +57,9 @@ Options:
   --sequence N       sequence number of the ping (default: a random positive number)
   -h, --help         print this help and exit
   --version          print the program's and the protocol's versions and exit
+)";
 
+constexpr const char* kUsageTail = R"(
 Only replies carrying our researcher_id (and, for ping, our sequence) are printed. Node log records
 (general/logger) are printed on stderr as "[node_id] LEVEL message", and so are error messages
 addressed to us, followed by a summary line (nodes answered, time from request to last reply).
@@ -70,6 +73,7 @@ refused a reconnection), 128+signal when interrupted by SIGINT or SIGTERM.
 struct ResearcherOptions {
     bool help = false;
     bool version = false;
+    fbm_cli::ConnectionArgs security;
     std::vector<std::string> brokers{"localhost"};
     int port = 1883;
     std::string id;
@@ -120,10 +124,11 @@ ResearcherOptions parse_arguments(int argc, const char* const* argv) {
             options.timeout = fbm_cli::parse_seconds(option, args.value(option));
         } else if (option == "--sequence") {
             options.sequence = fbm_cli::parse_integer(option, args.value(option), 0, INT64_MAX);
-        } else {
+        } else if (!options.security.parse(args, option)) {
             throw UsageError("unknown option '" + option + "'");
         }
     }
+    options.security.check();
     if (options.id.empty()) {
         throw UsageError("missing --id RESEARCHER_ID");
     }
@@ -292,6 +297,7 @@ int run(const ResearcherOptions& options) {
     fedbiomed::MessagingOptions messaging_options;
     messaging_options.brokers = options.brokers;
     messaging_options.port = options.port;
+    options.security.apply(messaging_options);  // throws naming a password file it cannot read
     // One round per run: a persistent session would make the broker keep, for days, a session that
     // queues the late replies of this round for a next run that only discards them.
     messaging_options.persistent_session = false;
@@ -372,7 +378,7 @@ int main(int argc, char** argv) {
         return fbm_cli::kExitUsage;
     }
     if (options.help) {
-        std::cout << kUsage;
+        std::cout << kUsage << '\n' << fbm_cli::kSecurityHelp << kUsageTail;
         return 0;
     }
     if (options.version) {

@@ -414,6 +414,12 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
     try {
         try {
             session = hooks_.make_session(++generation_, seq, current_broker());
+        } catch (const FedbiomedError& error) {
+            // The client refused to be created, or the client certificate is not usable: the same
+            // options fail the same way every time, so this is not retried.
+            result.kind = Attempt::refused;
+            result.detail = error.detail();
+            return result;
         } catch (const std::exception& error) {
             // The client refused to be created (an address or a client id it cannot use): the same
             // options fail the same way every time, so this is not retried.

@@ -13,10 +13,12 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
+#include "certificate_identity.hpp"
 #include "connection_supervisor.hpp"
 #include "counters.hpp"
 #include "delivery_state.hpp"
@@ -309,7 +311,11 @@ private:
     // Client thread: the broker refused one of our presence records (MQTT 5 PUBACK reason code), typically
     // an ACL. Said once per start(): presence and duplicate-id detection do not work without it.
     void control_refused(const std::string& topic, int reason) {
-        if (topic != *presence_topic_ref_ || presence_refusal_reported_.exchange(true)) {
+        if (topic != *presence_topic_ref_) {
+            report_refusal(topic, reason);
+            return;
+        }
+        if (presence_refusal_reported_.exchange(true)) {
             return;
         }
         inbound_.push(detail::Fault{
@@ -322,6 +328,25 @@ private:
                     "only from the broker's disconnections; allow the topic in the broker's ACL, or set "
                     "presence = false"),
             {}});
+    }
+
+    // Client thread: the broker refused a publication to @p topic (MQTT 5 PUBACK reason code). Its Delivery
+    // fails; the fault says it once per topic and start(), as a component that keeps sending where an ACL
+    // forbids it would otherwise fill the fault queue.
+    void report_refusal(const std::string& topic, int reason) {
+        {
+            std::lock_guard<std::mutex> lock(refused_topics_mutex_);
+            if (refused_topics_.size() >= kRefusedTopicsReported || !refused_topics_.insert(topic).second) {
+                return;
+            }
+        }
+        inbound_.push(detail::Fault{
+            ErrorNumbers::FB103,
+            with_code(
+                ErrorNumbers::FB103,
+                "the broker refused the publication to " + topic + " (" + detail::puback_reason_text(reason) +
+                    "): the broker's ACL does not let this component publish there (said once per topic)"),
+            topic});
     }
 
     detail::PresenceService::Config presence_config() const {
@@ -425,8 +450,14 @@ private:
 
     // A new client (no network activity); callbacks carry its generation, so that a late callback of a
     // client already destroyed is ignored.
+    // Throws MessagingError (FB101) when the client certificate has expired or is not this component's
+    // (certificate_identity.hpp): checked before every connection to a TLS broker, so that a renewed or
+    // replaced file is read again, and a refusal is final (never retried in a loop).
     std::unique_ptr<detail::Session> make_session(std::uint64_t generation, std::uint64_t seq,
                                                   const detail::BrokerAddress& broker) {
+        if (broker.tls && !options_.tls.cert_file.empty()) {
+            detail::check_client_certificate(options_.tls.cert_file, options_.tls.identity_attribute, id_);
+        }
         detail::SessionSettings settings;
         settings.broker = broker;
         settings.client_id = client_id_;
@@ -461,6 +492,10 @@ private:
         inbound_.dispatcher().start();
         takeover_.reset();
         presence_refusal_reported_.store(false);
+        {
+            std::lock_guard<std::mutex> lock(refused_topics_mutex_);
+            refused_topics_.clear();
+        }
         publisher_.open();
         if (const auto error = supervisor_.start()) {
             publisher_.close(with_code(ErrorNumbers::FB103, "not connected to the broker: " + *error));
@@ -547,7 +582,10 @@ private:
     detail::UserCallbacks callbacks_;
     detail::TakeoverDetector takeover_;
     detail::RateLimiter error_limiter_;
-    std::atomic<bool> presence_refusal_reported_{false};  // once per start()
+    std::atomic<bool> presence_refusal_reported_{false};       // once per start()
+    static constexpr std::size_t kRefusedTopicsReported = 64;  // bounds the set below
+    std::mutex refused_topics_mutex_;
+    std::set<std::string> refused_topics_;  // topics whose refusal was reported since start()
     detail::Publisher publisher_;
     detail::PresenceService presence_;
     detail::ConnectionSupervisor supervisor_;

@@ -17,6 +17,19 @@ const std::string& lost_before_completion() {
 
 }  // namespace
 
+std::string puback_reason_text(int reason) {
+    std::string text = "MQTT 5 reason code " + std::to_string(reason);
+    switch (reason) {
+    case 0x80: return text + ", unspecified error";
+    case 0x83: return text + ", implementation specific error";
+    case 0x87: return text + ", not authorized";
+    case 0x90: return text + ", topic name invalid";
+    case 0x97: return text + ", quota exceeded";
+    case 0x99: return text + ", payload format invalid";
+    default: return text;
+    }
+}
+
 std::string Outbox::full_text() const {
     return "outbox full (capacity " + std::to_string(limits_.capacity) + " messages, " +
            std::to_string(limits_.max_bytes) + " bytes)";
@@ -511,14 +524,12 @@ void Outbox::publish_failed(std::uint64_t id, const PublishFailure& failure) {
         Entry& entry = found->second;
         leave_flight_locked(entry);
         if (failure.refusal_reason >= 0) {
-            if (entry.kind == Kind::control) {
-                refused_control_topic = *entry.topic;
-            }
-            erase_locked(found, false,
-                         with_code(ErrorNumbers::FB103, "the broker refused the publication to " +
-                                                            *entry.topic + " (MQTT 5 reason code " +
-                                                            std::to_string(failure.refusal_reason) + ")"),
-                         done);
+            refused_control_topic = *entry.topic;
+            erase_locked(
+                found, false,
+                with_code(ErrorNumbers::FB103, "the broker refused the publication to " + *entry.topic +
+                                                   " (" + puback_reason_text(failure.refusal_reason) + ")"),
+                done);
         } else if (failure.connection_gone && entry.kind == Kind::message) {
             // Interrupted (connection lost, client destroyed): send it again on the next connection.
             entry.state = State::waiting;

@@ -27,6 +27,9 @@
 
 namespace fedbiomed::detail {
 
+/// "MQTT 5 reason code 135, not authorized": a PUBACK refusal in words.
+std::string puback_reason_text(int reason);
+
 class Outbox {
 public:
     using Clock = std::chrono::steady_clock;
@@ -78,8 +81,9 @@ public:
     /// publications wait to be handed over.
     ///
     /// @p on_control_refused is called (outside the lock, on a client thread; must not block) when the
-    /// broker refuses a control publication (presence, acknowledgements) with an MQTT 5 reason code: nobody
-    /// waits on those, so this is how a denial gets reported.
+    /// broker refuses a publication with an MQTT 5 reason code (an ACL: "not authorized"): for a control
+    /// publication (presence, acknowledgements) nobody waits on its Delivery, and for a message the
+    /// sender may not look, so this is how a denial gets reported.
     using ControlRefused = std::function<void(const std::string& topic, int reason_code)>;
     Outbox(Limits limits, Counters& counters, std::function<void()> on_requeue,
            ControlRefused on_control_refused = {});

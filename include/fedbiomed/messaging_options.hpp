@@ -33,12 +33,22 @@ enum class MqttVersion {
 
 /// @brief TLS settings; TLS is used when @ref enabled is true (the broker URI becomes ssl://).
 struct TlsOptions {
-    bool enabled = false;       ///< connect with TLS
-    std::string ca_file;        ///< PEM file of trusted CAs; empty: the system's default store
-    std::string cert_file;      ///< client certificate (PEM) for mutual TLS; empty: none
-    std::string key_file;       ///< client private key (PEM); empty: none
-    std::string key_password;   ///< password of @ref key_file, if encrypted
-    bool verify_server = true;  ///< verify the broker's certificate and host name
+    bool enabled = false;      ///< connect with TLS
+    std::string ca_file;       ///< PEM file of trusted CAs; empty: the system's default store
+    std::string cert_file;     ///< client certificate (PEM) for mutual TLS; empty: none
+    std::string key_file;      ///< client private key (PEM); empty: none
+    std::string key_password;  ///< password of @ref key_file, if encrypted
+    /// Verify the broker's certificate (signed by a CA of @ref ca_file) and that it is issued for
+    /// MessagingOptions::broker. The only way around either check: false makes the connection open to
+    /// anyone on the path who impersonates the broker, and a warning is logged at every connection.
+    bool verify_server = true;
+    /// With a client certificate (@ref cert_file): the subject attribute ("CN", "UID", "emailAddress"...)
+    /// that must equal the component id, checked before each connection. A broker that takes the
+    /// certificate's identity as the user name (Mosquitto's use_identity_as_username: the CN) confines a
+    /// component to that identity's topics by ACL, so a component started under another id would receive
+    /// nothing; start() refuses it instead (FB101 naming both). Empty: no identity check. The certificate
+    /// must also be valid now (start() says so when it has expired).
+    std::string identity_attribute = "CN";
 };
 
 /// @brief What start() does when the broker cannot be reached.

@@ -11,6 +11,9 @@
 #include <unordered_set>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
+#include "fedbiomed/logger.hpp"
 #include "transport/socket_tuning.hpp"
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -218,6 +221,22 @@ std::string PahoSession::make_uri(const BrokerAddress& broker) {
            std::to_string(broker.port);
 }
 
+std::string suback_text(int code) {
+    std::string text;
+    switch (code) {
+    case 0x80: text = "failure (usually the broker's ACL)"; break;
+    case 0x83: text = "implementation specific error"; break;
+    case 0x87: text = "not authorised"; break;
+    case 0x8F: text = "topic filter invalid"; break;
+    case 0x97: text = "quota exceeded"; break;
+    case 0x9E: text = "shared subscriptions not supported"; break;
+    case 0xA1: text = "subscription identifiers not supported"; break;
+    case 0xA2: text = "wildcard subscriptions not supported"; break;
+    default: text = "refused"; break;
+    }
+    return text + " (SUBACK code " + std::to_string(code) + ")";
+}
+
 bool ConnectRefused::transient() const noexcept {
     switch (code_) {
     case 3:     // MQTT 3.1.1: server unavailable
@@ -240,6 +259,11 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
       mqtt5_(options.mqtt_version == MqttVersion::v5),
       connect_timeout_(options.connect_timeout),
       callbacks_(std::move(callbacks)) {
+    if (tls_) {
+        tls_probe_ =
+            TlsProbeSettings{settings.broker.host, options.tls.ca_file,      options.tls.cert_file,
+                             options.tls.key_file, options.tls.key_password, options.tls.verify_server};
+    }
     endpoint_ = format_host(settings.broker.host) + ":" + std::to_string(settings.broker.port);
     uri_ = make_uri(settings.broker);
     const int version = mqtt_version_number(options.mqtt_version);
@@ -282,6 +306,9 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
     client_->set_connection_lost_handler([this](const std::string& cause) {
         alive_.store(false);
         try {
+            // Paho leaves the SUBSCRIBE tokens of a connection the broker closed pending: wake subscribe().
+            { const std::lock_guard<std::mutex> lock(wait_mutex_); }
+            wait_cv_.notify_all();
             callbacks_.on_connection_lost(cause);
         } catch (...) {
         }
@@ -506,7 +533,7 @@ bool PahoSession::wait(const mqtt::token_ptr& token, Clock::time_point deadline)
     auto done = [&] {
         return std::find(completed_.begin(), completed_.end(), token.get()) != completed_.end();
     };
-    wait_cv_.wait_until(lock, deadline, [&] { return interrupted_.load() || done(); });
+    wait_cv_.wait_until(lock, deadline, [&] { return interrupted_.load() || !alive_.load() || done(); });
     return done();
 }
 
@@ -533,6 +560,11 @@ std::string PahoSession::describe_transport_failure(const std::string& paho_text
         return "broker " + endpoint_ + " is not reachable (" + std::system_category().message(probe) + ")";
     }
     if (tls_) {
+        // Paho says "TCP/TLS connect failure" whatever happened: one handshake of our own finds the cause.
+        const std::string cause = diagnose_tls_failure(addresses.front(), tls_probe_, budget);
+        if (!cause.empty()) {
+            return "TLS connection to " + endpoint_ + " failed: " + cause;
+        }
         return "TLS connection to " + endpoint_ +
                " failed (handshake or certificate verification; check tls.ca_file, tls.cert_file, "
                "tls.key_file, "
@@ -630,6 +662,32 @@ void PahoSession::connect(Clock::time_point deadline) {
     } catch (...) {
         // Out of memory: the next session of the process waits for Paho's own timer, as before.
     }
+    if (tls_ && !tls_probe_.verify_server) {
+        library_logger()->warn(
+            "TLS connection to {} made WITHOUT verifying the broker's certificate (tls.verify_server = "
+            "false): "
+            "anyone on the network path can impersonate the broker and read or change every message",
+            endpoint_);
+    }
+}
+
+void PahoSession::throw_closed_after_subscribe(const std::vector<std::string>& topics,
+                                               const std::vector<mqtt::token_ptr>& tokens) {
+    // The broker's likely objection: the first SUBSCRIBE it did not acknowledge.
+    std::size_t first = 0;
+    {
+        std::lock_guard<std::mutex> lock(wait_mutex_);
+        while (first + 1 < tokens.size() &&
+               std::find(completed_.begin(), completed_.end(), tokens[first].get()) != completed_.end()) {
+            ++first;
+        }
+    }
+    const std::string& topic = topics[first];
+    throw_connect_failure(
+        "broker " + endpoint_ + " closed the connection right after the SUBSCRIBE to " + topic +
+        " (a broker such as RabbitMQ refuses a subscription so: check that its ACL lets this "
+        "component read " +
+        topic + ")");
 }
 
 void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clock::time_point deadline) {
@@ -641,6 +699,10 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
             tokens.push_back(client_->subscribe(topic, qos, nullptr, waiter_));
             kept_tokens_.push_back(tokens.back());
         } catch (const mqtt::exception& error) {
+            if (!tokens.empty() && (!alive_.load() || is_disconnection(error.get_return_code()))) {
+                // Closed by the broker after one of the SUBSCRIBEs already sent.
+                throw_closed_after_subscribe(topics, tokens);
+            }
             throw_connect_failure("cannot subscribe to " + topic + ": " + std::string(error.what()));
         }
     }
@@ -652,17 +714,23 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
                 tokens[i]->wait();  // completed: returns at once, or throws the refusal
             }
         } catch (const mqtt::exception& error) {
-            const int code = error.get_reason_code();
-            std::string why = error.what();
-            if (code == 0x80 || code == 0x87) {
-                why = "not authorised (SUBACK " + std::to_string(code) + ")";
+            const int code = error.get_reason_code() >= kFirstRefusalReason ? error.get_reason_code()
+                                                                            : error.get_return_code();
+            const std::string text =
+                "broker " + endpoint_ + " refused the subscription to " + topics[i] + ": ";
+            if (code >= kFirstRefusalReason && code <= kLastReasonCode) {
+                // The broker's verdict on this topic (an ACL, usually): the same next time, so it is a
+                // refusal like a CONNACK's, never retried in a loop.
+                throw ConnectRefused(code, text + suback_text(code));
             }
-            throw_connect_failure("broker " + endpoint_ + " refused the subscription to " + topics[i] + ": " +
-                                  why);
+            throw_connect_failure(text + error.what());
         }
         if (!answered) {
             if (interrupted_.load()) {
                 throw_connect_failure("subscription to " + topics[i] + " interrupted (stopping)");
+            }
+            if (!alive_.load()) {
+                throw_closed_after_subscribe(topics, tokens);
             }
             throw_connect_failure("broker " + endpoint_ + " did not acknowledge the subscription to " +
                                   topics[i] + " within " + std::to_string(connect_timeout_.count()) +

@@ -25,6 +25,7 @@
 #include "fedbiomed/messaging_options.hpp"
 #include "transport/session.hpp"
 #include "transport/socket_tuning.hpp"
+#include "transport/tls_probe.hpp"
 
 namespace fedbiomed::detail {
 
@@ -116,12 +117,16 @@ private:
     void acknowledge_now() const noexcept;
 
     [[noreturn]] void throw_connect_failure(const std::string& detail) const;
+    // The broker closed the connection while @p tokens (the SUBSCRIBEs of @p topics sent so far) waited.
+    [[noreturn]] void throw_closed_after_subscribe(const std::vector<std::string>& topics,
+                                                   const std::vector<mqtt::token_ptr>& tokens);
     std::string describe_transport_failure(const std::string& paho_text, Clock::time_point deadline) const;
 
     // What the session needs of the options (a copy: it refers to nothing of its owner's).
     const std::string broker_;
     const int port_;
     const bool tls_;
+    TlsProbeSettings tls_probe_;  // what a diagnostic handshake uses when a TLS connection fails
     const bool mqtt5_;
     const std::chrono::milliseconds connect_timeout_;
     SessionCallbacks callbacks_;
@@ -159,5 +164,9 @@ private:
 
 /// Text for an MQTT 3.1.1 CONNACK return code or an MQTT 5 CONNACK reason code ("not authorised").
 std::string connack_text(int code);
+
+/// Text for a SUBACK failure code (0x80 in MQTT 3.1.1, 0x80 and above in MQTT 5): "not authorised (SUBACK
+/// code 135)".
+std::string suback_text(int code);
 
 }  // namespace fedbiomed::detail

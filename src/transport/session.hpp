@@ -89,7 +89,8 @@ struct SessionSettings {
 };
 
 /// The broker refused the connection with a CONNACK code (@ref code): bad credentials, not authorised,
-/// banned... Retrying does not help, unless the code says the server is unavailable or busy.
+/// banned...; or one of its subscriptions with a SUBACK failure code (an ACL). Retrying does not help,
+/// unless the code says the server is unavailable or busy.
 class ConnectRefused : public MessagingError {
 public:
     ConnectRefused(int code, const std::string& detail)
@@ -118,7 +119,8 @@ public:
     virtual void connect(Clock::time_point deadline) = 0;
 
     /// Subscribes every topic at @p qos and waits for each SUBACK until @p deadline or interrupt().
-    /// @throws MessagingError (FB101) when a subscription is refused or not acknowledged in time.
+    /// @throws ConnectRefused when the broker refused a subscription (SUBACK failure code); MessagingError
+    ///         (FB101) when one is not acknowledged in time or the broker closed the connection meanwhile.
     virtual void subscribe(const std::vector<std::string>& topics, int qos, Clock::time_point deadline) = 0;
 
     /// Makes a wait in connect() or subscribe() return at once (they then throw). Thread-safe, never

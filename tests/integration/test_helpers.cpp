@@ -308,13 +308,67 @@ void FakeBroker::run() {
             if (::poll(&closed_probe, 1, 0) > 0 && ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) == 0) {
                 gone_before_answer_.fetch_add(1);  // orderly close by the client: it gave up
             }
-            const unsigned char connack[4] = {0x20, 0x02, 0x00, code_};
+            const bool subscriptions = mode_ == Mode::suback || mode_ == Mode::close_on_subscribe;
+            const unsigned char connack[4] = {0x20, 0x02, 0x00, subscriptions ? std::uint8_t{0} : code_};
             (void)::send(fd, connack, sizeof connack, MSG_NOSIGNAL);
             answered_.fetch_add(1);
+            if (subscriptions) {
+                serve_subscriptions(fd);
+            }
         }
     }
     for (const int fd : clients) {
         ::close(fd);
+    }
+}
+
+void FakeBroker::serve_subscriptions(int fd) {
+    std::string pending;
+    while (!stop_.load()) {
+        pollfd reader{fd, POLLIN, 0};
+        if (::poll(&reader, 1, 20) <= 0) {
+            continue;
+        }
+        char buffer[4096];
+        const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+        if (got <= 0) {
+            return;
+        }
+        pending.append(buffer, static_cast<std::size_t>(got));
+        // Whole packets only: fixed header, remaining length (variable byte integer), body.
+        for (;;) {
+            std::size_t length = 0;
+            std::size_t offset = 1;
+            unsigned shift = 0;
+            bool complete = false;
+            while (offset < pending.size() && offset < 5) {
+                const auto byte = static_cast<unsigned char>(pending[offset++]);
+                length |= static_cast<std::size_t>(byte & 0x7FU) << shift;
+                shift += 7;
+                if ((byte & 0x80U) == 0) {
+                    complete = true;
+                    break;
+                }
+            }
+            if (!complete || pending.size() < offset + length) {
+                break;
+            }
+            const auto type = static_cast<unsigned char>(pending[0]) & 0xF0U;
+            if (type == 0x80U) {  // SUBSCRIBE: packet id first
+                subscribes_.fetch_add(1);
+                if (mode_ == Mode::close_on_subscribe) {
+                    ::shutdown(fd, SHUT_RDWR);
+                    return;
+                }
+                const unsigned char suback[5] = {0x90, 0x03, static_cast<unsigned char>(pending[offset]),
+                                                 static_cast<unsigned char>(pending[offset + 1]), code_};
+                (void)::send(fd, suback, sizeof suback, MSG_NOSIGNAL);
+            } else if (type == 0xC0U) {  // PINGREQ
+                const unsigned char pingresp[2] = {0xD0, 0x00};
+                (void)::send(fd, pingresp, sizeof pingresp, MSG_NOSIGNAL);
+            }
+            pending.erase(0, offset + length);
+        }
     }
 }
 

@@ -102,7 +102,11 @@ private:
 /// CONNACK), answers every CONNECT with a CONNACK carrying @p connack_code, or does so after @p delay.
 class FakeBroker {
 public:
-    enum class Mode { silent, connack, delayed_connack };
+    /// silent: never answers; connack: answers CONNECT with @p connack_code; delayed_connack: after
+    /// @p delay. suback: accepts the connection (CONNACK 0) and answers every SUBSCRIBE with a SUBACK
+    /// carrying @p connack_code as its MQTT 3.1.1 return code (0x80: failure); close_on_subscribe:
+    /// accepts the connection and closes it when a SUBSCRIBE arrives (RabbitMQ's way of refusing one).
+    enum class Mode { silent, connack, delayed_connack, suback, close_on_subscribe };
     explicit FakeBroker(Mode mode, std::uint8_t connack_code = 0,
                         std::chrono::milliseconds delay = std::chrono::milliseconds(0));
     ~FakeBroker();
@@ -113,11 +117,15 @@ public:
     int accepted() const { return accepted_.load(); }
     /// CONNACKs sent (or attempted, if the client had already gone) so far.
     int answered() const { return answered_.load(); }
+    /// SUBSCRIBE packets received (suback and close_on_subscribe modes).
+    int subscribes() const { return subscribes_.load(); }
     /// Clients that had already closed their connection when their CONNACK was due.
     int gone_before_answer() const { return gone_before_answer_.load(); }
 
 private:
     void run();
+    // suback and close_on_subscribe: reads @p fd's packets until it closes or the test ends.
+    void serve_subscriptions(int fd);
     Mode mode_;
     std::uint8_t code_;
     std::chrono::milliseconds delay_;
@@ -127,6 +135,7 @@ private:
     std::atomic<int> accepted_{0};
     std::atomic<int> answered_{0};
     std::atomic<int> gone_before_answer_{0};
+    std::atomic<int> subscribes_{0};
     std::thread thread_;
 };
 

@@ -1,6 +1,7 @@
 # Steps of the packaging tests (see CMakeLists.txt), run with `cmake -DFBM_STEP=<step> ... -P`.
 #   install:    cmake --install <build> --prefix <prefix>, into a fresh prefix; the programs run from it
-#   headers:    no installed public header includes a Paho header, nor any spdlog header but <spdlog/fwd.h>
+#   headers:    no installed public header includes a Paho or OpenSSL header, nor any spdlog header but
+#               <spdlog/fwd.h>
 #   consume:    configure, build and run tests/package/consumer: against <prefix> with find_package, or
 #               with the source tree through add_subdirectory or FetchContent (FBM_CONSUMER_MODE)
 #   pkgconfig:  compile and run the consumer's main.cpp with `pkg-config --cflags --libs --static` against
@@ -116,6 +117,8 @@ elseif(FBM_STEP STREQUAL "headers")
             # Paho C++ (<mqtt/...>) and Paho C (MQTTAsync.h, MQTTClient.h, MQTTProperties.h, ...).
             if(line MATCHES "[<\"](mqtt/|MQTT[A-Za-z]*\\.h)")
                 string(APPEND problems "  ${header}: ${line}  (Paho)\n")
+            elseif(line MATCHES "[<\"]openssl/")
+                string(APPEND problems "  ${header}: ${line}  (OpenSSL)\n")
             elseif(line MATCHES "[<\"]spdlog/" AND NOT line MATCHES "[<\"]spdlog/fwd\\.h[>\"]")
                 string(APPEND problems "  ${header}: ${line}  (only <spdlog/fwd.h> may be public)\n")
             endif()

@@ -75,6 +75,11 @@ MosquittoBroker::MosquittoBroker(Options options)
     log_path_ = dir_ + "/mosquitto.log";
     for (int attempt = 0; attempt < kLaunchAttempts; ++attempt) {
         port_ = free_loopback_port();
+        if (options_.tls_listener) {
+            do {
+                tls_port_ = free_loopback_port();
+            } while (tls_port_ == port_);
+        }
         if (launch_once()) {
             return;
         }
@@ -98,6 +103,10 @@ MosquittoBroker::~MosquittoBroker() {
 
 int MosquittoBroker::port() const {
     return port_;
+}
+
+int MosquittoBroker::tls_port() const {
+    return tls_port_;
 }
 
 std::string MosquittoBroker::host() const {
@@ -149,6 +158,12 @@ void MosquittoBroker::write_config() const {
     for (const auto& line : options_.extra_config) {
         out << line << "\n";
     }
+    if (options_.tls_listener) {
+        out << "listener " << tls_port_ << " 127.0.0.1\n";
+        for (const auto& line : options_.tls_listener_config) {
+            out << line << "\n";
+        }
+    }
     if (!out) {
         throw std::runtime_error("MosquittoBroker: cannot write " + config_path_);
     }
@@ -164,7 +179,8 @@ bool MosquittoBroker::launch_once() {
     const bool up = wait_until(
         [&] {
             exited = process_.wait_for(std::chrono::milliseconds(0)).has_value();
-            return exited || accepts_connections(port_);
+            return exited ||
+                   (accepts_connections(port_) && (tls_port_ == 0 || accepts_connections(tls_port_)));
         },
         kStartTimeout);
     if (up && !exited) {

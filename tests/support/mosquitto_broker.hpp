@@ -28,6 +28,12 @@ struct MosquittoBrokerOptions {
     std::vector<std::string> log_types = {"all"};
     /// `set_tcp_nodelay true`: no Nagle delay on the broker's writes (docs/performance.md).
     bool tcp_nodelay = true;
+    /// Opens a second listener on 127.0.0.1, on a port also chosen free (tls_port()), and writes
+    /// @ref tls_listener_config right after its `listener` line: its certificate files and TLS settings
+    /// ("cafile /x", "certfile /y", "keyfile /z", "require_certificate true"...). The first listener stays
+    /// plain. Global lines (acl_file, allow_anonymous) belong in @ref extra_config.
+    bool tls_listener = false;
+    std::vector<std::string> tls_listener_config;  ///< see tls_listener
     /// The mosquitto binary; empty: the one CMake found.
     std::string binary;
     /// Where the configuration, the log and the database go. Empty: a fresh temporary directory, removed
@@ -59,6 +65,9 @@ public:
 
     /// @brief The TCP port of the listener (kept across stop()/start()).
     int port() const;
+
+    /// @brief The TCP port of the TLS listener (Options::tls_listener), 0 without one.
+    int tls_port() const;
 
     /// @brief "127.0.0.1".
     std::string host() const;
@@ -107,6 +116,7 @@ private:
     std::string config_path_;
     std::string log_path_;
     int port_ = 0;
+    int tls_port_ = 0;
     Process process_;
 };
 

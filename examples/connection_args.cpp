@@ -1,0 +1,126 @@
+#include "connection_args.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+
+namespace fbm_cli {
+namespace {
+
+// The value of the environment variable @p name, or nullptr. Read once at start-up, and nothing in these
+// programs changes the environment.
+const char* environment(const char* name) {
+    return std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+}
+
+}  // namespace
+
+const char* const kSecurityHelp =
+    R"(Broker security (see docs/security.md):
+  --tls              connect with TLS, trusting the system's CAs (implied by the options below)
+  --tls-ca FILE      PEM file of the CA(s) that sign the broker's certificate; the broker's
+                     certificate must also name the --broker host (always checked)
+  --tls-cert FILE    this component's client certificate (PEM), for brokers that require one;
+                     its Common Name must be this component's --id
+  --tls-key FILE     the private key of --tls-cert (PEM; default: inside --tls-cert)
+  --tls-key-password-file FILE
+                     file whose first line is the password of an encrypted --tls-key
+                     (default: the environment variable FBM_TLS_KEY_PASSWORD, if set)
+  --tls-identity ATTRIBUTE
+                     the certificate subject attribute that must equal --id (default: CN;
+                     "" turns the check off, for brokers that map identities otherwise)
+  --username USER    MQTT user name (ignored by brokers that take it from the certificate)
+  --password-file FILE
+                     file whose first line is the MQTT password (default: the environment
+                     variable FBM_PASSWORD). Passwords are never accepted on the command line
+                     and never logged.
+)";
+
+bool ConnectionArgs::parse(ArgCursor& args, const std::string& option) {
+    if (option == "--tls") {
+        args.no_value(option);
+        tls = true;
+    } else if (option == "--tls-ca") {
+        ca_file = require_non_empty(option, args.value(option));
+        tls = true;
+    } else if (option == "--tls-cert") {
+        cert_file = require_non_empty(option, args.value(option));
+        tls = true;
+    } else if (option == "--tls-key") {
+        key_file = require_non_empty(option, args.value(option));
+        tls = true;
+    } else if (option == "--tls-key-password-file") {
+        key_password_file = require_non_empty(option, args.value(option));
+    } else if (option == "--tls-identity") {
+        identity_attribute = args.value(option);
+        identity_attribute_set = true;
+    } else if (option == "--username") {
+        username = require_non_empty(option, args.value(option));
+    } else if (option == "--password-file") {
+        password_file = require_non_empty(option, args.value(option));
+    } else if (option == "--password" || option == "--tls-key-password") {
+        throw UsageError("option " + option +
+                         " does not exist: a password on the command line is visible to every local user; "
+                         "use " +
+                         option + "-file FILE or the environment variable " +
+                         (option == "--password" ? kPasswordEnv : kKeyPasswordEnv));
+    } else {
+        return false;
+    }
+    return true;
+}
+
+void ConnectionArgs::check() const {
+    if (!key_file.empty() && cert_file.empty()) {
+        throw UsageError("option --tls-key needs --tls-cert");
+    }
+    if (!key_password_file.empty() && cert_file.empty()) {
+        throw UsageError("option --tls-key-password-file needs --tls-cert");
+    }
+    if (!password_file.empty() && username.empty()) {
+        throw UsageError("option --password-file needs --username");
+    }
+}
+
+std::string read_secret_file(const std::string& path, const char* what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw std::runtime_error(std::string("cannot read the ") + what + " file " + path);
+    }
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') {
+        line.pop_back();
+    }
+    if (line.empty()) {
+        throw std::runtime_error(std::string("the ") + what + " file " + path + " is empty");
+    }
+    return line;
+}
+
+void ConnectionArgs::apply(fedbiomed::MessagingOptions& options) const {
+    if (tls) {
+        options.tls.enabled = true;
+        options.tls.ca_file = ca_file;
+        options.tls.cert_file = cert_file;
+        options.tls.key_file = key_file;
+        if (identity_attribute_set) {
+            options.tls.identity_attribute = identity_attribute;
+        }
+        if (!key_password_file.empty()) {
+            options.tls.key_password = read_secret_file(key_password_file, "TLS key password");
+        } else if (const char* env = environment(kKeyPasswordEnv); env != nullptr && !cert_file.empty()) {
+            options.tls.key_password = env;
+        }
+    }
+    if (!username.empty()) {
+        options.username = username;
+        if (!password_file.empty()) {
+            options.password = read_secret_file(password_file, "password");
+        } else if (const char* env = environment(kPasswordEnv); env != nullptr) {
+            options.password = env;
+        }
+    }
+}
+
+}  // namespace fbm_cli
