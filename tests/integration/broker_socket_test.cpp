@@ -80,6 +80,7 @@ struct Client {
         };
         callbacks.on_publish_failed = [](std::uint64_t, const fedbiomed::detail::PublishFailure&) {};
         SessionSettings settings;
+        settings.broker = fedbiomed::detail::broker_addresses(options).front();
         settings.client_id = id;
         settings.clean_session = true;
         session = std::make_unique<PahoSession>(options, settings, std::move(callbacks));
