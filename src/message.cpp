@@ -325,7 +325,11 @@ struct ClassInfo {
 // Converts to any member type; only used in unevaluated brace-initialisations.
 struct AnyMember {
     template <class T>
-    operator T() const;  // NOLINT(google-explicit-constructor): the conversion is the point
+    // NOLINTNEXTLINE(google-explicit-constructor): the conversion is the point. A body, although never
+    // run: clang instantiates the member types' constexpr constructors that would call it.
+    operator T() const {
+        return T{};
+    }
 };
 
 template <class M, class Seq, class = void>
