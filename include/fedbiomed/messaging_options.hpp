@@ -140,7 +140,8 @@ struct MessagingOptions {
     std::chrono::seconds keepalive{60};
     /// QoS of publications and subscriptions (0, 1 or 2). The reference uses 0; 1 (the default) lets a
     /// Delivery report the broker's acknowledgement and lets the broker keep messages for absent
-    /// components.
+    /// components. 2 needs a broker that grants it: one that grants less for a QoS 2 subscription (RabbitMQ)
+    /// is refused at start() with FB101, since its acknowledgements would not mean exactly-once.
     int qos = 1;
     /// Larger outbound messages are refused (send_message() throws MessageError FB601); larger inbound
     /// payloads are rejected without decoding (fault FB601).

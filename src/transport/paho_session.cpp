@@ -690,6 +690,30 @@ void PahoSession::throw_closed_after_subscribe(const std::vector<std::string>& t
         topic + ")");
 }
 
+// A broker that grants less than QoS 2 for a QoS 2 subscription does not do exactly-once at all: RabbitMQ
+// grants 1 and answers a QoS 2 publication with a PUBACK, which Paho reports as an exactly-once success.
+// Running on would silently turn exactly-once into at-least-once, so the component refuses to (a refusal:
+// the same broker answers the same way next time).
+void PahoSession::check_exactly_once_granted(const mqtt::token& token, const std::string& topic) const {
+    constexpr int kQosNotSupported = 0x9B;  // MQTT 5's reason code for it, used as the refusal's code
+    int granted = -1;
+    try {
+        const auto codes = token.get_subscribe_response().get_reason_codes();
+        if (!codes.empty()) {
+            granted = static_cast<int>(codes.front());
+        }
+    } catch (const std::exception&) {
+        return;  // no readable SUBACK: nothing to say
+    }
+    if (granted >= 0 && granted < 2) {
+        throw ConnectRefused(kQosNotSupported,
+                             "broker " + endpoint_ + " granted QoS " + std::to_string(granted) +
+                                 " for the QoS 2 subscription to " + topic +
+                                 ": it does not provide exactly-once delivery (RabbitMQ grants 1 and "
+                                 "acknowledges QoS 2 publications as QoS 1); use qos 1 with this broker");
+    }
+}
+
 void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clock::time_point deadline) {
     // Issue every SUBSCRIBE first, then wait: one round trip in total instead of one per topic.
     std::vector<mqtt::token_ptr> tokens;
@@ -724,6 +748,9 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
                 throw ConnectRefused(code, text + suback_text(code));
             }
             throw_connect_failure(text + error.what());
+        }
+        if (answered && qos == 2) {
+            check_exactly_once_granted(*tokens[i], topics[i]);
         }
         if (!answered) {
             if (interrupted_.load()) {

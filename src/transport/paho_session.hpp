@@ -72,6 +72,8 @@ public:
     bool nudge() noexcept;
 
 private:
+    // Throws ConnectRefused when the broker granted less than QoS 2 for a QoS 2 subscription.
+    void check_exactly_once_granted(const mqtt::token& token, const std::string& topic) const;
     // Wakes connect()/subscribe() when one of their tokens completes.
     class Waiter final : public mqtt::iaction_listener {
     public:

@@ -79,5 +79,32 @@ TEST(SubscriptionRefusal, AConnectionClosedRightAfterSubscribeIsReportedAsSuchAn
     EXPECT_GE(attempts, 2);
 }
 
+// A broker that grants less than QoS 2 for a QoS 2 subscription (Mosquitto with max_qos 1 here, RabbitMQ
+// always) would turn exactly-once into at-least-once behind Paho's back: start() refuses, naming it, under
+// both protocol versions, and a component told to keep trying does not retry it.
+TEST(SubscriptionRefusal, ABrokerThatDowngradesQos2IsRefusedNotUsed) {
+    MosquittoBroker::Options broker_options;
+    broker_options.extra_config = {"max_qos 1"};
+    MosquittoBroker broker(broker_options);
+    for (const auto version : {fedbiomed::MqttVersion::v3_1_1, fedbiomed::MqttVersion::v5}) {
+        auto options = options_for(broker);
+        options.qos = 2;
+        options.mqtt_version = version;
+        options.presence = false;  // a QoS 2 will is refused at CONNECT by max_qos 1: test the SUBACK alone
+        options.first_connect = fedbiomed::FirstConnect::keep_trying;
+        options.first_connect_deadline = std::chrono::seconds(20);
+        Messaging node(nullptr, ComponentType::node, "node_qos2_" + unique_suffix(), options);
+        const std::string what = start_error(node);
+        EXPECT_NE(what.find("granted QoS 1 for the QoS 2 subscription"), std::string::npos) << what;
+        EXPECT_NE(what.find("exactly-once"), std::string::npos) << what;
+        EXPECT_EQ(node.stats().connection_attempts, 1U);  // a refusal: not retried
+    }
+    // At QoS 1 the same broker is fine.
+    auto options = options_for(broker);
+    Messaging node(nullptr, ComponentType::node, "node_qos1_" + unique_suffix(), options);
+    node.start();
+    EXPECT_TRUE(node.is_connected());
+}
+
 }  // namespace
 }  // namespace fbm_test
