@@ -311,8 +311,6 @@ void ConnectionSupervisor::supervise() {
             if (Clock::now() - connected_at >= kStableConnection) {
                 backoff.reset();
             }
-            // The broker just lost is the least likely to answer now: the others are tried first.
-            next_broker();
             if (!config_.reconnect.enabled) {
                 fail_sticky(
                     ErrorNumbers::FB100,
@@ -321,6 +319,9 @@ void ConnectionSupervisor::supervise() {
                                   current_broker().display() + cause + " and reconnection is disabled"));
                 break;
             }
+            // The broker just lost is the least likely to answer now: the others are tried first. (Not
+            // before the failure above, whose text names the broker lost.)
+            next_broker();
             last_error = "connection lost" + cause;
         } else if (result.kind == Attempt::refused) {
             // Credentials, authorisation, banned...: retrying in a loop would only hammer the broker.
