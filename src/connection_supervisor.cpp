@@ -405,16 +405,47 @@ bool ConnectionSupervisor::wait_backoff(Clock::time_point wake) {
     }
 }
 
+// One connection attempt. With MqttVersion::automatic a broker is spoken to in MQTT 5 first; when that
+// attempt fails in a way that may mean "no MQTT 5 here" (RabbitMQ 3.10 closes the connection on an MQTT 5
+// CONNECT), the same broker is tried again at once in 3.1.1.
+//
+// Not remembered: every connection tries MQTT 5 first (a broker upgraded, or a failover to a broker that
+// speaks it, gets MQTT 5 back at the next connection), at the cost of one refused CONNECT per connection
+// to a broker that does not speak it. The sign is precise (ClosedBeforeConnack: our CONNECT was sent and
+// the broker hung up on it without a CONNACK), so a broker merely restarting is not taken for one that
+// refuses MQTT 5: a connection refused, a timeout or a refusal in MQTT 5 terms never falls back.
+ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
+    if (config_.mqtt_version != MqttVersion::automatic) {
+        return attempt_in(config_.mqtt_version);
+    }
+    AttemptResult result = attempt_in(MqttVersion::v5);
+    if (result.kind == Attempt::connected || !result.version_in_doubt || stop_requested()) {
+        return result;
+    }
+    AttemptResult older = attempt_in(MqttVersion::v3_1_1);
+    if (older.kind == Attempt::connected) {
+        library_logger()->info("Messaging {}: broker {} refused MQTT 5 ({}); connected in MQTT 3.1.1, without "
+                               "end-to-end acknowledgement",
+                               config_.id, current_broker().display(), result.detail);
+        return older;
+    }
+    if (older.detail != result.detail) {
+        result.detail += " (in MQTT 3.1.1: " + older.detail + ")";
+    }
+    return result;
+}
+
 // One connection attempt, with a session of its own (see paho_session.hpp): a failed attempt or a lost
 // connection destroys the client, so nothing it held can be sent again behind the outbox's back.
-ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
+ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion version) {
     const std::uint64_t seq = connection_seq_.load() + 1;
     attempt_seq_.store(seq);
     AttemptResult result;
     std::unique_ptr<Session> session;
+    bool answered = false;  // a CONNACK came: the broker speaks this version
     try {
         try {
-            session = hooks_.make_session(++generation_, seq, current_broker());
+            session = hooks_.make_session(++generation_, seq, current_broker(), version);
         } catch (const FedbiomedError& error) {
             // The client refused to be created, or the client certificate is not usable: the same
             // options fail the same way every time, so this is not retried.
@@ -440,6 +471,7 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
         }
         const auto deadline = Clock::now() + config_.connect_timeout;
         session->connect(deadline);
+        answered = true;
         session->subscribe(config_.subscriptions, config_.qos, deadline);
         if (!session->connected()) {
             // Lost between the last SUBACK and now: the connection-lost callback saw "not connected".
@@ -450,6 +482,12 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
     } catch (const ConnectRefused& error) {
         result.kind = error.transient() ? Attempt::transient : Attempt::refused;
         result.detail = error.detail();
+        // "Unacceptable protocol version" (MQTT 3.1.1 code 1) or "unsupported protocol version" (0x84).
+        result.version_in_doubt = !answered && (error.code() == 1 || error.code() == 0x84);
+    } catch (const ClosedBeforeConnack& error) {
+        result.kind = Attempt::transient;
+        result.detail = error.detail();
+        result.version_in_doubt = true;
     } catch (const FedbiomedError& error) {
         result.kind = Attempt::transient;
         result.detail = error.detail();

@@ -50,6 +50,8 @@ public:
         std::string client_id;
         std::vector<BrokerAddress> brokers;  ///< at least one; tried in this order
         std::vector<std::string> subscriptions;
+        /// automatic: MQTT 5, and 3.1.1 at once when a broker hangs up on the MQTT 5 CONNECT.
+        MqttVersion mqtt_version = MqttVersion::automatic;
         int qos = 1;
         bool presence = true;
         std::chrono::milliseconds connect_timeout{10000};
@@ -60,9 +62,10 @@ public:
 
     /// Given by the composition root; called on the supervisor thread.
     struct Hooks {
-        /// A new session to @p broker for connection number @p seq; its callbacks carry @p generation.
+        /// A new session to @p broker for connection number @p seq, speaking @p version (v3_1_1 or v5);
+        /// its callbacks carry @p generation.
         std::function<std::unique_ptr<Session>(std::uint64_t generation, std::uint64_t seq,
-                                               const BrokerAddress& broker)>
+                                               const BrokerAddress& broker, MqttVersion version)>
             make_session;
         std::function<void(std::unique_ptr<Session> session)> attach;  ///< connected: publications go there
         std::function<std::unique_ptr<Session>()> detach;              ///< take the session back
@@ -135,6 +138,9 @@ private:
     struct AttemptResult {
         Attempt kind = Attempt::transient;
         std::string detail;  // why, without the FB101 text
+        // The broker may not speak this protocol version: the attempt failed before a CONNACK, neither by
+        // a timeout nor by a refusal worded in this version (or the refusal says so).
+        bool version_in_doubt = false;
     };
     enum class Ending : std::uint8_t { stop, lost, takeover };
     // Wake-up reasons of the supervisor thread (guarded by mutex_).
@@ -149,6 +155,7 @@ private:
     void supervise();
     void abandon(const char* what) noexcept;
     AttemptResult attempt();
+    AttemptResult attempt_in(MqttVersion version);
     // Moves to the next broker of the list (wrapping around).
     void next_broker();
     const BrokerAddress& current_broker() const noexcept { return config_.brokers[broker_index_]; }

@@ -42,12 +42,21 @@ InboundPipeline::InboundPipeline(Config config, Counters& counters, const UserCa
 void InboundPipeline::received(const ReceivedMessage& message) noexcept {
     try {
         const std::string& topic = message.topic;
-        if (!config_.own_ack_topic.empty() && topic == config_.own_ack_topic) {
-            // A receiver acknowledged one of our messages: complete it here, like a PUBACK.
-            hooks_.acknowledged(message.payload);
+        if (!config_.own_ack_prefix.empty() &&
+            topic.compare(0, config_.own_ack_prefix.size(), config_.own_ack_prefix) == 0) {
+            // A receiver acknowledged one of our messages: complete it here, like a PUBACK. The receiver is
+            // named by the topic's last level, which a broker ACL can tie to the receiver's identity.
+            const std::string receiver = topic.substr(config_.own_ack_prefix.size());
+            if (topic_level_problem(receiver).empty()) {
+                hooks_.acknowledged(message.payload, receiver);
+            }
             return;
         }
         const bool presence = is_presence_topic(topic);
+        if (presence && !config_.peer_presence_prefix.empty() &&
+            topic.compare(0, config_.peer_presence_prefix.size(), config_.peer_presence_prefix) == 0) {
+            hooks_.peer_presence(topic, message.payload);
+        }
         if (!presence) {
             Counters::bump(counters_.received);  // reference traffic only: presence is the library's own
         }
@@ -67,8 +76,11 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
         // inside libpaho-mqttpp3, where ThreadSanitizer cannot follow it to our thread).
         if (presence) {
             push(InboundPresence{topic, payload, message.retained});
-        } else {
-            push(InboundMessage{topic, payload, message.tag});
+        } else if (push(InboundMessage{topic, payload, message.tag}) && message.tag) {
+            // Acknowledged once queued for the handler, not once handled: a handler may run for an hour
+            // (training) and the sender must not take that for a loss. A copy already handled is
+            // acknowledged again too (the first acknowledgement may have been lost); the dispatcher drops it.
+            hooks_.send_ack(*message.tag);
         }
     } catch (...) {
         // Memory exhausted while copying: the message is lost, and counted as such.
@@ -76,13 +88,15 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
     }
 }
 
-void InboundPipeline::push(InboundItem&& item) noexcept {
+bool InboundPipeline::push(InboundItem&& item) noexcept {
     try {
         if (dispatcher_.push(std::move(item))) {
             Counters::bump(counters_.inbound_dropped);
         }
+        return true;
     } catch (...) {
         Counters::bump(counters_.inbound_dropped);
+        return false;
     }
 }
 
@@ -100,15 +114,11 @@ void InboundPipeline::process(InboundItem& item) {
 
 void InboundPipeline::handle_message(InboundMessage& message) {
     if (message.tag && !recent_ids_.insert(message.tag->id)) {
-        // Handled already: acknowledge again (the first acknowledgement may be lost), do not deliver.
+        // Taken already (acknowledged again on receipt): not delivered twice.
         Counters::bump(counters_.duplicates_dropped);
-        hooks_.send_ack(*message.tag);
         return;
     }
     handle_payload(message.topic, message.payload);
-    if (message.tag) {
-        hooks_.send_ack(*message.tag);
-    }
 }
 
 void InboundPipeline::handle_payload(const std::string& topic, const std::string& payload) {

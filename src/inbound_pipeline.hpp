@@ -1,6 +1,7 @@
 // The inbound path, from the client's callback to the user's handler: on the client's thread it copies,
-// counts and queues (no user code, no logging, no waiting); on the dispatcher thread it decodes, checks the
-// protocol version, drops end-to-end duplicates, calls the handler and acknowledges. Presence
+// counts, queues and acknowledges end to end what it queued (no user code, no logging, no waiting); on the
+// dispatcher thread it decodes, checks the protocol version, drops end-to-end duplicates and calls the
+// handler. Presence
 // announcements go to the presence part, faults and connection events to the user's callbacks, in the
 // order they were queued.
 #pragma once
@@ -24,7 +25,12 @@ class InboundPipeline {
 public:
     struct Config {
         std::string id;             ///< the component id (log lines)
-        std::string own_ack_topic;  ///< where end-to-end acknowledgements for us arrive (empty: none)
+        /// Where end-to-end acknowledgements for us arrive: ack_topic() + "/" (empty: none), followed by the
+        /// receiver's id.
+        std::string own_ack_prefix;
+        /// The presence topics of the components we send to ("fedbiomed-messaging/presence/<type>/"):
+        /// their records are read on the client's thread too (PresenceService::peer_record()).
+        std::string peer_presence_prefix;
         std::size_t max_payload_bytes = 0;
         std::size_t queue_capacity = 1;
         DecodeLimits limits;
@@ -32,10 +38,13 @@ public:
 
     /// Given by the composition root.
     struct Hooks {
-        /// An end-to-end acknowledgement of one of our messages arrived (client thread; must not block).
-        std::function<void(const std::string& payload)> acknowledged;
-        /// Acknowledge a handled message end to end (dispatcher thread).
+        /// Receiver @p receiver acknowledged one of our messages end to end (client thread; must not block).
+        std::function<void(const std::string& payload, const std::string& receiver)> acknowledged;
+        /// Acknowledge a message end to end: it is queued for the handler (client thread; must not block
+        /// and must not call into the client).
         std::function<void(const EndToEndTag& tag)> send_ack;
+        /// A presence record of a peer (client thread; must not block).
+        std::function<void(const std::string& topic, const std::string& payload)> peer_presence;
         /// A presence announcement (dispatcher thread).
         std::function<void(const InboundPresence& presence)> presence;
         /// Report the outbox overflows accumulated since the last report (dispatcher thread).
@@ -49,7 +58,8 @@ public:
     void received(const ReceivedMessage& message) noexcept;
 
     /// Queues @p item for the dispatcher thread (any thread); a drop it causes is counted. Never throws.
-    void push(InboundItem&& item) noexcept;
+    /// @return false when the item itself could not be queued.
+    bool push(InboundItem&& item) noexcept;
 
     /// The dispatcher thread (see Dispatcher).
     Dispatcher& dispatcher() noexcept { return dispatcher_; }

@@ -61,14 +61,20 @@ std::vector<std::string> all_subscriptions(ComponentType type, const std::string
                                            const MessagingOptions& options) {
     // The reference's topics first (in its order), then the library's own.
     std::vector<std::string> topics = detail::subscriptions(type, id);
+    const bool end_to_end = options.end_to_end_ack != EndToEndAck::off;
     if (options.presence) {
         topics.push_back(detail::presence_topic(type, id));
         if (type == ComponentType::researcher) {
             topics.push_back(detail::node_presence_filter());
+        } else if (end_to_end) {
+            // A node follows the researchers' announcements for their end-to-end capability only.
+            topics.push_back(detail::presence_filter(ComponentType::researcher));
         }
     }
-    if (options.end_to_end_ack) {
-        topics.push_back(detail::ack_topic(type, id));
+    if (end_to_end) {
+        // Last: the broker sends the retained presence records right after their SUBACK, so when this
+        // last SUBACK returns the peers' capabilities are known (PresenceService::peer_record()).
+        topics.push_back(detail::ack_filter(type, id));
     }
     return topics;
 }
@@ -76,6 +82,9 @@ std::vector<std::string> all_subscriptions(ComponentType type, const std::string
 SharedText shared(std::string text) {
     return std::make_shared<const std::string>(std::move(text));
 }
+
+// An end-to-end id is "<16 hex digits>:<sequence>"; a longer one is not ours to echo back.
+constexpr std::size_t kLongestEndToEndId = 64;
 
 constexpr const char* kStopped = "messaging stopped before the broker acknowledged the publication";
 
@@ -263,6 +272,7 @@ public:
     const std::string& client_id() const noexcept { return client_id_; }
     ComponentType component_type() const noexcept { return type_; }
     std::vector<std::string> online_nodes() const { return presence_.online(); }
+    std::vector<std::string> end_to_end_peers() const { return presence_.acknowledging_peers(); }
     MessagingStats stats() const noexcept { return counters_.snapshot(); }
 
 private:
@@ -305,7 +315,25 @@ private:
         hooks.control_refused = [this](const std::string& topic, int reason) {
             control_refused(topic, reason);
         };
+        hooks.end_to_end_receivers = [this](const std::string& topic) { return end_to_end_receivers(topic); };
         return hooks;
+    }
+
+    // Any thread: who must acknowledge a message on @p topic end to end. A researcher's broadcast: every
+    // node that announced it; a message to one node: that node, if it announced it; a node's message to the
+    // researchers: every researcher that announced it.
+    std::vector<std::string> end_to_end_receivers(const std::string& topic) const {
+        if (topic == *default_topic_ref_) {
+            return presence_.acknowledging_peers();
+        }
+        if (type_ == ComponentType::researcher && topic.compare(0, detail::kTopicPrefix.size(),
+                                                                detail::kTopicPrefix) == 0) {
+            std::string node = topic.substr(detail::kTopicPrefix.size());
+            if (presence_.peer_acknowledges(node)) {
+                return {std::move(node)};
+            }
+        }
+        return {};
     }
 
     // Client thread: the broker refused one of our presence records (MQTT 5 PUBACK reason code), typically
@@ -377,6 +405,7 @@ private:
         config.client_id = client_id_;
         config.brokers = detail::broker_addresses(options_);
         config.subscriptions = all_subscriptions(type_, id_, options_);
+        config.mqtt_version = options_.mqtt_version;
         config.qos = options_.qos;
         config.presence = options_.presence;
         config.connect_timeout = options_.connect_timeout;
@@ -389,10 +418,12 @@ private:
     detail::ConnectionSupervisor::Hooks supervisor_hooks() {
         detail::ConnectionSupervisor::Hooks hooks;
         hooks.make_session = [this](std::uint64_t generation, std::uint64_t seq,
-                                    const detail::BrokerAddress& broker) {
-            return make_session(generation, seq, broker);
+                                    const detail::BrokerAddress& broker, MqttVersion version) {
+            return make_session(generation, seq, broker, version);
         };
         hooks.attach = [this](std::unique_ptr<detail::Session> session) {
+            // Only an MQTT 5 connection carries the ids: announce what this connection can do.
+            presence_.set_acknowledging(session->mqtt5() && options_.end_to_end_ack != EndToEndAck::off);
             std::vector<detail::Publisher::Control> first;
             if (options_.presence) {
                 // Retained: researchers that subscribe later learn it too; it replaces our will's record.
@@ -402,7 +433,7 @@ private:
         };
         hooks.detach = [this] { return publisher_.detach(); };
         hooks.connection_lost = [this] { publisher_.connection_lost(); };
-        if (options_.end_to_end_ack) {
+        if (options_.end_to_end_ack != EndToEndAck::off) {
             hooks.sweep = [this] { return publisher_.sweep_end_to_end(); };
         }
         hooks.pump = [this] { publisher_.pump(); };
@@ -426,8 +457,12 @@ private:
     detail::InboundPipeline::Config inbound_config() const {
         detail::InboundPipeline::Config config;
         config.id = id_;
-        if (options_.end_to_end_ack) {
-            config.own_ack_topic = detail::ack_topic(type_, id_);
+        if (options_.end_to_end_ack != EndToEndAck::off) {
+            config.own_ack_prefix = detail::ack_topic(type_, id_) + "/";
+            if (options_.presence) {
+                const auto peer = type_ == ComponentType::node ? ComponentType::researcher : ComponentType::node;
+                config.peer_presence_prefix = detail::presence_topic(peer, "");
+            }
         }
         config.max_payload_bytes = options_.max_payload_bytes;
         config.queue_capacity = options_.inbound_queue_capacity;
@@ -437,7 +472,12 @@ private:
 
     detail::InboundPipeline::Hooks inbound_hooks() {
         detail::InboundPipeline::Hooks hooks;
-        hooks.acknowledged = [this](const std::string& payload) { publisher_.acknowledged(payload); };
+        hooks.acknowledged = [this](const std::string& payload, const std::string& receiver) {
+            publisher_.acknowledged(payload, receiver);
+        };
+        hooks.peer_presence = [this](const std::string& topic, const std::string& payload) {
+            presence_.peer_record(topic, payload);
+        };
         hooks.send_ack = [this](const detail::EndToEndTag& tag) { send_end_to_end_ack(tag); };
         hooks.presence = [this](const detail::InboundPresence& presence) { presence_.received(presence); };
         hooks.overflow = [this] {
@@ -454,7 +494,7 @@ private:
     // (certificate_identity.hpp): checked before every connection to a TLS broker, so that a renewed or
     // replaced file is read again, and a refusal is final (never retried in a loop).
     std::unique_ptr<detail::Session> make_session(std::uint64_t generation, std::uint64_t seq,
-                                                  const detail::BrokerAddress& broker) {
+                                                  const detail::BrokerAddress& broker, MqttVersion version) {
         if (broker.tls && !options_.tls.cert_file.empty()) {
             detail::check_client_certificate(options_.tls.cert_file, options_.tls.identity_attribute, id_);
         }
@@ -462,6 +502,7 @@ private:
         settings.broker = broker;
         settings.client_id = client_id_;
         settings.clean_session = !options_.persistent_session;
+        settings.mqtt_version = version;
         if (options_.presence) {
             settings.will = detail::SessionSettings::Will{
                 *presence_topic_ref_, presence_.payload("offline", "connection lost", seq)};
@@ -555,13 +596,16 @@ private:
     }
 
     // Dispatcher thread: acknowledges a handled message to its sender.
+    // Client thread (see InboundPipeline::received()): never calls into the client, the supervisor's
+    // thread hands the acknowledgement over.
     void send_end_to_end_ack(const detail::EndToEndTag& tag) {
-        if (!detail::is_ack_topic(tag.ack_topic)) {
+        if (!detail::is_ack_topic(tag.ack_topic) || tag.id.size() > kLongestEndToEndId) {
             return;  // not an acknowledgement topic: never publish where a message tells us to
         }
         // QoS 0: an acknowledgement takes no place in the in-flight window, and a lost one only costs a
-        // duplicate (the sender sends again, this receiver drops it and acknowledges again).
-        publisher_.publish_control(shared(tag.ack_topic), std::string(tag.id), 0, Outbox::Retain::no);
+        // duplicate (the sender sends again, this receiver drops it and acknowledges again). In our own
+        // name: the topic's last level, which a broker ACL can hold us to.
+        publisher_.publish_control_later(shared(tag.ack_topic + "/" + id_), std::string(tag.id));
     }
 
     // Immutable after construction (read from every thread without locks).
@@ -672,6 +716,10 @@ const std::string& Messaging::client_id() const noexcept {
 
 std::vector<std::string> Messaging::online_nodes() const {
     return impl_->online_nodes();
+}
+
+std::vector<std::string> Messaging::end_to_end_peers() const {
+    return impl_->end_to_end_peers();
 }
 
 const std::string& Messaging::id() const noexcept {

@@ -72,11 +72,12 @@ void validate_options(const MessagingOptions& options) {
         problem = "takeover_threshold must not be negative and takeover_window must be positive";
     } else if (options.session_expiry.count() < 0) {
         problem = "session_expiry must not be negative";
-    } else if (options.end_to_end_ack && options.mqtt_version != MqttVersion::v5) {
-        problem = "end_to_end_ack needs mqtt_version v5 (the message id travels in MQTT 5 user properties)";
-    } else if (options.end_to_end_ack && options.qos == 0) {
-        problem = "end_to_end_ack needs qos 1 or 2";
-    } else if (options.end_to_end_ack &&
+    } else if (options.end_to_end_ack == EndToEndAck::on && options.mqtt_version == MqttVersion::v3_1_1) {
+        problem = "end_to_end_ack on needs mqtt_version v5 or automatic (the message id travels in MQTT 5 user "
+                  "properties)";
+    } else if (options.end_to_end_ack == EndToEndAck::on && options.qos == 0) {
+        problem = "end_to_end_ack on needs qos 1 or 2";
+    } else if (options.end_to_end_ack != EndToEndAck::off &&
                (options.end_to_end_timeout.count() <= 0 || options.end_to_end_resend_interval.count() <= 0)) {
         problem = "end_to_end_timeout and end_to_end_resend_interval must be positive";
     } else if (!(options.error_rate >= 0.0) || !(options.error_burst >= 1.0) ||
@@ -105,11 +106,12 @@ void validate_options(const MessagingOptions& options) {
 
 MessagingOptions MessagingOptions::reference_compatible() {
     MessagingOptions options;
+    options.mqtt_version = MqttVersion::v3_1_1;
     options.qos = 0;
     options.persistent_session = false;
     options.client_id.clear();
     options.presence = false;
-    options.end_to_end_ack = false;
+    options.end_to_end_ack = EndToEndAck::off;
     return options;
 }
 

@@ -121,7 +121,7 @@ void Outbox::set_window(Window window) {
 
 void Outbox::connected() {
     std::lock_guard<std::mutex> lock(mutex_);
-    last_acknowledgement_ = std::max(last_acknowledgement_, Clock::now());
+    connected_at_ = Clock::now();
 }
 
 void Outbox::erase_locked(std::map<std::uint64_t, Entry>::iterator it, bool ok, const std::string& error,
@@ -191,11 +191,14 @@ bool Outbox::make_room_locked(Kind kind, std::size_t bytes, std::vector<Completi
 }
 
 Outbox::Added Outbox::add(Kind kind, SharedText topic, std::string&& payload, int qos, Retain retain,
-                          EndToEnd end_to_end, Link link) {
+                          EndToEnd end_to_end, Link link, std::vector<std::string> receivers) {
     Added added;
     std::shared_ptr<Delivery::Shared> shared;
     if (kind == Kind::message) {
         shared = std::make_shared<Delivery::Shared>();
+        if (end_to_end == EndToEnd::on) {
+            shared->expect(std::move(receivers));
+        }
         added.delivery = Delivery(shared);
     }
     std::vector<Completion> done;
@@ -275,10 +278,9 @@ Delivery Outbox::add_control_waited(SharedText topic, std::string&& payload, int
     return Delivery(std::move(shared));
 }
 
-std::vector<Outbox::Ready> Outbox::take(std::size_t max) {
+std::vector<Outbox::Ready> Outbox::take(std::size_t max, Tags tags, Clock::time_point now) {
     std::vector<Ready> ready;
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto now = Clock::now();
     while (!waiting_.empty() && ready.size() < max) {
         const std::uint64_t id = *waiting_.begin();
         const auto found = entries_.find(id);
@@ -298,6 +300,12 @@ std::vector<Outbox::Ready> Outbox::take(std::size_t max) {
         ++count;
         in_flight_bytes_ += bytes;
         dequeue_locked(id, entry);
+        if (tags == Tags::impossible && entry.end_to_end) {
+            // An MQTT 3.1.1 connection cannot carry the id (nor a copy's): the broker's acknowledgement is
+            // all there is.
+            entry.end_to_end = false;
+            entry.shared->expect({});
+        }
         entry.state = State::in_flight;
         entry.last_sent = now;
         if (++entry.sends > 1) {
@@ -368,19 +376,29 @@ void Outbox::connection_lost() {
     finish(done);
 }
 
-void Outbox::end_to_end_acknowledged(std::uint64_t id) {
+void Outbox::end_to_end_acknowledged(std::uint64_t id, const std::string& receiver) {
     std::vector<Completion> done;
     bool wake = false;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        // Any acknowledgement shows that receivers are alive and how far they got (see sweep_end_to_end()).
-        last_acknowledgement_ = Clock::now();
-        highest_acknowledged_ = std::max(highest_acknowledged_, id);
         const auto found = entries_.find(id);
         if (found == entries_.end() || !found->second.end_to_end) {
+            return;  // completed already (a copy acknowledged again), or never ours to wait for
+        }
+        Entry& entry = found->second;
+        if (!entry.shared->acknowledge(receiver)) {
+            return;  // a receiver it was not meant for, or one that acknowledged already
+        }
+        // How far this receiver got (see sweep_end_to_end()); "" stands for any receiver of the messages
+        // meant for no one in particular.
+        const bool anyone = !entry.shared->expects_receivers();
+        Progress& progress = progress_[anyone ? std::string() : receiver];
+        progress.last = Clock::now();
+        progress.highest = std::max(progress.highest, id);
+        if (!entry.shared->all_acknowledged()) {
             return;
         }
-        erase_locked(found, true, {}, done);  // a re-sent copy may still be in flight
+        erase_locked(found, true, {}, done);  // a copy sent again may still be in flight
         wake = take_wake_locked();
     }
     finish(done);
@@ -388,6 +406,17 @@ void Outbox::end_to_end_acknowledged(std::uint64_t id) {
         on_requeue_();
     }
 }
+
+namespace {
+
+// The delay before copy number sends + 1 of an end-to-end message: resend_after, doubled with each copy up
+// to 8 times.
+std::chrono::milliseconds resend_delay(std::chrono::milliseconds resend_after, std::uint32_t sends) {
+    const std::uint32_t doublings = std::min<std::uint32_t>(sends > 0 ? sends - 1 : 0, 3);
+    return resend_after * (1U << doublings);
+}
+
+}  // namespace
 
 Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milliseconds resend_after,
                                        std::chrono::milliseconds timeout) {
@@ -405,27 +434,42 @@ Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milli
             if (expires <= now) {
                 ++sweep.timed_out;
                 Counters::bump(counters_.end_to_end_timeouts);
-                erase_locked(
-                    current, false,
-                    with_code(ErrorNumbers::FB102, "no end-to-end acknowledgement of the message to ") +
-                        *entry.topic + " within " + std::to_string(timeout.count()) + " ms (" +
-                        std::to_string(entry.sends) + " send(s))",
-                    done);
+                const std::string missing = entry.shared->missing_text(5);
+                erase_locked(current, false,
+                             with_code(ErrorNumbers::FB102, "no end-to-end acknowledgement of the message to ") +
+                                 *entry.topic + (missing.empty() ? std::string() : " from " + missing) +
+                                 " within " + std::to_string(timeout.count()) + " ms (" +
+                                 std::to_string(entry.sends) + " send(s))",
+                             done);
                 continue;
             }
-            if (entry.state == State::awaiting_receiver) {
-                // Messages reach a receiver in the order they were sent. While acknowledgements keep coming,
-                // a message not acknowledged yet is either queued behind the others (leave it) or lost, which
-                // shows as a later one acknowledged before it (a gap: send it again). Without any
-                // acknowledgement for resend_after, every overdue message goes again.
-                const auto resend_at = entry.last_sent + resend_after;
-                const bool gap = current->first < highest_acknowledged_;
-                const bool stalled = now - last_acknowledgement_ >= resend_after;
-                if (resend_at <= now && (gap || stalled)) {
-                    entry.state = State::waiting;
-                    enqueue_locked(current->first, entry);
-                    ++sweep.resend;
+            if (entry.state != State::awaiting_receiver || entry.last_sent + resend_delay(resend_after, entry.sends) > now) {
+                continue;
+            }
+            // Messages reach each receiver in the order they were sent. While a receiver's acknowledgements
+            // keep coming, a message it has not acknowledged is either queued behind the others (leave it)
+            // or lost, which shows as a later one it acknowledged (a gap: send it again). Without any
+            // acknowledgement from it for resend_after, the message goes again too. Per receiver: a fast
+            // node never makes a message still queued at a slow one look lost.
+            std::vector<std::string> missing = entry.shared->missing();
+            if (missing.empty()) {
+                missing.emplace_back();  // meant for no one in particular: any receiver's progress counts
+            }
+            bool again = false;
+            for (const auto& receiver : missing) {
+                const auto found = progress_.find(receiver);
+                const Progress progress = found == progress_.end() ? Progress{} : found->second;
+                const bool gap = current->first < progress.highest;
+                const bool stalled = now - std::max(progress.last, connected_at_) >= resend_after;
+                if (gap || stalled) {
+                    again = true;
+                    break;
                 }
+            }
+            if (again) {
+                entry.state = State::waiting;
+                enqueue_locked(current->first, entry);
+                ++sweep.resend;
             }
         }
     }

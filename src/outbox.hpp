@@ -92,9 +92,11 @@ public:
     Outbox& operator=(const Outbox&) = delete;
 
     /// Adds a publication (waiting to be taken). @p link says whether a log or control publication may
-    /// wait at all (otherwise it is dropped and counted at once). A message gets a Delivery to complete.
+    /// wait at all (otherwise it is dropped and counted at once). A message gets a Delivery to complete;
+    /// with @p end_to_end on, it completes once each of @p receivers acknowledged it (none given: the
+    /// first acknowledgement).
     Added add(Kind kind, SharedText topic, std::string&& payload, int qos, Retain retain, EndToEnd end_to_end,
-              Link link);
+              Link link, std::vector<std::string> receivers = {});
 
     /// A control publication whose completion the caller will wait for (presence at stop()).
     Delivery add_control_waited(SharedText topic, std::string&& payload, int qos, Retain retain);
@@ -109,9 +111,15 @@ public:
         std::size_t bytes = 1U << 20U;    ///< payload bytes in flight (one publication always may go)
     };
 
+    /// Whether the connection can carry end-to-end ids (MQTT 5 user properties).
+    enum class Tags : bool { impossible = false, possible = true };
+
     /// Takes up to @p max publications waiting to be handed over, oldest first, and marks them in flight;
-    /// stops at the first one the window (see set_window()) has no room for, so that order is kept.
-    std::vector<Ready> take(std::size_t max);
+    /// stops at the first one the window (see set_window()) has no room for, so that order is kept. With
+    /// @p tags impossible (an MQTT 3.1.1 connection), an end-to-end message goes as a plain one and
+    /// completes on the broker's acknowledgement. @p now is when they leave (end-to-end copies are timed
+    /// from it).
+    std::vector<Ready> take(std::size_t max, Tags tags = Tags::possible, Clock::time_point now = Clock::now());
 
     /// Sets the window of the current connection. When completions make room while publications wait,
     /// on_requeue is called so that someone takes them: once half the room is free, so that a saturated
@@ -140,12 +148,16 @@ public:
     /// and control publications in flight are dropped. Call before the old client is destroyed.
     void connection_lost();
 
-    /// End-to-end acknowledgement of publication @p id: completes its Delivery. Thread-safe (Paho thread).
-    void end_to_end_acknowledged(std::uint64_t id);
+    /// End-to-end acknowledgement of publication @p id by @p receiver: completes its Delivery once every
+    /// receiver it was meant for acknowledged it. An acknowledgement of a receiver the message was not
+    /// meant for changes nothing. Thread-safe (called on a client thread).
+    void end_to_end_acknowledged(std::uint64_t id, const std::string& receiver);
 
-    /// End-to-end bookkeeping at @p now: a message the broker acknowledged @p resend_after ago without a
-    /// receiver's acknowledgement is sent again when a later message was acknowledged (it was lost) or
-    /// when no acknowledgement came at all for @p resend_after; messages older than @p timeout fail (FB102).
+    /// End-to-end bookkeeping at @p now, per receiver: a message the broker acknowledged without the
+    /// acknowledgement of receiver R is sent again, @p resend_after after its last copy (doubling with each
+    /// copy, up to 8 times), when R acknowledged a later message (it was lost on the way to R) or nothing
+    /// at all for @p resend_after (R, or the way to it, stalled). Messages older than @p timeout fail
+    /// (FB102, naming the receivers missing).
     struct Sweep {
         std::size_t resend = 0;
         std::size_t timed_out = 0;
@@ -233,9 +245,15 @@ private:
     bool blocked_ = false;             // take() stopped for lack of room in the window
     bool wake_ = false;                // room was made since: someone must take the waiting publications
     std::uint64_t next_id_ = 1;
-    // End-to-end: the latest acknowledgement, and the highest id acknowledged (see sweep_end_to_end()).
-    Clock::time_point last_acknowledgement_{};
-    std::uint64_t highest_acknowledged_ = 0;
+    // End-to-end, per receiver ("" for the messages meant for no receiver in particular): its latest
+    // acknowledgement and the highest id it acknowledged (see sweep_end_to_end()). Only receivers a message
+    // was meant for get an entry, so forged acknowledgements cannot grow it.
+    struct Progress {
+        Clock::time_point last{};
+        std::uint64_t highest = 0;
+    };
+    std::map<std::string, Progress> progress_;
+    Clock::time_point connected_at_{};
 };
 
 }  // namespace fedbiomed::detail

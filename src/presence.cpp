@@ -57,6 +57,9 @@ std::string encode_presence(const PresenceRecord& record) {
     if (!record.other.empty()) {
         object["other"] = record.other;
     }
+    if (record.ack != 0) {
+        object["ack"] = record.ack;
+    }
     return object.dump();
 }
 
@@ -83,6 +86,13 @@ std::optional<PresenceRecord> decode_presence(const std::string& payload, const 
         }
         record.seq = seq->get<std::uint64_t>();
     }
+    const auto ack = object.find("ack");
+    if (ack != object.end()) {
+        if (!ack->is_number_unsigned() || ack->get<std::uint64_t>() > 0xFFFFFFFFU) {
+            throw MessageError(ErrorNumbers::FB601, "presence announcement: 'ack' is not an unsigned integer");
+        }
+        record.ack = static_cast<std::uint32_t>(ack->get<std::uint64_t>());
+    }
     if (record.state != "online" && record.state != "offline" && record.state != "duplicate") {
         throw MessageError(ErrorNumbers::FB601, "presence announcement with unknown state '" +
                                                     printable(record.state.substr(0, 40)) + "'");
@@ -103,6 +113,7 @@ std::optional<PresenceEvent> PresenceTracker::apply(const PresenceRecord& record
     if (record.state == "online") {
         const bool was_online = node.online && same_instance;
         node.online = true;
+        node.ack = record.ack;
         node.instance = record.instance;
         node.seq = record.seq;
         if (was_online) {
@@ -135,6 +146,23 @@ std::vector<std::string> PresenceTracker::online() const {
         }
     }
     return ids;
+}
+
+std::vector<std::string> PresenceTracker::acknowledging() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::string> ids;
+    for (const auto& [id, node] : nodes_) {
+        if (node.online && node.ack != 0) {
+            ids.push_back(id);
+        }
+    }
+    return ids;
+}
+
+bool PresenceTracker::acknowledges(const std::string& id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = nodes_.find(id);
+    return found != nodes_.end() && found->second.online && found->second.ack != 0;
 }
 
 void PresenceTracker::clear() {

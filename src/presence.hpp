@@ -27,6 +27,10 @@ struct PresenceRecord {
     std::uint64_t seq = 0;  ///< connection number within the instance: orders its records (a will is late)
     std::string reason;     ///< why (offline: "stopped", "connection lost"; duplicate: the verdict)
     std::string other;      ///< duplicate: the other instance
+    /// online: the end-to-end acknowledgement this component gives (0: none; 1: it acknowledges each
+    /// message carrying an id as it queues it for its handler, on the sender's ack topic + "/<its id>").
+    /// Written as "ack" only when not 0.
+    std::uint32_t ack = 0;
 };
 
 /// A fresh random instance id (16 hex digits).
@@ -42,7 +46,8 @@ std::string encode_presence(const PresenceRecord& record);
 /// @throws DecodeError / MessageError (FB601) for anything that is not a well-formed record.
 std::optional<PresenceRecord> decode_presence(const std::string& payload, const DecodeLimits& limits);
 
-/// The presence of the nodes, as a researcher sees it. Thread-safe.
+/// The presence of the components of one type (the nodes, as a researcher sees them; the peers whose
+/// end-to-end capability a sender follows). Thread-safe.
 class PresenceTracker {
 public:
     /// Applies a node's record received on its topic. @return the event to report when the node's
@@ -52,6 +57,12 @@ public:
     /// Nodes whose latest state is online, sorted.
     std::vector<std::string> online() const;
 
+    /// Among online(), those whose record announced end-to-end acknowledgement, sorted.
+    std::vector<std::string> acknowledging() const;
+
+    /// Whether @p id is online and announced end-to-end acknowledgement.
+    bool acknowledges(const std::string& id) const;
+
     void clear();
 
 private:
@@ -59,6 +70,7 @@ private:
         std::string instance;
         std::uint64_t seq = 0;
         bool online = false;
+        std::uint32_t ack = 0;
     };
     mutable std::mutex mutex_;
     std::map<std::string, Node> nodes_;

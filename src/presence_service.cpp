@@ -24,7 +24,32 @@ PresenceRecord PresenceService::record(const std::string& state, const std::stri
     record.instance = config_.instance;
     record.reason = reason;
     record.seq = seq == 0 ? hooks_.connection_seq() : seq;
+    if (state == "online" && acknowledging_.load()) {
+        record.ack = 1;
+    }
     return record;
+}
+
+void PresenceService::peer_record(const std::string& topic, const std::string& payload) noexcept {
+    // A record is about 150 bytes; anything much larger is not one (the dispatcher reports it).
+    constexpr std::size_t kLargestRecord = 4096;
+    const ComponentType peer_type =
+        config_.type == ComponentType::node ? ComponentType::researcher : ComponentType::node;
+    if (payload.size() > kLargestRecord) {
+        return;
+    }
+    try {
+        const std::string id = id_of_presence_topic(topic, peer_type);
+        if (id.empty()) {
+            return;
+        }
+        const auto record = decode_presence(payload, config_.limits);
+        if (record && record->id == id && record->type == type_name(peer_type)) {
+            peers_.apply(*record);
+        }
+    } catch (...) {
+        // Malformed: the dispatcher decodes it again and reports it.
+    }
 }
 
 std::string PresenceService::payload(const std::string& state, const std::string& reason,

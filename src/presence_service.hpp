@@ -54,8 +54,29 @@ public:
     /// Researchers: the nodes whose latest record is "online", sorted. Thread-safe.
     std::vector<std::string> online() const { return nodes_.online(); }
 
-    /// Forgets the nodes (stop()).
-    void clear() { nodes_.clear(); }
+    /// Whether our "online" records announce end-to-end acknowledgement: set for each connection (only an
+    /// MQTT 5 connection carries the ids). Any thread.
+    void set_acknowledging(bool acknowledging) noexcept { acknowledging_.store(acknowledging); }
+
+    /// An announcement on a presence topic of the other component type (the peers we send to), on the
+    /// client's thread, before the dispatcher sees it: what a peer announces must be known by the time the
+    /// last SUBACK returns (the broker sends retained records right after their SUBACK), so that the
+    /// first messages after start() already go end to end. Small records only (a larger one is left to
+    /// the dispatcher, which reports it). Never throws.
+    void peer_record(const std::string& topic, const std::string& payload) noexcept;
+
+    /// The peers (nodes for a researcher, researchers for a node) online that announced end-to-end
+    /// acknowledgement, sorted. Thread-safe.
+    std::vector<std::string> acknowledging_peers() const { return peers_.acknowledging(); }
+
+    /// Whether peer @p id is online and announced end-to-end acknowledgement. Thread-safe.
+    bool peer_acknowledges(const std::string& id) const { return peers_.acknowledges(id); }
+
+    /// Forgets the nodes and the peers (stop()).
+    void clear() {
+        nodes_.clear();
+        peers_.clear();
+    }
 
     const std::string& own_topic() const noexcept { return config_.own_topic; }
 
@@ -67,7 +88,9 @@ private:
     TakeoverDetector& takeover_;
     const UserCallbacks& callbacks_;
     const Hooks hooks_;
-    PresenceTracker nodes_;
+    PresenceTracker nodes_;  // dispatcher thread: the presence events
+    PresenceTracker peers_;  // client thread: their end-to-end capability (peer_record())
+    std::atomic<bool> acknowledging_{false};
     std::atomic<std::uint64_t> reannounced_connection_{0};  // connection that already repaired its record
     std::uint64_t warned_foreign_connection_ = 0;           // dispatcher thread only
 };

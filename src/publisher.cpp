@@ -38,12 +38,22 @@ Publisher::Publisher(Config config, Counters& counters, Hooks hooks)
           }) {}
 
 Delivery Publisher::publish(Outbox::Kind kind, SharedText topic, std::string&& payload) {
-    const auto end_to_end =
-        config_.end_to_end && kind == Outbox::Kind::message ? Outbox::EndToEnd::on : Outbox::EndToEnd::off;
+    auto end_to_end = Outbox::EndToEnd::off;
+    std::vector<std::string> receivers;
+    if (kind == Outbox::Kind::message && config_.end_to_end != EndToEndAck::off && config_.qos > 0) {
+        // Decided when the message is sent, from the presence known then: a receiver that announces
+        // end-to-end acknowledgement later is not waited for (and acknowledges anyway).
+        if (hooks_.end_to_end_receivers) {
+            receivers = hooks_.end_to_end_receivers(*topic);
+        }
+        if (!receivers.empty() || config_.end_to_end == EndToEndAck::on) {
+            end_to_end = Outbox::EndToEnd::on;
+        }
+    }
     const auto link = link_up() ? Outbox::Link::up : Outbox::Link::down;
     const SharedText topic_text = topic;
     Outbox::Added added = outbox_.add(kind, std::move(topic), std::move(payload), config_.qos,
-                                      Outbox::Retain::no, end_to_end, link);
+                                      Outbox::Retain::no, end_to_end, link, std::move(receivers));
     note_overflow(added);
     if (added.rejected && config_.limits.overflow == OutboxOverflow::throw_error) {
         throw MessagingError(ErrorNumbers::FB103,
@@ -63,6 +73,15 @@ void Publisher::publish_control(SharedText topic, std::string&& payload, int qos
                                             retain, Outbox::EndToEnd::off, link);
     if (added.accepted && link_up()) {
         pump();
+    }
+}
+
+void Publisher::publish_control_later(SharedText topic, std::string&& payload) {
+    const auto link = link_up() ? Outbox::Link::up : Outbox::Link::down;
+    const Outbox::Added added = outbox_.add(Outbox::Kind::control, std::move(topic), std::move(payload), 0,
+                                            Outbox::Retain::no, Outbox::EndToEnd::off, link);
+    if (added.accepted) {
+        hooks_.request_work();
     }
 }
 
@@ -115,8 +134,9 @@ void Publisher::pump_locked() {
     if (!session_ || !link_up()) {
         return;
     }
+    const auto tags = session_->mqtt5() ? Outbox::Tags::possible : Outbox::Tags::impossible;
     for (;;) {
-        std::vector<Outbox::Ready> batch = outbox_.take(kPumpBatch);
+        std::vector<Outbox::Ready> batch = outbox_.take(kPumpBatch, tags);
         if (batch.empty()) {
             return;
         }
@@ -197,9 +217,9 @@ Publisher::Clock::time_point Publisher::sweep_end_to_end() {
     return Clock::now() + period;
 }
 
-void Publisher::acknowledged(const std::string& payload) {
+void Publisher::acknowledged(const std::string& payload, const std::string& receiver) {
     if (const auto sequence = sequence_of(payload, config_.instance)) {
-        outbox_.end_to_end_acknowledged(*sequence);
+        outbox_.end_to_end_acknowledged(*sequence, receiver);
     }
 }
 

@@ -28,7 +28,7 @@ public:
     struct Config {
         int qos = 1;
         Outbox::Limits limits;
-        bool end_to_end = false;  ///< option end_to_end_ack: messages carry an end-to-end id
+        EndToEndAck end_to_end = EndToEndAck::off;  ///< option end_to_end_ack (see publish())
         std::string instance;     ///< this Messaging object's instance id (end-to-end ids)
         std::string ack_topic;    ///< where receivers acknowledge our messages
         std::chrono::milliseconds end_to_end_timeout{60000};
@@ -42,6 +42,9 @@ public:
         std::function<void(Fault fault)> fault;  ///< queue a fault for the dispatcher thread
         /// The broker refused a control publication (client thread; see Outbox::ControlRefused).
         std::function<void(const std::string& topic, int reason_code)> control_refused;
+        /// The receivers of a message on @p topic that acknowledge end to end (announced, online), as
+        /// known now. Any thread.
+        std::function<std::vector<std::string>(const std::string& topic)> end_to_end_receivers;
     };
 
     /// A control publication to make as soon as a session is attached (presence "online").
@@ -53,12 +56,18 @@ public:
 
     Publisher(Config config, Counters& counters, Hooks hooks);
 
-    /// Adds a message or a log record and pumps when connected. @return its Delivery (messages).
+    /// Adds a message or a log record and pumps when connected. @return its Delivery (messages). A message
+    /// goes end to end (Config::end_to_end) towards the receivers Hooks::end_to_end_receivers names: with
+    /// EndToEndAck::automatic only when there is one, with EndToEndAck::on always.
     /// @throws MessagingError (FB103) when the outbox is full and the policy is throw_error.
     Delivery publish(Outbox::Kind kind, SharedText topic, std::string&& payload);
 
     /// Adds a control publication at @p qos (dropped at once when not connected) and pumps.
     void publish_control(SharedText topic, std::string&& payload, int qos, Outbox::Retain retain);
+
+    /// Adds a control publication at QoS 0 (dropped at once when not connected) and asks for a pump on the
+    /// supervisor's thread instead of pumping: for a client thread, which must not call into the client.
+    void publish_control_later(SharedText topic, std::string&& payload);
 
     /// Adds a control publication whose completion the caller waits for (presence at stop()) and pumps.
     Delivery publish_control_waited(SharedText topic, std::string&& payload, Outbox::Retain retain);
@@ -90,8 +99,8 @@ public:
     void publish_failed(std::uint64_t id, const PublishFailure& failure) {
         outbox_.publish_failed(id, failure);
     }
-    /// An end-to-end acknowledgement (its payload is the id) arrived (client thread).
-    void acknowledged(const std::string& payload);
+    /// An end-to-end acknowledgement (its payload is the id) of @p receiver arrived (client thread).
+    void acknowledged(const std::string& payload, const std::string& receiver);
 
     /// The overflows since the last call, as one fault text (dispatcher thread); nullopt when none.
     std::optional<Fault> take_overflow_report();

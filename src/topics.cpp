@@ -25,17 +25,25 @@ std::string presence_topic(ComponentType type, const std::string& id) {
     return topic;
 }
 
-std::string node_presence_filter() {
-    return std::string(kPresencePrefix) + "node/+";
+std::string presence_filter(ComponentType type) {
+    return std::string(kPresencePrefix) + (type == ComponentType::node ? "node/+" : "researcher/+");
 }
 
-std::string node_of_presence_topic(const std::string& topic) {
-    const std::string prefix = std::string(kPresencePrefix) + "node/";
+std::string node_presence_filter() {
+    return presence_filter(ComponentType::node);
+}
+
+std::string id_of_presence_topic(const std::string& topic, ComponentType type) {
+    const std::string prefix = std::string(kPresencePrefix) + (type == ComponentType::node ? "node/" : "researcher/");
     if (topic.size() <= prefix.size() || topic.compare(0, prefix.size(), prefix) != 0) {
         return {};
     }
     std::string id = topic.substr(prefix.size());
     return topic_level_problem(id).empty() ? id : std::string();
+}
+
+std::string node_of_presence_topic(const std::string& topic) {
+    return id_of_presence_topic(topic, ComponentType::node);
 }
 
 std::string ack_topic(ComponentType type, const std::string& id) {
@@ -45,16 +53,21 @@ std::string ack_topic(ComponentType type, const std::string& id) {
     return topic;
 }
 
+std::string ack_filter(ComponentType type, const std::string& id) {
+    return ack_topic(type, id) + "/+";
+}
+
 bool is_ack_topic(const std::string& topic) {
     if (topic.size() <= kAckPrefix.size() || topic.compare(0, kAckPrefix.size(), kAckPrefix) != 0) {
         return false;
     }
-    for (const char c : topic) {
-        if (c == '+' || c == '#' || c == '\0') {
-            return false;
+    const std::string_view rest = std::string_view(topic).substr(kAckPrefix.size());
+    for (const std::string_view type : {std::string_view("node/"), std::string_view("researcher/")}) {
+        if (rest.substr(0, type.size()) == type) {
+            return topic_level_problem(rest.substr(type.size())).empty();
         }
     }
-    return true;
+    return false;
 }
 
 std::string default_client_id(ComponentType type, const std::string& id) {

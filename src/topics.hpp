@@ -23,17 +23,28 @@ inline constexpr std::string_view kAckPrefix = "fedbiomed-messaging/ack/";
 /// "fedbiomed-messaging/presence/<node|researcher>/<id>": where a component announces itself.
 std::string presence_topic(ComponentType type, const std::string& id);
 
+/// "fedbiomed-messaging/presence/<node|researcher>/+": the announcements of every component of @p type.
+std::string presence_filter(ComponentType type);
+
 /// "fedbiomed-messaging/presence/node/+": what researchers follow.
 std::string node_presence_filter();
+
+/// The component id in a presence topic of @p type ("fedbiomed-messaging/presence/<type>/<id>"), or empty.
+std::string id_of_presence_topic(const std::string& topic, ComponentType type);
 
 /// The component id in a node presence topic ("fedbiomed-messaging/presence/node/<id>"), or empty.
 std::string node_of_presence_topic(const std::string& topic);
 
-/// "fedbiomed-messaging/ack/<node|researcher>/<id>": where a sender wants end-to-end acknowledgements.
+/// "fedbiomed-messaging/ack/<node|researcher>/<id>": where a sender wants end-to-end acknowledgements;
+/// each receiver acknowledges on this topic followed by "/<its own id>", so that a broker ACL can confine
+/// a receiver to acknowledgements in its own name (docs/deploy/fedbiomed.acl).
 std::string ack_topic(ComponentType type, const std::string& id);
 
-/// True when @p topic may receive an end-to-end acknowledgement: under kAckPrefix, no wildcard, no NUL
-/// (a received message names the topic: it must not make us publish anywhere else).
+/// ack_topic() followed by "/+": what a sender subscribes to.
+std::string ack_filter(ComponentType type, const std::string& id);
+
+/// True when @p topic is an ack_topic() (a received message names it, and the receiver publishes under
+/// it: it must not make us publish anywhere else): kAckPrefix, "node" or "researcher", one valid level.
 bool is_ack_topic(const std::string& topic);
 
 /// The stable client id of a component with a persistent session: "fbm-node-<id>", "fbm-researcher-<id>".

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace fedbiomed {
 
@@ -35,13 +36,25 @@ public:
     /// @warning Do not call from a Paho callback; calling it from a MessageHandler is fine.
     bool wait_for(std::chrono::milliseconds timeout) const noexcept;
 
-    /// @brief True once the broker accepted the message (with end_to_end_ack: once a receiver acknowledged
-    /// it). @throws nothing.
+    /// @brief True once the broker accepted the message; with end-to-end acknowledgement (see
+    /// MessagingOptions::end_to_end_ack) once every receiver it was meant for acknowledged it.
+    /// @throws nothing.
     bool delivered() const noexcept { return state() == State::delivered; }
 
     /// @brief Why it failed, with an FB code (e.g. "FB103: messaging call error: not connected"); empty
     /// otherwise. @throws std::bad_alloc only.
     std::string error() const;
+
+    /// @brief End-to-end acknowledgement: the receivers (component ids) that acknowledged the message so
+    /// far, in the order they did; empty without end-to-end acknowledgement. Filled while pending too.
+    /// @throws std::bad_alloc only.
+    std::vector<std::string> acknowledged_by() const;
+
+    /// @brief End-to-end acknowledgement: the receivers the message was meant for (the node of a message
+    /// to a node, the nodes online when a broadcast was sent) that have not acknowledged it (yet; once
+    /// failed: ever). Empty when every one did, or without end-to-end acknowledgement.
+    /// @throws std::bad_alloc only.
+    std::vector<std::string> not_acknowledged_by() const;
 
     /// @brief Internal shared state (opaque to users).
     struct Shared;

@@ -178,6 +178,13 @@ public:
     /// again from the broker's retained announcements). @throws std::bad_alloc only.
     std::vector<std::string> online_nodes() const;
 
+    /// @brief The components this one sends to (nodes for a researcher, researchers for a node) that are
+    /// online and announced end-to-end acknowledgement, sorted: those a message waits for with
+    /// EndToEndAck::automatic (see MessagingOptions::end_to_end_ack). Known from their presence records,
+    /// which the broker sends with the subscriptions: when start() returns, those already online are
+    /// known. Empty without options.presence or with EndToEndAck::off. @throws std::bad_alloc only.
+    std::vector<std::string> end_to_end_peers() const;
+
     /// @brief This component's id. @throws nothing.
     const std::string& id() const noexcept;
 

@@ -25,10 +25,35 @@ void validate_component_id(const std::string& id);
 void validate_broker_address(const std::string& entry);
 
 /// @brief MQTT protocol version spoken to the broker. Always requested explicitly: Paho's default would try
-/// 3.1.1 and then fall back to MQTT 3.1.
+/// 3.1.1 and then fall back to MQTT 3.1, which this library never speaks.
 enum class MqttVersion {
     v3_1_1,  ///< MQTT 3.1.1, as the reference
     v5,      ///< MQTT 5
+    /// MQTT 5, and MQTT 3.1.1 with a broker that refuses MQTT 5: when the broker closes the connection
+    /// after the MQTT 5 CONNECT without answering it (RabbitMQ 3.10) or answers "unsupported protocol
+    /// version", the same broker is tried again at once in MQTT 3.1.1, within the same attempt. Every
+    /// connection tries MQTT 5 first. End-to-end acknowledgement needs MQTT 5 (see EndToEndAck): what each
+    /// version guarantees is in docs/reliability.md.
+    automatic,
+};
+
+/// @brief End-to-end acknowledgement between components of this library (see
+/// MessagingOptions::end_to_end_ack).
+enum class EndToEndAck {
+    /// Towards receivers that announce it in their presence record (components of this library connected
+    /// in MQTT 5): a message to a node, or a broadcast while such nodes are online, is acknowledged by
+    /// each of them; towards anybody else (a reference component, a component in MQTT 3.1.1 or without
+    /// presence) messages go as without the option. Needs MessagingOptions::presence and QoS >= 1 (at
+    /// QoS 0 it is off).
+    automatic,
+    /// Every message carries an end-to-end id and waits for acknowledgements, even when no receiver
+    /// announced it: those that announced it must each acknowledge, and when none did the first
+    /// acknowledgement completes the Delivery. Needs MQTT 5 (v5 or automatic) and QoS >= 1. A
+    /// Delivery of a message no receiver acknowledges fails after end_to_end_timeout (FB102).
+    on,
+    /// No end-to-end ids on our messages, and no announcement (this component still acknowledges the
+    /// messages of a sender that forces it on).
+    off,
 };
 
 /// @brief TLS settings; TLS is used when @ref enabled is true (the broker URI becomes ssl://).
@@ -111,7 +136,8 @@ struct MessagingOptions {
     std::string username;                            ///< MQTT user name; empty: anonymous
     std::string password;                            ///< MQTT password (used only with a user name)
     TlsOptions tls;                                  ///< TLS settings
-    MqttVersion mqtt_version = MqttVersion::v3_1_1;  ///< protocol version
+    /// Protocol version: MQTT 5 first, 3.1.1 with a broker that refuses it (see MqttVersion::automatic).
+    MqttVersion mqtt_version = MqttVersion::automatic;
     /// MQTT client id. Empty (the default): "fbm-node-<id>" or "fbm-researcher-<id>" with a persistent
     /// session, or an id assigned by the broker (as the reference) without one. Two processes must never
     /// share a client id: the broker disconnects one for the other (detected, see takeover_threshold).
@@ -174,18 +200,24 @@ struct MessagingOptions {
     /// disconnected by the broker and are only warned about. 0 disables the detection.
     int takeover_threshold = 3;
     std::chrono::milliseconds takeover_window{60000};  ///< see takeover_threshold
-    /// End-to-end acknowledgement between components of this library (requires MQTT 5 and QoS >= 1 here;
-    /// the receiver needs MQTT 5 too but not this option). Each message carries an id in MQTT 5 user
-    /// properties, which the broker strips for MQTT 3.1.1 subscribers such as the reference's; the
-    /// receiver acknowledges it on the sender's topic `fedbiomed-messaging/ack/<node|researcher>/<id>` (named
-    /// in the message) once its handler has run and drops duplicates; the sender re-sends until
-    /// acknowledged. The Delivery completes on that acknowledgement (for a broadcast: the first one). Off
-    /// by default: a reference peer would never acknowledge.
-    bool end_to_end_ack = false;
-    /// end_to_end_ack: the Delivery fails (FB102) when no receiver acknowledged within this time after
-    /// send_message().
+    /// End-to-end acknowledgement between components of this library, on by default towards receivers
+    /// that announce it (EndToEndAck::automatic). Each message carries an id in MQTT 5 user properties,
+    /// which the broker strips for MQTT 3.1.1 subscribers such as the reference's: a reference component
+    /// receives the very same bytes and never sees an acknowledgement. Each receiver acknowledges the id
+    /// as soon as the message is queued for its handler (not when the handler returns: a handler may run
+    /// for an hour) on `fedbiomed-messaging/ack/<node|researcher>/<sender id>/<receiver id>`, and drops
+    /// copies it has already taken. The sender keeps every message until each receiver it was meant for
+    /// acknowledged it (a message to a node: that node; a broadcast: every node that announced it and was
+    /// online when it was sent), sends again what a receiver is missing, and completes the Delivery then
+    /// (Delivery::acknowledged_by()). What it guarantees: docs/reliability.md.
+    EndToEndAck end_to_end_ack = EndToEndAck::automatic;
+    /// End-to-end: the Delivery fails (FB102, naming the receivers that did not acknowledge) when not
+    /// every receiver acknowledged within this time after send_message().
     std::chrono::milliseconds end_to_end_timeout{60000};
-    /// end_to_end_ack: a message acknowledged by the broker but not by a receiver is sent again after this.
+    /// End-to-end: a message acknowledged by the broker but not by a receiver is sent again after this
+    /// when that receiver acknowledged a later message (it was lost) or nothing at all meanwhile; the
+    /// interval doubles at each copy of one message (up to 8 times this), so that a receiver that
+    /// vanished costs a few copies per message, not one per interval.
     std::chrono::milliseconds end_to_end_resend_interval{2000};
     /// send_error() sends at most this many error messages per second on average, in bursts of at most
     /// error_burst: what bad requests make a node send back stays bounded however many arrive. The others
@@ -207,8 +239,9 @@ struct MessagingOptions {
     /// a reconnection), then fails them.
     std::chrono::milliseconds stop_timeout{5000};
 
-    /// @brief The reference's wire behaviour: QoS 0, clean session, broker-assigned client id, no presence
-    /// announcements (so nothing beyond the reference's own traffic), no end-to-end acknowledgement.
+    /// @brief The reference's wire behaviour: MQTT 3.1.1, QoS 0, clean session, broker-assigned client id,
+    /// no presence announcements (so nothing beyond the reference's own traffic), no end-to-end
+    /// acknowledgement.
     /// Reconnection and the outbox stay on: they change nothing on the wire. @throws std::bad_alloc only.
     static MessagingOptions reference_compatible();
 };

@@ -46,6 +46,11 @@ std::string format_host(const std::string& host) {
     return host;
 }
 
+// Paho C 1.3's failure text when the socket returned an error (closed) while it waited for the CONNACK of
+// the CONNECT it had sent (MQTTAsyncUtils.c, MQTTAsync_cycle): the TCP connection was up, the broker hung
+// up on the CONNECT. A broker that does not speak the requested protocol version does that.
+constexpr const char* kClosedAfterConnect = "TCP connect completion failure";
+
 int mqtt_version_number(MqttVersion version) {
     return version == MqttVersion::v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
 }
@@ -256,7 +261,7 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
     : broker_(settings.broker.host),
       port_(settings.broker.port),
       tls_(settings.broker.tls),
-      mqtt5_(options.mqtt_version == MqttVersion::v5),
+      mqtt5_(settings.mqtt_version == MqttVersion::v5),
       connect_timeout_(options.connect_timeout),
       callbacks_(std::move(callbacks)) {
     if (tls_) {
@@ -266,7 +271,7 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
     }
     endpoint_ = format_host(settings.broker.host) + ":" + std::to_string(settings.broker.port);
     uri_ = make_uri(settings.broker);
-    const int version = mqtt_version_number(options.mqtt_version);
+    const int version = mqtt_version_number(settings.mqtt_version);
 
     mqtt::create_options create(version);
     // Paho C counts publications queued but not yet written against this limit even while connected and
@@ -622,6 +627,12 @@ void PahoSession::connect(Clock::time_point deadline) {
                                  "broker " + endpoint_ + " refused the connection: " + connack_text(code));
         }
         std::string paho_text = error.what();
+        if (paho_text.find(kClosedAfterConnect) != std::string::npos) {
+            // Paho's words for "CONNECT sent, then the socket closed before any CONNACK".
+            throw ClosedBeforeConnack("broker " + endpoint_ +
+                                      " closed the connection after the CONNECT without answering it (" +
+                                      paho_text + ")");
+        }
         throw_connect_failure(describe_transport_failure(paho_text, deadline));
     }
     if (!answered) {

@@ -53,6 +53,7 @@ public:
     /// Paho C 1.3 holds the excess back and then sends only about a window per second (it waits for its own
     /// timer, not for the acknowledgements), so callers keep at most this many in flight themselves.
     std::size_t receive_maximum() const noexcept override { return receive_maximum_; }
+    bool mqtt5() const noexcept override { return mqtt5_; }
     const std::string& endpoint() const noexcept override { return endpoint_; }
 
     /// The URI a session to @p broker uses.

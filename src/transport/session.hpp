@@ -86,6 +86,8 @@ struct SessionSettings {
         std::string payload;
     };
     std::optional<Will> will;  ///< published retained by the broker if the connection dies
+    /// The protocol of this connection: v3_1_1 or v5 (the connection supervisor resolves automatic).
+    MqttVersion mqtt_version = MqttVersion::v5;
 };
 
 /// The broker refused the connection with a CONNACK code (@ref code): bad credentials, not authorised,
@@ -101,6 +103,14 @@ public:
 
 private:
     int code_;
+};
+
+/// The broker accepted the TCP connection, received our CONNECT and closed the connection without a
+/// CONNACK: what a broker that does not speak the requested protocol version does (RabbitMQ 3.10 with
+/// MQTT 5). Retried like any other transport failure.
+class ClosedBeforeConnack : public MessagingError {
+public:
+    explicit ClosedBeforeConnack(const std::string& detail) : MessagingError(ErrorNumbers::FB101, detail) {}
 };
 
 class Session {
@@ -139,6 +149,9 @@ public:
     /// How many QoS 1/2 publications the broker accepts in flight (MQTT 5 CONNACK "receive maximum";
     /// 65535 otherwise). Valid after connect().
     virtual std::size_t receive_maximum() const noexcept = 0;
+
+    /// True for an MQTT 5 connection (it carries end-to-end ids in user properties).
+    virtual bool mqtt5() const noexcept = 0;
 
     /// "host:port" as shown in error messages.
     virtual const std::string& endpoint() const noexcept = 0;

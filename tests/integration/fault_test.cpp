@@ -33,6 +33,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kStream = 20000;  // messages per stream test
 constexpr int kRestarts = 3;    // broker restarts per stream test
+constexpr int kKills = 10;      // broker kills (SIGKILL) of the stream test on the default options
 // The one budget of all the waits of a stream test (sanitizer builds are slow). The ctest TIMEOUT of the
 // Fault tests (tests/integration/CMakeLists.txt) is above it, so a stuck stream fails here and says why.
 constexpr std::chrono::milliseconds kStreamBudget{240000};
@@ -140,24 +141,33 @@ struct StreamOutcome {
     fedbiomed::MessagingStats sender;
     fedbiomed::MessagingStats receiver;
     double seconds = 0;
+    int restarts = 0;
+    int part_size = 0;
 };
 
-// A node streams kStream messages to a researcher while the broker is restarted kRestarts times; a
-// final marker message (sequence kStream) tells when the receiver has everything it will ever get.
-StreamOutcome run_stream(Crash crash, bool end_to_end) {
+// A node streams kStream messages to a researcher while the broker is restarted @p restarts times; a
+// final marker message (sequence kStream) tells when the receiver has everything it will ever get. The
+// options are the library's defaults (stream_options() changes only delays and log forwarding) with
+// @p end_to_end.
+StreamOutcome run_stream(Crash crash, fedbiomed::EndToEndAck end_to_end, int restarts = kRestarts) {
     MosquittoBroker broker(persistent_broker());
     auto options = stream_options(broker);
-    if (end_to_end) {
-        options.mqtt_version = fedbiomed::MqttVersion::v5;
-        options.end_to_end_ack = true;
+    options.end_to_end_ack = end_to_end;
+    if (end_to_end != fedbiomed::EndToEndAck::off) {
         options.end_to_end_timeout = kStreamBudget;
     }
     SequenceCounter counter(kStream);
     const std::string suffix = unique_suffix();
-    Messaging receiver(counter.handler(), ComponentType::researcher, "researcher_stream_" + suffix, options);
+    const std::string receiver_id = "researcher_stream_" + suffix;
+    Messaging receiver(counter.handler(), ComponentType::researcher, receiver_id, options);
     Messaging sender(nullptr, ComponentType::node, "node_stream_" + suffix, options);
     receiver.start();
     sender.start();
+    if (end_to_end == fedbiomed::EndToEndAck::automatic) {
+        // The receiver started first: its announcement was retained before the sender subscribed, so the
+        // sender knows it when start() returns (end_to_end_peers()).
+        EXPECT_EQ(sender.end_to_end_peers(), std::vector<std::string>{receiver_id});
+    }
 
     const auto started = Clock::now();
     // Every wait below takes what is left of one budget: their sum cannot exceed it.
@@ -170,16 +180,16 @@ StreamOutcome run_stream(Crash crash, bool end_to_end) {
     deliveries.reserve(kStream);
     // The stream goes in kRestarts + 1 parts; the broker goes down in the middle of each of the first
     // kRestarts parts (half of the part received), and the next part starts once both are back.
-    constexpr int kPart = kStream / (kRestarts + 1);
-    for (int part = 0; part <= kRestarts; ++part) {
-        const int end = part == kRestarts ? kStream : (part + 1) * kPart;
-        for (int i = part * kPart; i < end; ++i) {
+    const int part_size = kStream / (restarts + 1);
+    for (int part = 0; part <= restarts; ++part) {
+        const int end = part == restarts ? kStream : (part + 1) * part_size;
+        for (int i = part * part_size; i < end; ++i) {
             deliveries.push_back(sender.send_message(ping("R", i)));
         }
-        if (part == kRestarts) {
+        if (part == restarts) {
             break;
         }
-        EXPECT_TRUE(counter.wait_total(static_cast<std::size_t>(part * kPart + kPart / 2), left()))
+        EXPECT_TRUE(counter.wait_total(static_cast<std::size_t>(part * part_size + part_size / 2), left()))
             << "part " << part;
         if (crash == Crash::sigterm) {
             broker.restart();
@@ -187,10 +197,10 @@ StreamOutcome run_stream(Crash crash, bool end_to_end) {
             broker.kill();
             broker.start();
         }
-        const auto restarts = static_cast<std::uint64_t>(part + 1);
+        const auto done = static_cast<std::uint64_t>(part + 1);
         EXPECT_TRUE(wait_until(
             [&] {
-                return sender.stats().reconnections == restarts && receiver.stats().reconnections == restarts;
+                return sender.stats().reconnections == done && receiver.stats().reconnections == done;
             },
             left()))
             << "part " << part;
@@ -212,11 +222,13 @@ StreamOutcome run_stream(Crash crash, bool end_to_end) {
     outcome.distinct = counter.distinct() - 1;  // without the marker
     outcome.total = counter.total() - counter.count(kStream);
     outcome.missing = static_cast<std::size_t>(kStream) - outcome.distinct;
-    for (int i = kRestarts * (kStream / (kRestarts + 1)); i < kStream; ++i) {
+    for (int i = restarts * part_size; i < kStream; ++i) {
         outcome.missing_after_last_crash += counter.count(static_cast<std::size_t>(i)) == 0 ? 1U : 0U;
     }
     outcome.sender = sender.stats();
     outcome.receiver = receiver.stats();
+    outcome.restarts = restarts;
+    outcome.part_size = part_size;
     sender.stop();
     receiver.stop();
     return outcome;
@@ -224,11 +236,13 @@ StreamOutcome run_stream(Crash crash, bool end_to_end) {
 
 void measure_stream(const std::string& prefix, const StreamOutcome& outcome) {
     measure(prefix + ".messages", kStream);
-    measure(prefix + ".restarts", kRestarts);
+    measure(prefix + ".restarts", static_cast<std::uint64_t>(outcome.restarts));
     measure(prefix + ".distinct_received", outcome.distinct);
     measure(prefix + ".duplicates_received", outcome.total - outcome.distinct);
     measure(prefix + ".missing", outcome.missing);
     measure(prefix + ".resent_by_sender", outcome.sender.resent);
+    measure(prefix + ".resent_per_restart",
+            std::to_string(static_cast<double>(outcome.sender.resent) / outcome.restarts));
     measure(prefix + ".duplicates_dropped_by_receiver", outcome.receiver.duplicates_dropped);
     measure(prefix + ".sender_reconnections", outcome.sender.reconnections);
     measure(prefix + ".duration", seconds_text(outcome.seconds));
@@ -237,7 +251,7 @@ void measure_stream(const std::string& prefix, const StreamOutcome& outcome) {
 // ---- 1. Clean broker restarts (SIGTERM, persistence on) in a 20 000-message QoS 1 stream ----
 
 TEST(Fault, BrokerRestartedCleanlyMidStreamLosesNothing) {
-    const StreamOutcome outcome = run_stream(Crash::sigterm, false);
+    const StreamOutcome outcome = run_stream(Crash::sigterm, fedbiomed::EndToEndAck::automatic);
     measure_stream("sigterm", outcome);
     EXPECT_EQ(outcome.undelivered, 0U);
     EXPECT_EQ(outcome.sender.publish_failures, 0U);
@@ -253,9 +267,11 @@ TEST(Fault, BrokerRestartedCleanlyMidStreamLosesNothing) {
 
 // ---- 2. Broker killed (SIGKILL) and restarted mid-stream ----
 
-TEST(Fault, BrokerKilledMidStreamResendsWhatWasNotAcknowledged) {
-    const StreamOutcome outcome = run_stream(Crash::sigkill, false);
-    measure_stream("sigkill", outcome);
+// Without end-to-end acknowledgement (as towards a reference component, or with EndToEndAck::off): what the
+// broker acknowledged and lost with its memory is lost. The "before" figures of docs/reliability.md.
+TEST(Fault, BrokerKilledMidStreamWithoutEndToEndResendsWhatTheBrokerDidNotAcknowledge) {
+    const StreamOutcome outcome = run_stream(Crash::sigkill, fedbiomed::EndToEndAck::off);
+    measure_stream("sigkill_without_end_to_end", outcome);
     // Whatever the broker had not acknowledged was sent again until it was: every Delivery completed.
     EXPECT_EQ(outcome.undelivered, 0U);
     EXPECT_EQ(outcome.sender.publish_failures, 0U);
@@ -264,19 +280,27 @@ TEST(Fault, BrokerKilledMidStreamResendsWhatWasNotAcknowledged) {
     // before it saves): it can only be messages it held when it was killed, never the last part, sent
     // once it was back for good.
     EXPECT_EQ(outcome.missing_after_last_crash, 0U);
-    EXPECT_LT(outcome.missing, static_cast<std::size_t>(kRestarts * (kStream / (kRestarts + 1))));
+    EXPECT_LT(outcome.missing, static_cast<std::size_t>(kRestarts * outcome.part_size));
     EXPECT_EQ(outcome.sender.reconnections, static_cast<std::uint64_t>(kRestarts));
 }
 
-TEST(Fault, BrokerKilledMidStreamWithEndToEndAcknowledgementDeliversExactlyOnce) {
-    const StreamOutcome outcome = run_stream(Crash::sigkill, true);
-    measure_stream("sigkill_end_to_end", outcome);
+// The default options between two components of this library: end-to-end acknowledgement negotiated
+// through presence. kKills SIGKILLs of the broker lose nothing and run no handler twice.
+TEST(Fault, BrokerKilledTenTimesMidStreamWithDefaultOptionsDeliversExactlyOnce) {
+    const StreamOutcome outcome = run_stream(Crash::sigkill, fedbiomed::EndToEndAck::automatic, kKills);
+    measure_stream("sigkill_default_options", outcome);
     EXPECT_EQ(outcome.undelivered, 0U);
     EXPECT_EQ(outcome.sender.end_to_end_timeouts, 0U);
     // Exactly once at the handler: every message, no duplicate (the receiver dropped them).
+    EXPECT_EQ(outcome.missing, 0U);
     EXPECT_EQ(outcome.distinct, static_cast<std::size_t>(kStream));
     EXPECT_EQ(outcome.total, static_cast<std::size_t>(kStream));
     EXPECT_EQ(outcome.receiver.handled, static_cast<std::uint64_t>(kStream) + 1);
+    EXPECT_EQ(outcome.sender.reconnections, static_cast<std::uint64_t>(kKills));
+    // Re-sends are bounded by what was in flight or held by the broker at each kill: the window of 16
+    // publications not acknowledged by the broker, plus what the broker held. Measured, and bounded far
+    // below the stream (the design faults of the global gap rule re-sent 15 548 of 20 000).
+    EXPECT_LT(outcome.sender.resent, static_cast<std::uint64_t>(kStream / 4));
 }
 
 // ---- 3. A node process killed and restarted ----

@@ -436,6 +436,7 @@ TEST(MessagingApi, MqttVersionIsExplicit) {
     Recorder recorder;
     auto v3 = options_for(broker);
     v3.client_id = "fbm-v311-" + unique_suffix();
+    v3.mqtt_version = fedbiomed::MqttVersion::v3_1_1;
     auto v5 = options_for(broker);
     v5.client_id = "fbm-v5-" + unique_suffix();
     v5.mqtt_version = fedbiomed::MqttVersion::v5;
@@ -481,7 +482,8 @@ TEST(MessagingApi, WithoutAPersistentSessionTheBrokerAssignsTheClientId) {
     EXPECT_TRUE(node.is_connected());
     const std::string log = broker.log();
     EXPECT_EQ(count_occurrences(log, " as auto-"), 1U) << log;
-    EXPECT_EQ(count_occurrences(log, "(p2, c1, k60)"), 1U) << log;
+    // p5: MQTT 5 by default (MqttVersion::automatic), which Mosquitto speaks.
+    EXPECT_EQ(count_occurrences(log, "(p5, c1, k60)"), 1U) << log;
 }
 
 }  // namespace

@@ -87,7 +87,7 @@ TEST(MessagingConnect, AnonymousClientOnAPasswordBrokerIsNotAuthorised) {
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_anon", options_for(broker));
     const std::string what = start_failure(researcher);
     EXPECT_NE(what.find("broker 127.0.0.1:" + std::to_string(broker.port()) +
-                        " refused the connection: not authorised (CONNACK 5)"),
+                        " refused the connection: not authorised (CONNACK reason code 135)"),
               std::string::npos)
         << what;
 }
@@ -100,9 +100,11 @@ TEST(MessagingConnect, WrongPasswordIsRefusedAndTheRightOneConnects) {
     options.password = "wrong";
     Messaging wrong(nullptr, ComponentType::node, "node_wrong", options);
     const std::string what = start_failure(wrong);
-    // Mosquitto 2.0 answers a bad password with "not authorised" (5) rather than 4.
+    // Mosquitto 2.0 answers a bad password with "not authorised" (MQTT 5: 135) rather than "bad user name
+    // or password"; a refusal in MQTT 5 terms is final, not a reason to try MQTT 3.1.1.
     EXPECT_NE(what.find("refused the connection"), std::string::npos) << what;
-    EXPECT_NE(what.find("(CONNACK 5)"), std::string::npos) << what;
+    EXPECT_NE(what.find("(CONNACK reason code 135)"), std::string::npos) << what;
+    EXPECT_EQ(what.find("MQTT 3.1.1"), std::string::npos) << what;
 
     options.password = "secret";
     Messaging right(nullptr, ComponentType::node, "node_right", options);
@@ -118,6 +120,22 @@ TEST(MessagingConnect, Mqtt5RefusalNamesTheReasonCode) {
     Messaging node(nullptr, ComponentType::node, "node_v5_anon", options);
     const std::string what = start_failure(node);
     EXPECT_NE(what.find("not authorised (CONNACK reason code 135)"), std::string::npos) << what;
+}
+
+TEST(MessagingConnect, ABrokerThatClosesAnMqtt5ConnectionIsSpokenToInMqtt311) {
+    // RabbitMQ 3.10 closes a connection whose CONNECT asks for MQTT 5; the default version
+    // (MqttVersion::automatic) then tries MQTT 3.1.1 at once, on the same attempt.
+    FakeBroker broker(FakeBroker::Mode::mqtt311_only, 1);
+    auto options = options_for(broker.port());
+    options.presence = false;
+    Messaging node(nullptr, ComponentType::node, "node_fallback", options);
+    node.start();
+    EXPECT_TRUE(node.is_connected());
+    EXPECT_EQ(broker.refused_mqtt5(), 1);
+    EXPECT_EQ(node.stats().connection_attempts, 1U);
+    // No end-to-end acknowledgement without MQTT 5: nobody to wait for.
+    EXPECT_TRUE(node.end_to_end_peers().empty());
+    node.stop();
 }
 
 TEST(MessagingConnect, EveryConnackRefusalCodeIsNamed) {

@@ -192,7 +192,7 @@ TEST(Reconnect, ARefusedReconnectionIsAStickyFailureNotALoop) {
     EXPECT_FALSE(node.is_connected());
     const auto events = states.events();
     EXPECT_NE(events.back().reason.find("FB101"), std::string::npos) << events.back().reason;
-    EXPECT_NE(events.back().reason.find("not authorised (CONNACK 5)"), std::string::npos)
+    EXPECT_NE(events.back().reason.find("not authorised (CONNACK reason code 135)"), std::string::npos)
         << events.back().reason;
     ASSERT_TRUE(recorder.wait_faults(2));
     EXPECT_EQ(recorder.faults()[1].code, ErrorNumbers::FB101);
@@ -388,8 +388,9 @@ TEST(Reconnect, TheDefaultSessionIsPersistentWithAStableClientId) {
     Messaging node(nullptr, ComponentType::node, node_id, options_for(broker));
     EXPECT_EQ(node.client_id(), "fbm-node-" + node_id);
     node.start();
-    // c0: clean session off, so the broker keeps the subscriptions and queues QoS 1 messages meanwhile.
-    EXPECT_NE(broker.log().find(" as fbm-node-" + node_id + " (p2, c0, k60)"), std::string::npos)
+    // c0: clean session off, so the broker keeps the subscriptions and queues QoS 1 messages meanwhile
+    // (p5: MQTT 5 by default).
+    EXPECT_NE(broker.log().find(" as fbm-node-" + node_id + " (p5, c0, k60)"), std::string::npos)
         << broker.log();
     node.stop();
 
@@ -436,7 +437,8 @@ TEST(Reconnect, ReferenceCompatibleOptionsUseQos0ACleanSessionAndABrokerAssigned
     EXPECT_EQ(options.qos, 0);
     EXPECT_FALSE(options.persistent_session);
     EXPECT_FALSE(options.presence);
-    EXPECT_FALSE(options.end_to_end_ack);
+    EXPECT_EQ(options.end_to_end_ack, fedbiomed::EndToEndAck::off);
+    EXPECT_EQ(options.mqtt_version, fedbiomed::MqttVersion::v3_1_1);
     RawClient observer(broker, {"#"});
     const std::string node_id = "node_" + unique_suffix();
     Recorder recorder;

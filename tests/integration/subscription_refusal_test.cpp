@@ -31,6 +31,7 @@ std::string start_error(Messaging& messaging) {
 TEST(SubscriptionRefusal, ASubackFailureCodeFailsStartNamingTheTopic) {
     FakeBroker broker(FakeBroker::Mode::suback, 0x80);
     auto options = options_for(broker.port());
+    options.mqtt_version = fedbiomed::MqttVersion::v3_1_1;  // the fake broker speaks MQTT 3.1.1 only
     options.presence = false;
     Messaging node(nullptr, ComponentType::node, "node_suback", options);
     const std::string what = start_error(node);
@@ -41,6 +42,7 @@ TEST(SubscriptionRefusal, ASubackFailureCodeFailsStartNamingTheTopic) {
 TEST(SubscriptionRefusal, ARefusedSubscriptionIsNotRetriedEvenWhenToldToKeepTrying) {
     FakeBroker broker(FakeBroker::Mode::suback, 0x80);
     auto options = options_for(broker.port());
+    options.mqtt_version = fedbiomed::MqttVersion::v3_1_1;  // the fake broker speaks MQTT 3.1.1 only
     options.presence = false;
     options.first_connect = fedbiomed::FirstConnect::keep_trying;
     options.first_connect_deadline = std::chrono::milliseconds(3000);
@@ -55,6 +57,7 @@ TEST(SubscriptionRefusal, ARefusedSubscriptionIsNotRetriedEvenWhenToldToKeepTryi
 TEST(SubscriptionRefusal, AConnectionClosedRightAfterSubscribeIsReportedAsSuchAndRetriedWithBackoff) {
     FakeBroker broker(FakeBroker::Mode::close_on_subscribe);
     auto options = options_for(broker.port());
+    options.mqtt_version = fedbiomed::MqttVersion::v3_1_1;  // the fake broker speaks MQTT 3.1.1 only
     options.presence = false;
     Messaging node(nullptr, ComponentType::node, "node_closed", options);
     const std::string what = start_error(node);

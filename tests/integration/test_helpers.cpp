@@ -294,8 +294,15 @@ void FakeBroker::run() {
             // Read the CONNECT (best effort), then answer with the configured return code.
             char buffer[512];
             pollfd reader{fd, POLLIN, 0};
+            ssize_t got = 0;
             if (::poll(&reader, 1, 2000) > 0) {
-                (void)::recv(fd, buffer, sizeof buffer, 0);
+                got = ::recv(fd, buffer, sizeof buffer, 0);
+            }
+            // CONNECT: fixed header, remaining length (one byte here), "\0\4MQTT", protocol level.
+            if (mode_ == Mode::mqtt311_only && got > 8 && buffer[8] == 5) {
+                refused_mqtt5_.fetch_add(1);
+                ::shutdown(fd, SHUT_RDWR);
+                continue;
             }
             if (mode_ == Mode::delayed_connack) {
                 // Stands for a broker too slow to answer within the client's deadline.
@@ -308,7 +315,8 @@ void FakeBroker::run() {
             if (::poll(&closed_probe, 1, 0) > 0 && ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) == 0) {
                 gone_before_answer_.fetch_add(1);  // orderly close by the client: it gave up
             }
-            const bool subscriptions = mode_ == Mode::suback || mode_ == Mode::close_on_subscribe;
+            const bool subscriptions =
+                mode_ == Mode::suback || mode_ == Mode::close_on_subscribe || mode_ == Mode::mqtt311_only;
             const unsigned char connack[4] = {0x20, 0x02, 0x00, subscriptions ? std::uint8_t{0} : code_};
             (void)::send(fd, connack, sizeof connack, MSG_NOSIGNAL);
             answered_.fetch_add(1);

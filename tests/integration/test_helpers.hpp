@@ -106,7 +106,9 @@ public:
     /// @p delay. suback: accepts the connection (CONNACK 0) and answers every SUBSCRIBE with a SUBACK
     /// carrying @p connack_code as its MQTT 3.1.1 return code (0x80: failure); close_on_subscribe:
     /// accepts the connection and closes it when a SUBSCRIBE arrives (RabbitMQ's way of refusing one).
-    enum class Mode { silent, connack, delayed_connack, suback, close_on_subscribe };
+    /// mqtt311_only: closes a connection whose CONNECT asks for MQTT 5 (RabbitMQ 3.10's way), accepts an
+    /// MQTT 3.1.1 one and grants its subscriptions with return code @p connack_code.
+    enum class Mode { silent, connack, delayed_connack, suback, close_on_subscribe, mqtt311_only };
     explicit FakeBroker(Mode mode, std::uint8_t connack_code = 0,
                         std::chrono::milliseconds delay = std::chrono::milliseconds(0));
     ~FakeBroker();
@@ -121,6 +123,8 @@ public:
     int subscribes() const { return subscribes_.load(); }
     /// Clients that had already closed their connection when their CONNACK was due.
     int gone_before_answer() const { return gone_before_answer_.load(); }
+    /// mqtt311_only: connections closed because their CONNECT asked for MQTT 5.
+    int refused_mqtt5() const { return refused_mqtt5_.load(); }
 
 private:
     void run();
@@ -135,6 +139,7 @@ private:
     std::atomic<int> accepted_{0};
     std::atomic<int> answered_{0};
     std::atomic<int> gone_before_answer_{0};
+    std::atomic<int> refused_mqtt5_{0};
     std::atomic<int> subscribes_{0};
     std::thread thread_;
 };
