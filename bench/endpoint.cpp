@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
@@ -53,6 +54,13 @@ public:
         options.port = config_.port;
         if (config_.qos >= 0) {
             options.qos = config_.qos;
+        }
+        // An A/B switch for the cost of end-to-end acknowledgement (docs/performance.md), inherited by every
+        // role process: FBM_BENCH_END_TO_END=off measures the library without it.
+        if (const char* end_to_end = std::getenv("FBM_BENCH_END_TO_END")) {
+            if (std::string(end_to_end) == "off") {
+                options.end_to_end_ack = fedbiomed::EndToEndAck::off;
+            }
         }
         const auto type = config_.side == Side::researcher ? fedbiomed::ComponentType::researcher
                                                            : fedbiomed::ComponentType::node;
