@@ -7,8 +7,9 @@
 //       handler takes --handler-ms per message (simulated work); prints "ready", then once N messages were
 //       handled or dropped (or nothing happened for 60 s) one line of figures, its peak RSS (VmHWM) included
 //   fbm-inbound-flood send --port P --to NODE --count N --size BYTES
-//       a researcher (default options) sending N messages of about BYTES to NODE as fast as its outbox
-//       allows (at most 256 unacknowledged)
+//       a researcher (default options) sending N messages of about BYTES to NODE as fast as the broker
+//       acknowledges them (at most 64 MiB and 256 messages unacknowledged, well within its outbox)
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -129,6 +130,8 @@ int send(const std::map<std::string, std::string>& args) {
                                     options_for(port));
     researcher.start();
     const std::string padding(size, 'x');
+    // Within the outbox's default bounds (256 MiB): what overflows it would fail instead of being sent.
+    const std::size_t window = std::clamp<std::size_t>(std::size_t{64} * 1024U * 1024U / (size + 1), 1, 256);
     std::deque<fedbiomed::Delivery> pending;
     long failed = 0;
     auto settle = [&] {
@@ -144,7 +147,7 @@ int send(const std::map<std::string, std::string>& args) {
                                {"sequence", i},
                                {"padding", padding}};
         pending.push_back(researcher.send_message(msg, to));
-        if (pending.size() >= 256) {
+        if (pending.size() >= window) {
             settle();
         }
     }
