@@ -158,8 +158,9 @@ struct MessagingOptions {
     /// room: the client stops reading, TCP fills up, and the broker keeps the messages that follow in the
     /// session (within its own limits, e.g. Mosquitto's max_queued_messages). While held, the client
     /// library reads nothing for any Messaging object of the process: PUBACKs, end-to-end acknowledgements
-    /// and messages for the others wait, and its send thread pauses (a publication made meanwhile is queued
-    /// and leaves when the hold ends; publishing from a handler is fine: the hold yields to it). One hold
+    /// and messages for the others wait, and its send thread pauses. A QoS 1/2 publication (from a handler
+    /// or any thread) ends the hold at once, as do connecting, disconnecting and stop(); a QoS 0 one leaves
+    /// when the hold ends. One hold
     /// lasts at most a quarter of @ref keepalive (15 s at most; 15 s without keepalive), so the broker
     /// never sees the connection idle. A message is dropped, counted (MessagingStats::inbound_bound_drops,
     /// inbound_dropped) and reported as a fault (FB100, at most one per second, with the count) only when
