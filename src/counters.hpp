@@ -16,6 +16,11 @@ struct Counters {
     std::atomic<std::uint64_t> version_warnings{0};
     std::atomic<std::uint64_t> handler_errors{0};
     std::atomic<std::uint64_t> inbound_dropped{0};
+    // The inbound byte bound (Dispatcher::admit()).
+    std::atomic<std::uint64_t> inbound_bytes{0};
+    std::atomic<std::uint64_t> inbound_bytes_peak{0};
+    std::atomic<std::uint64_t> inbound_held_back{0};
+    std::atomic<std::uint64_t> inbound_bound_drops{0};
     std::atomic<std::uint64_t> published{0};
     std::atomic<std::uint64_t> publish_failures{0};
     std::atomic<std::uint64_t> logs_forwarded{0};
@@ -46,6 +51,10 @@ struct Counters {
         stats.version_warnings = version_warnings.load(std::memory_order_relaxed);
         stats.handler_errors = handler_errors.load(std::memory_order_relaxed);
         stats.inbound_dropped = inbound_dropped.load(std::memory_order_relaxed);
+        stats.inbound_bytes = inbound_bytes.load(std::memory_order_relaxed);
+        stats.inbound_bytes_peak = inbound_bytes_peak.load(std::memory_order_relaxed);
+        stats.inbound_held_back = inbound_held_back.load(std::memory_order_relaxed);
+        stats.inbound_bound_drops = inbound_bound_drops.load(std::memory_order_relaxed);
         stats.published = published.load(std::memory_order_relaxed);
         stats.publish_failures = publish_failures.load(std::memory_order_relaxed);
         stats.logs_forwarded = logs_forwarded.load(std::memory_order_relaxed);

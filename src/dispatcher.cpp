@@ -4,12 +4,125 @@
 #include <optional>
 #include <utility>
 
+#include "client_thread_hold.hpp"
+
 namespace fedbiomed::detail {
 
 Dispatcher::Dispatcher(std::size_t capacity, Process process, ReportDrops report_drops)
     : capacity_(capacity == 0 ? 1 : capacity),
       process_(std::move(process)),
       report_drops_(std::move(report_drops)) {}
+
+namespace {
+
+// Byte-bound drops are reported at most this often (the drops in between are added up): a flood must not
+// turn into a fault per message.
+constexpr std::chrono::seconds kBoundReportInterval{1};
+
+// The payload bytes an item holds: what the byte bound counts (faults and events are small and few).
+std::size_t payload_bytes(const InboundItem& item) noexcept {
+    if (const auto* message = std::get_if<InboundMessage>(&item)) {
+        return message->payload.size();
+    }
+    if (const auto* presence = std::get_if<InboundPresence>(&item)) {
+        return presence->payload.size();
+    }
+    return 0;
+}
+
+}  // namespace
+
+void Dispatcher::set_byte_bound(ByteBound bound) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    bound_ = std::move(bound);
+    if (bound_.max_bytes == 0) {
+        bound_.max_bytes = 1;
+    }
+}
+
+void Dispatcher::add_bytes_locked(std::size_t bytes) noexcept {
+    held_bytes_ += bytes;
+    if (bound_.counters != nullptr) {
+        bound_.counters->inbound_bytes.store(held_bytes_, std::memory_order_relaxed);
+        auto& peak = bound_.counters->inbound_bytes_peak;
+        std::uint64_t seen = peak.load(std::memory_order_relaxed);
+        while (seen < held_bytes_ &&
+               !peak.compare_exchange_weak(seen, held_bytes_, std::memory_order_relaxed)) {
+        }
+    }
+}
+
+void Dispatcher::remove_bytes_locked(std::size_t bytes) noexcept {
+    held_bytes_ -= std::min(bytes, held_bytes_);
+    if (bound_.counters != nullptr) {
+        bound_.counters->inbound_bytes.store(held_bytes_, std::memory_order_relaxed);
+    }
+}
+
+// Nothing held (a payload larger than the limit must still get through one at a time), or room for it.
+bool Dispatcher::fits_locked(std::size_t bytes, std::size_t limit) const noexcept {
+    return held_bytes_ == 0 || (bytes <= limit && held_bytes_ <= limit - bytes);
+}
+
+std::size_t Dispatcher::held_bytes() const noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return held_bytes_;
+}
+
+bool Dispatcher::admit(std::size_t bytes, bool may_hold) noexcept {
+    try {
+        const std::size_t push_back_from = bound_.max_bytes / 2;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (stopping_ || fits_locked(bytes, push_back_from)) {
+                return true;  // (while stopping push() discards it anyway)
+            }
+            if (!may_hold || holds_ended_) {
+                if (fits_locked(bytes, bound_.max_bytes)) {
+                    return true;
+                }
+                ++bound_dropped_unreported_;
+                if (bound_.counters != nullptr) {
+                    Counters::bump(bound_.counters->inbound_dropped);
+                    Counters::bump(bound_.counters->inbound_bound_drops);
+                }
+                wake_.notify_one();
+                return false;
+            }
+        }
+        if (bound_.counters != nullptr) {
+            Counters::bump(bound_.counters->inbound_held_back);
+        }
+        // Hold Paho's receive thread (see client_thread_hold.hpp): the broker keeps what follows.
+        const auto outcome = ClientThreadHold::hold(Clock::now() + bound_.patience, [&] {
+            std::lock_guard<std::mutex> lock(mutex_);
+            return stopping_ || holds_ended_ || fits_locked(bytes, push_back_from);
+        });
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_ || outcome == ClientThreadHold::Outcome::handshake ||
+            fits_locked(bytes, bound_.max_bytes)) {
+            return true;
+        }
+        ++bound_dropped_unreported_;
+        if (bound_.counters != nullptr) {
+            Counters::bump(bound_.counters->inbound_dropped);
+            Counters::bump(bound_.counters->inbound_bound_drops);
+        }
+        wake_.notify_one();
+        return false;
+    } catch (...) {
+        return true;  // a lock that cannot be taken: behave as without a bound
+    }
+}
+
+void Dispatcher::end_holds() noexcept {
+    try {
+        std::lock_guard<std::mutex> lock(mutex_);
+        holds_ended_ = true;
+    } catch (...) {
+    }
+    ClientThreadHold::wake();
+}
 
 Dispatcher::~Dispatcher() {
     stop();
@@ -37,8 +150,12 @@ void Dispatcher::start() {
     }
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = false;
+    holds_ended_ = false;
     queue_.clear();
     dropped_unreported_ = 0;
+    bound_dropped_unreported_ = 0;
+    held_bytes_ = 0;
+    remove_bytes_locked(0);
     thread_ = std::thread([this] { run(); });
 }
 
@@ -74,6 +191,7 @@ bool Dispatcher::push(InboundItem&& item) {
             ++dropped_unreported_;
             dropped = true;
             if (victim != queue_.end()) {
+                remove_bytes_locked(payload_bytes(*victim));
                 queue_.erase(victim);
             } else if (!is_event(item)) {
                 // Only events wait, and they are never dropped: the newcomer is.
@@ -86,7 +204,9 @@ bool Dispatcher::push(InboundItem&& item) {
             }
         }
         was_empty = queue_.empty();
+        const std::size_t bytes = payload_bytes(item);
         queue_.push_back(std::move(item));
+        add_bytes_locked(bytes);
     }
     // The thread only sleeps when the queue is empty, so only that transition needs a wake-up.
     if (was_empty || dropped) {
@@ -101,12 +221,16 @@ Dispatcher::Stopping Dispatcher::request_stop() noexcept {
         std::lock_guard<std::mutex> lock(mutex_);
         stopping_ = true;
         result.discarded = queue_.size();
+        for (const InboundItem& item : queue_) {
+            remove_bytes_locked(payload_bytes(item));
+        }
         queue_.clear();
         if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
             result.thread = std::move(thread_);
         }
     }
     wake_.notify_all();
+    ClientThreadHold::wake();  // a client thread held for room: it is not coming
     return result;
 }
 
@@ -132,28 +256,58 @@ void Dispatcher::run() {
     for (;;) {
         std::optional<InboundItem> item;
         std::uint64_t dropped = 0;
+        std::uint64_t bound_dropped = 0;
         {
             std::unique_lock<std::mutex> lock(mutex_);
-            wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || dropped_unreported_ != 0; });
-            if (stopping_) {
-                return;
+            for (;;) {
+                if (stopping_) {
+                    return;
+                }
+                if (!queue_.empty() || dropped_unreported_ != 0) {
+                    break;
+                }
+                if (bound_dropped_unreported_ == 0) {
+                    wake_.wait(lock);
+                } else if (Clock::now() >= next_bound_report_) {
+                    break;
+                } else {
+                    wake_.wait_until(lock, next_bound_report_);
+                }
             }
             dropped = dropped_unreported_;
             dropped_unreported_ = 0;
+            const auto now = Clock::now();
+            if (bound_dropped_unreported_ != 0 && now >= next_bound_report_) {
+                bound_dropped = bound_dropped_unreported_;
+                bound_dropped_unreported_ = 0;
+                next_bound_report_ = now + kBoundReportInterval;
+            }
             if (!queue_.empty()) {
                 item.emplace(std::move(queue_.front()));
                 queue_.pop_front();
             }
         }
+        // Counted until processed (a handler may move the payload out): taken now.
+        const std::size_t bytes = item ? payload_bytes(*item) : 0;
         try {
             if (dropped != 0) {
                 report_drops_(dropped);
+            }
+            if (bound_dropped != 0 && bound_.report) {
+                bound_.report(bound_dropped);
             }
             if (item) {
                 process_(*item);
             }
         } catch (...) {
             // process_ catches everything itself; this is the last line of defence of the thread.
+        }
+        if (bytes != 0) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                remove_bytes_locked(bytes);
+            }
+            ClientThreadHold::wake();  // a client thread may be held for this room
         }
     }
 }

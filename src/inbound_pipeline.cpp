@@ -37,7 +37,12 @@ InboundPipeline::InboundPipeline(Config config, Counters& counters, const UserCa
       recent_ids_(kRecentIds),
       dispatcher_(
           config_.queue_capacity, [this](InboundItem& item) { process(item); },
-          [this](std::uint64_t dropped) { report_drops(dropped); }) {}
+          [this](std::uint64_t dropped) { report_drops(dropped); }) {
+    // Inbound memory bound (see Dispatcher::admit()).
+    dispatcher_.set_byte_bound(
+        Dispatcher::ByteBound{config_.max_bytes, config_.hold_patience,
+                              [this](std::uint64_t dropped) { report_bound_drops(dropped); }, &counters_});
+}
 
 void InboundPipeline::received(const ReceivedMessage& message) noexcept {
     try {
@@ -70,6 +75,10 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
                                                    std::to_string(config_.max_payload_bytes) +
                                                    "): rejected without decoding"),
                 topic});
+            return;
+        }
+        // Inbound memory bound: may hold this thread (push-back on the broker) or drop (counted, reported).
+        if (!dispatcher_.admit(payload.size(), message.qos > 0)) {
             return;
         }
         // A copy: the client's message object stays on the client's thread (its reference count changes
@@ -168,6 +177,17 @@ void InboundPipeline::report_drops(std::uint64_t dropped) {
         with_code(ErrorNumbers::FB100, "inbound queue full (capacity " +
                                            std::to_string(config_.queue_capacity) +
                                            "): " + std::to_string(dropped) + " oldest message(s) dropped"),
+        {}});
+}
+
+// Inbound memory bound: one fault per second at most, with the count (Dispatcher::admit()).
+void InboundPipeline::report_bound_drops(std::uint64_t dropped) {
+    callbacks_.fault(Fault{
+        ErrorNumbers::FB100,
+        with_code(ErrorNumbers::FB100, "inbound_max_bytes (" + std::to_string(config_.max_bytes) +
+                                           " bytes) exceeded: " + std::to_string(dropped) +
+                                           " inbound message(s) dropped, the handler being slower than what "
+                                           "arrives (counted in MessagingStats::inbound_bound_drops)"),
         {}});
 }
 

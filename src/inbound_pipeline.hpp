@@ -6,6 +6,7 @@
 // order they were queued.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -33,6 +34,9 @@ public:
         std::string peer_presence_prefix;
         std::size_t max_payload_bytes = 0;
         std::size_t queue_capacity = 1;
+        // Inbound memory (MessagingOptions::inbound_max_bytes; Dispatcher::admit()).
+        std::size_t max_bytes = static_cast<std::size_t>(-1);
+        std::chrono::milliseconds hold_patience{15000};  ///< the longest one hold of the client thread
         DecodeLimits limits;
     };
 
@@ -54,7 +58,8 @@ public:
     InboundPipeline(Config config, Counters& counters, const UserCallbacks& callbacks, Hooks hooks);
 
     /// A message the broker delivered (client thread). Never throws: what cannot be queued (memory
-    /// exhausted) is counted as an inbound drop.
+    /// exhausted) is counted as an inbound drop. Above half of Config::max_bytes a QoS 1/2 message holds the
+    /// calling thread until there is room (Dispatcher::admit()).
     void received(const ReceivedMessage& message) noexcept;
 
     /// Queues @p item for the dispatcher thread (any thread); a drop it causes is counted. Never throws.
@@ -69,6 +74,7 @@ private:
     void handle_message(InboundMessage& message);
     void handle_payload(const std::string& topic, const std::string& payload);
     void report_drops(std::uint64_t dropped);
+    void report_bound_drops(std::uint64_t dropped);
 
     const Config config_;
     Counters& counters_;

@@ -168,6 +168,7 @@ public:
 
     void stop() noexcept {
         supervisor_.interrupt_start();
+        inbound_.dispatcher().end_holds();  // what stop() waits for below needs the client's thread
         detail::Dispatcher::Stopping stopping;
         bool was_started = false;
         std::size_t abandoned = 0;
@@ -466,6 +467,8 @@ private:
         }
         config.max_payload_bytes = options_.max_payload_bytes;
         config.queue_capacity = options_.inbound_queue_capacity;
+        config.max_bytes = options_.inbound_max_bytes;
+        config.hold_patience = detail::hold_patience(options_.keepalive);
         config.limits = DecodeLimits{options_.max_json_depth, options_.max_payload_bytes};
         return config;
     }

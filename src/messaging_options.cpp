@@ -1,5 +1,6 @@
 // Checks on MessagingOptions (all done at construction, so that start() only fails for the network's
 // reasons) and the reference-compatible preset.
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -57,6 +58,9 @@ void validate_options(const MessagingOptions& options) {
         problem = "inbound_queue_capacity must be at least 1";
     } else if (options.max_payload_bytes == 0) {
         problem = "max_payload_bytes must be positive";
+    } else if (options.inbound_max_bytes < options.max_payload_bytes) {
+        problem = "inbound_max_bytes (" + std::to_string(options.inbound_max_bytes) +
+                  ") must be at least max_payload_bytes (" + std::to_string(options.max_payload_bytes) + ")";
     } else if (options.max_json_depth == 0) {
         problem = "max_json_depth must be positive";
     } else if (options.stop_timeout.count() < 0) {
@@ -100,6 +104,17 @@ void validate_options(const MessagingOptions& options) {
     if (!problem.empty()) {
         throw MessagingError(ErrorNumbers::FB103, "invalid messaging options: " + problem);
     }
+}
+
+std::chrono::milliseconds hold_patience(std::chrono::seconds keepalive) noexcept {
+    constexpr std::chrono::milliseconds kLongest{15000};
+    constexpr std::chrono::milliseconds kShortest{100};
+    if (keepalive.count() <= 0) {
+        return kLongest;
+    }
+    const std::chrono::milliseconds quarter =
+        std::chrono::duration_cast<std::chrono::milliseconds>(keepalive) / 4;
+    return std::clamp(quarter, kShortest, kLongest);
 }
 
 }  // namespace detail

@@ -65,7 +65,8 @@ public:
     ///         naming the first of these problems: broker empty (and brokers empty); more than 64 brokers;
     ///         port outside 1..65535; qos not 0, 1 or 2;
     ///         connect_timeout or first_connect_deadline not positive; keepalive outside 0..65535 s;
-    ///         inbound_queue_capacity, max_payload_bytes or max_json_depth 0; stop_timeout negative;
+    ///         inbound_queue_capacity, max_payload_bytes or max_json_depth 0; inbound_max_bytes below
+    ///         max_payload_bytes; stop_timeout negative;
     ///         reconnect.min_delay not positive or reconnect.max_delay below it; outbox_capacity or
     ///         outbox_max_bytes 0, or outbox_capacity above 1000000; takeover_threshold negative or
     ///         takeover_window not positive; session_expiry negative; with end_to_end_ack: mqtt_version not

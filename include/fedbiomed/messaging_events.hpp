@@ -40,7 +40,19 @@ struct MessagingStats {
     std::uint64_t version_errors = 0;    ///< messages refused for their protocol version (FB104/FB625)
     std::uint64_t version_warnings = 0;  ///< messages accepted with a version warning
     std::uint64_t handler_errors = 0;    ///< exceptions thrown by the MessageHandler
-    std::uint64_t inbound_dropped = 0;   ///< messages dropped because the inbound queue was full
+    /// Inbound messages dropped: the inbound queue was full (inbound_queue_capacity), or holding them would
+    /// have exceeded inbound_max_bytes (also counted in inbound_bound_drops).
+    std::uint64_t inbound_dropped = 0;
+    /// Payload bytes of the inbound messages held now: queued for the dispatcher thread and being handled
+    /// (MessagingOptions::inbound_max_bytes bounds it).
+    std::uint64_t inbound_bytes = 0;
+    std::uint64_t inbound_bytes_peak = 0;  ///< the highest inbound_bytes since the object was made
+    /// Inbound messages for which the client's receive thread was held, so that the broker kept what
+    /// followed (QoS 1/2 messages arriving while the held bytes were above half of inbound_max_bytes).
+    std::uint64_t inbound_held_back = 0;
+    /// Inbound messages dropped because holding them would have exceeded inbound_max_bytes: at QoS 0, or
+    /// at QoS 1/2 when no room came within the hold's patience (see MessagingOptions::inbound_max_bytes).
+    std::uint64_t inbound_bound_drops = 0;
     std::uint64_t published = 0;         ///< messages the broker acknowledged (or written, at QoS 0)
     std::uint64_t publish_failures = 0;  ///< messages that failed (not connected, refused, lost, stopped)
     std::uint64_t logs_forwarded = 0;    ///< log records published on general/logger (acknowledged)

@@ -176,6 +176,27 @@ struct MessagingOptions {
     /// Inbound messages waiting for the dispatcher; when full, the oldest waiting message is dropped,
     /// counted and reported as a fault (FB100).
     std::size_t inbound_queue_capacity = 100000;
+    /// Payload bytes the inbound side holds at most: the messages (and presence records) queued for the
+    /// dispatcher thread and the one being handled; at least max_payload_bytes. A slow handler (a node
+    /// training) would otherwise let a flood of large messages grow the process without limit.
+    ///
+    /// Above half of it, a QoS 1/2 message holds the MQTT client's receive thread until the handler frees
+    /// room: the client stops reading, TCP fills up, and the broker keeps the messages that follow in the
+    /// session (within its own limits, e.g. Mosquitto's max_queued_messages). While held, the client
+    /// library reads nothing for any Messaging object of the process: PUBACKs, end-to-end acknowledgements
+    /// and messages for the others wait, and its send thread pauses. A QoS 1/2 publication (from a handler
+    /// or any thread) ends the hold at once, as do connecting, disconnecting and stop(); a QoS 0 one leaves
+    /// when the hold ends. One hold
+    /// lasts at most a quarter of @ref keepalive (15 s at most; 15 s without keepalive), so the broker
+    /// never sees the connection idle. A message is dropped, counted (MessagingStats::inbound_bound_drops,
+    /// inbound_dropped) and reported as a fault (FB100, at most one per second, with the count) only when
+    /// holding it would exceed this bound: at QoS 0 (never held: the broker does not keep QoS 0 messages),
+    /// or at QoS 1/2 when no room came within one hold, or when the hold was cut short (stop(), another
+    /// thread calling the client library). While a connection of the process is being made nothing is held
+    /// or dropped (its CONNACK and SUBACKs come behind what the broker sends): the bound may be exceeded by
+    /// what arrives meanwhile. Connection events and faults are never dropped for bytes.
+    /// See docs/reliability.md ("Inbound memory").
+    std::size_t inbound_max_bytes = std::size_t{256} * 1024U * 1024U;
     /// Publications the library holds until the broker (or, with end_to_end_ack, the receiver)
     /// acknowledges them: those handed to the client and those waiting for a connection. When one more
     /// would exceed this count or outbox_max_bytes, @ref outbox_overflow decides; every overflow is counted

@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "client_thread_hold.hpp"
 #include "fedbiomed/logger.hpp"
 #include "transport/socket_tuning.hpp"
 #include <fcntl.h>
@@ -292,7 +293,7 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
     client_->set_message_callback([this](const mqtt::const_message_ptr& message) {
         try {
             ReceivedMessage received{message->get_topic(), message->get_payload_str(), message->is_retained(),
-                                     mqtt5_ ? read_end_to_end(*message) : std::nullopt};
+                                     mqtt5_ ? read_end_to_end(*message) : std::nullopt, message->get_qos()};
             callbacks_.on_message(received);
         } catch (...) {
             // The receiver counts what it could not take (memory exhausted) itself.
@@ -381,6 +382,9 @@ PahoSession::~PahoSession() {
     interrupt();
     alive_.store(false);
     try {
+        // Paho's destruction takes its library mutex, which a held receive thread keeps (see
+        // client_thread_hold.hpp): end the hold first.
+        const ClientThreadHold::Use use(ClientThreadHold::Kind::brief);
         client_.reset();
     } catch (...) {
     }
@@ -401,6 +405,7 @@ void PahoSession::acknowledge_now() const noexcept {
 
 bool PahoSession::nudge() noexcept {
     try {
+        const ClientThreadHold::Use use(ClientThreadHold::Kind::brief);
         auto token = client_->unsubscribe(kNudgeTopic);
         std::lock_guard<std::mutex> lock(nudge_mutex_);
         // A long-lived session nudges for every connection of the others: keep the list short.
@@ -594,6 +599,8 @@ bool PahoSession::wait_connect(const mqtt::token_ptr& token, Clock::time_point d
 }
 
 void PahoSession::connect(Clock::time_point deadline) {
+    // The CONNACK is read by the receive thread: no hold while connecting (client_thread_hold.hpp).
+    const ClientThreadHold::Use use(ClientThreadHold::Kind::handshake);
     // Resolved once per connection, as Paho resolves it, and before the gate: a name server may be slow.
     const std::optional<sockaddr_storage> address = connection_address(resolve_broker(broker_, port_));
     // The socket that appears between this snapshot and the CONNACK is ours, provided no other session of
@@ -726,6 +733,8 @@ void PahoSession::check_exactly_once_granted(const mqtt::token& token, const std
 }
 
 void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clock::time_point deadline) {
+    // The SUBACKs come behind what the broker kept for a persistent session: no hold until they are read.
+    const ClientThreadHold::Use use(ClientThreadHold::Kind::handshake);
     // Issue every SUBSCRIBE first, then wait: one round trip in total instead of one per topic.
     std::vector<mqtt::token_ptr> tokens;
     tokens.reserve(topics.size());
@@ -788,6 +797,11 @@ SendResult PahoSession::publish(const Publication& publication) {
         awaiting_ack_.fetch_add(1, std::memory_order_acq_rel);  // before Paho can complete it
     }
     bool handed = false;  // once Paho has it, its completion callback settles awaiting_ack_
+    // At QoS 1/2 Paho takes its library mutex, which a held receive thread keeps: end the hold first.
+    std::optional<ClientThreadHold::Use> use;
+    if (awaits_ack) {
+        use.emplace(ClientThreadHold::Kind::brief);
+    }
     auto not_handed = [&] {
         if (awaits_ack && !handed) {
             awaiting_ack_.fetch_sub(1, std::memory_order_acq_rel);
@@ -826,6 +840,7 @@ SendResult PahoSession::publish(const Publication& publication) {
 
 bool PahoSession::connected() const noexcept {
     try {
+        const ClientThreadHold::Use use(ClientThreadHold::Kind::brief);  // is_connected takes Paho's mutex
         return client_->is_connected();
     } catch (...) {
         return false;
@@ -834,6 +849,8 @@ bool PahoSession::connected() const noexcept {
 
 bool PahoSession::disconnect(std::chrono::milliseconds timeout) noexcept {
     try {
+        // Paho's send thread writes the DISCONNECT under its library mutex: no hold until it is done.
+        const ClientThreadHold::Use use(ClientThreadHold::Kind::brief);
         if (!client_->is_connected()) {
             return false;
         }

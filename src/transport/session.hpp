@@ -62,10 +62,12 @@ struct ReceivedMessage {
     const std::string& payload;
     bool retained = false;
     std::optional<EndToEndTag> tag;  ///< read from the MQTT 5 user properties (MQTT 5 only)
+    int qos = 0;                     ///< the QoS it was delivered with (1/2: the broker keeps what follows)
 };
 
-/// Called on the client's threads. They must not block, must not throw (they are wrapped anyway) and
-/// must not call back into the session.
+/// Called on the client's threads. They must not block (except on_message, which may hold the receive
+/// thread through ClientThreadHold), must not throw (they are wrapped anyway) and must not call back into
+/// the session.
 struct SessionCallbacks {
     std::function<void(const ReceivedMessage& message)> on_message;
     std::function<void(const std::string& cause)> on_connection_lost;
