@@ -51,6 +51,7 @@ public:
         std::vector<BrokerAddress> brokers;  ///< at least one; tried in this order
         std::vector<std::string> subscriptions;
         int qos = 1;
+        bool persistent_session = true;  ///< ask the broker to resume the session (clean session off)
         bool presence = true;
         std::chrono::milliseconds connect_timeout{10000};
         FirstConnect first_connect = FirstConnect::fail_fast;
@@ -61,8 +62,10 @@ public:
     /// Given by the composition root; called on the supervisor thread.
     struct Hooks {
         /// A new session to @p broker for connection number @p seq; its callbacks carry @p generation.
+        /// @p fallback: a clean session under topics.hpp's fallback_client_id(), because the broker could
+        /// not resume the persistent one (see attempt()); otherwise the session the options ask for.
         std::function<std::unique_ptr<Session>(std::uint64_t generation, std::uint64_t seq,
-                                               const BrokerAddress& broker)>
+                                               const BrokerAddress& broker, bool fallback)>
             make_session;
         std::function<void(std::unique_ptr<Session> session)> attach;  ///< connected: publications go there
         std::function<std::unique_ptr<Session>()> detach;              ///< take the session back
@@ -131,10 +134,13 @@ public:
 
 private:
     enum class StartOutcome : std::uint8_t { pending, connected, failed };
-    enum class Attempt : std::uint8_t { connected, transient, refused };
+    // unresumable: only from attempt_with(): the broker had no session for a persistent connection and
+    // then did not acknowledge the re-subscription (or closed the connection after it).
+    enum class Attempt : std::uint8_t { connected, transient, refused, unresumable };
     struct AttemptResult {
         Attempt kind = Attempt::transient;
-        std::string detail;  // why, without the FB101 text
+        std::string detail;  // why, without the FB101 text; connected: the session warning, if any
+        SessionOutcome session = SessionOutcome::none;  // connected: what became of the session
     };
     enum class Ending : std::uint8_t { stop, lost, takeover };
     // Wake-up reasons of the supervisor thread (guarded by mutex_).
@@ -149,6 +155,10 @@ private:
     void supervise();
     void abandon(const char* what) noexcept;
     AttemptResult attempt();
+    AttemptResult attempt_with(bool fallback);
+    // What a successful connection with @p clean_session whose CONNACK said @p present means for the
+    // session; records where the persistent session lives. Sets @p warning for a lost session.
+    SessionOutcome session_outcome(bool clean_session, bool present, std::string& warning);
     // Moves to the next broker of the list (wrapping around).
     void next_broker();
     const BrokerAddress& current_broker() const noexcept { return config_.brokers[broker_index_]; }
@@ -177,6 +187,11 @@ private:
     std::atomic<std::uint64_t> attempt_seq_{0};     // the connection being made or in use
     std::thread thread_;                            // started and joined under the owner's lifecycle lock
     std::size_t broker_index_ = 0;                  // written by the supervisor thread, under mutex_
+    // Supervisor thread only, kept across stop()/start() as the broker keeps the session: the broker of
+    // the list where our persistent session was made (none yet), and whether the broker should have one
+    // for us (a persistent connection succeeded, and no clean one replaced it since).
+    std::optional<std::size_t> session_home_;
+    bool expect_session_ = false;
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

@@ -378,6 +378,7 @@ private:
         config.brokers = detail::broker_addresses(options_);
         config.subscriptions = all_subscriptions(type_, id_, options_);
         config.qos = options_.qos;
+        config.persistent_session = options_.persistent_session;
         config.presence = options_.presence;
         config.connect_timeout = options_.connect_timeout;
         config.first_connect = options_.first_connect;
@@ -389,8 +390,8 @@ private:
     detail::ConnectionSupervisor::Hooks supervisor_hooks() {
         detail::ConnectionSupervisor::Hooks hooks;
         hooks.make_session = [this](std::uint64_t generation, std::uint64_t seq,
-                                    const detail::BrokerAddress& broker) {
-            return make_session(generation, seq, broker);
+                                    const detail::BrokerAddress& broker, bool fallback) {
+            return make_session(generation, seq, broker, fallback);
         };
         hooks.attach = [this](std::unique_ptr<detail::Session> session) {
             std::vector<detail::Publisher::Control> first;
@@ -454,14 +455,15 @@ private:
     // (certificate_identity.hpp): checked before every connection to a TLS broker, so that a renewed or
     // replaced file is read again, and a refusal is final (never retried in a loop).
     std::unique_ptr<detail::Session> make_session(std::uint64_t generation, std::uint64_t seq,
-                                                  const detail::BrokerAddress& broker) {
+                                                  const detail::BrokerAddress& broker, bool fallback) {
         if (broker.tls && !options_.tls.cert_file.empty()) {
             detail::check_client_certificate(options_.tls.cert_file, options_.tls.identity_attribute, id_);
         }
         detail::SessionSettings settings;
         settings.broker = broker;
-        settings.client_id = client_id_;
-        settings.clean_session = !options_.persistent_session;
+        // fallback: the persistent session cannot be resumed there (connection_supervisor.cpp).
+        settings.client_id = fallback ? detail::fallback_client_id(client_id_) : client_id_;
+        settings.clean_session = fallback || !options_.persistent_session;
         if (options_.presence) {
             settings.will = detail::SessionSettings::Will{
                 *presence_topic_ref_, presence_.payload("offline", "connection lost", seq)};
