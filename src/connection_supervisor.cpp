@@ -413,8 +413,8 @@ bool ConnectionSupervisor::wait_backoff(Clock::time_point wake) {
 // RabbitMQ node that cannot reach the node holding our session's queue (down): it stays so until that node
 // is back, so the attempt falls back at once to a clean session on this broker, and says so. Under another
 // client id (topics.hpp's fallback_client_id()): RabbitMQ refuses a clean session under the old one too,
-// as it cannot delete the old session's queue. Not on the broker where the session was made: there the
-// failure is not about the session's whereabouts.
+// as it cannot delete the old session's queue. Only with a list of brokers, and not on the broker where the
+// session was made: there the failure is not about the session's whereabouts.
 ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
     const AttemptResult persistent = attempt_with(false);
     if (!config_.persistent_session) {
@@ -428,7 +428,9 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
         std::lock_guard<std::mutex> lock(mutex_);
         index = broker_index_;
     }
-    if ((session_home_ && *session_home_ == index) || stop_requested()) {
+    // One broker: nothing to fail over to (a single RabbitMQ node holds its sessions itself), and a slow
+    // SUBACK from a lone Mosquitto must not turn the session into a clean one.
+    if (config_.brokers.size() < 2 || (session_home_ && *session_home_ == index) || stop_requested()) {
         AttemptResult failed = persistent;
         failed.kind = Attempt::transient;
         return failed;
