@@ -54,6 +54,7 @@ public:
         if (config_.qos >= 0) {
             options.qos = config_.qos;
         }
+        options.persistent_session = !config_.clean_session;
         const auto type = config_.side == Side::researcher ? fedbiomed::ComponentType::researcher
                                                            : fedbiomed::ComponentType::node;
         messaging_ = std::make_unique<fedbiomed::Messaging>(
