@@ -55,6 +55,7 @@ public:
         if (config_.qos >= 0) {
             options.qos = config_.qos;
         }
+        options.persistent_session = !config_.clean_session;
         // An A/B switch for the cost of end-to-end acknowledgement (docs/performance.md), inherited by every
         // role process: FBM_BENCH_END_TO_END=off measures the library without it.
         if (const char* end_to_end = std::getenv("FBM_BENCH_END_TO_END")) {

@@ -45,6 +45,9 @@ struct EndpointConfig {
     /// producer that respects its client's buffer (this library's outbox holds 100 000 by default).
     std::size_t max_outstanding = 0;
     std::string stderr_path;  ///< where the mosquitto tools write their stderr
+    /// lib: a clean session instead of the default persistent one (runs sharing one RabbitMQ cluster must
+    /// not leave queues behind that collect the next runs' messages).
+    bool clean_session = false;
 };
 
 /// Called for every valid inbound message (decoded, protocol version checked), on the client's receive

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -65,6 +66,10 @@ Options:
   --no-chart              do not run gnuplot
   --from FILE             only print the tables and draw the charts of an earlier results.json
   --no-broker-nodelay     same as --brokers stock
+  --rabbitmq BASE         run the throughput, latency and federation workloads on the RabbitMQ cluster
+                          that tests/support/rabbitmq_cluster.sh started in BASE instead of Mosquitto:
+                          the clients spread over its nodes (publisher on node 1, subscriber on node 2;
+                          researcher on node 1, nodes round-robin from node 2), with clean sessions
   --strict                exit with status 1 when a message was lost or a round timed out
   --smoke                 a run of a few seconds (lib and raw Paho, tiny counts, strict; used by ctest)
 )";
@@ -101,6 +106,7 @@ struct Settings {
     bool chart = true;
     bool strict = false;  // exit 1 when a message was lost or a round timed out
     bool broker_nodelay = true;
+    std::string rabbitmq_base;  // a running RabbitMQ cluster (rabbitmq_cluster.sh) instead of Mosquitto
 };
 
 std::vector<std::string> split(const std::string& text) {
@@ -213,6 +219,14 @@ Settings parse_settings(const Args& args) {
         s.brokers = {false};
     }
     s.connect_rounds = std::max<long long>(1, args.get_int("connect-rounds", s.connect_rounds));
+    s.rabbitmq_base = args.get("rabbitmq");
+    if (!s.rabbitmq_base.empty()) {
+        // One broker set-up (the cluster), and the workloads whose clients can spread over its nodes.
+        s.brokers = {true};
+        for (const char* name : {"connect", "stream", "callgrind", "limits"}) {
+            s.workloads.erase(name);
+        }
+    }
     // The workloads without a broker dimension run on the tuned broker when it is listed.
     s.broker_nodelay = std::find(s.brokers.begin(), s.brokers.end(), true) != s.brokers.end();
     ::mkdir(s.out_dir.c_str(), 0755);
@@ -253,6 +267,83 @@ const char* broker_name(bool nodelay) {
     return nodelay ? "tuned" : "stock";
 }
 
+const char* broker_name(const Settings& s, bool nodelay) {
+    return s.rabbitmq_base.empty() ? broker_name(nodelay) : "rabbitmq";
+}
+
+// Where a workload's clients connect: a fresh Mosquitto of its own, or the nodes of the RabbitMQ cluster
+// given with --rabbitmq (already running, shared by the workloads; its Erlang VMs are the "broker" whose
+// CPU time and memory are reported, summed over the nodes).
+class Target {
+public:
+    Target(const Settings& s, const std::string& name, bool nodelay) {
+        if (s.rabbitmq_base.empty()) {
+            mosquitto_.emplace(mosquitto_options(s, name, nodelay));
+            return;
+        }
+        std::ifstream env(s.rabbitmq_base + "/cluster.env");
+        std::string line;
+        std::getline(env, line);  // RMQ_MQTT_PORTS="p1 p2 p3"
+        const auto open = line.find('"');
+        std::istringstream ports(
+            open == std::string::npos ? std::string() : line.substr(open + 1, line.rfind('"') - open - 1));
+        for (int port = 0; ports >> port;) {
+            ports_.push_back(port);
+            std::ifstream pid_file(s.rabbitmq_base + "/node" + std::to_string(ports_.size()) + "/beam.pid");
+            pid_t pid = -1;
+            pid_file >> pid;
+            pids_.push_back(pid);
+        }
+        if (ports_.empty()) {
+            throw std::runtime_error("no RabbitMQ cluster in " + s.rabbitmq_base +
+                                     " (start one with tests/support/rabbitmq_cluster.sh start)");
+        }
+    }
+
+    /// The port of client number @p client: Mosquitto's, or node (client mod N) + 1 of the cluster.
+    int port(std::size_t client) const {
+        return mosquitto_ ? mosquitto_->port() : ports_[client % ports_.size()];
+    }
+
+    double cpu_seconds() const {
+        if (mosquitto_) {
+            return process_cpu_seconds(mosquitto_->pid());
+        }
+        double total = 0.0;
+        for (const pid_t pid : pids_) {
+            total += process_cpu_seconds(pid);
+        }
+        return total;
+    }
+
+    long peak_rss_kb() const {
+        if (mosquitto_) {
+            return process_peak_rss_kb(mosquitto_->pid());
+        }
+        long total = 0;
+        for (const pid_t pid : pids_) {
+            total += process_peak_rss_kb(pid);
+        }
+        return total;
+    }
+
+private:
+    static fbm_test::MosquittoBroker::Options mosquitto_options(const Settings& s, const std::string& name,
+                                                                bool nodelay) {
+        fbm_test::MosquittoBroker::Options options;
+        options.binary = s.mosquitto;
+        options.directory = s.log_dir + "/mosquitto-" + name;
+        options.log_types = {"error", "warning"};
+        options.tcp_nodelay = nodelay;
+        options.extra_config = {"max_queued_messages 0"};
+        return options;
+    }
+
+    std::optional<fbm_test::MosquittoBroker> mosquitto_;
+    std::vector<int> ports_;
+    std::vector<pid_t> pids_;
+};
+
 // ------------------------------------------------------------------------------------------------
 // Role processes
 // ------------------------------------------------------------------------------------------------
@@ -277,6 +368,11 @@ Child spawn_role(const Settings& s, const RoleSpec& spec, const std::string& log
                 {s.self, spec.role, "--impl", impl_name(spec.impl), "--port", std::to_string(spec.port),
                  "--qos", std::to_string(spec.qos), "--id", spec.id, "--tools-log", log});
     argv.insert(argv.end(), spec.extra.begin(), spec.extra.end());
+    if (!s.rabbitmq_base.empty()) {
+        // The cluster outlives the runs: a persistent session would keep a queue there that collects the
+        // next runs' messages (and hands them to the next subscriber with this id).
+        argv.emplace_back("--clean-session");
+    }
     return launch(argv, true, true, log);
 }
 
@@ -321,8 +417,7 @@ json run_throughput(const Settings& s, Impl impl, Kind kind, int qos, long long 
                     const std::string& name) {
     progress(name + " " + impl_name(impl) + " " + qos_label(qos) + " (" + std::to_string(count) +
              " messages)");
-    fbm_test::MosquittoBroker broker =
-        start_broker(s, name + "-" + impl_name(impl) + "-q" + std::to_string(qos));
+    const Target broker(s, name + "-" + impl_name(impl) + "-q" + std::to_string(qos), s.broker_nodelay);
     std::vector<std::string> extra{"--kind",      kind_name(kind),          "--count", std::to_string(count),
                                    "--rss-every", std::to_string(rss_every)};
     if (name == "stream") {
@@ -331,16 +426,16 @@ json run_throughput(const Settings& s, Impl impl, Kind kind, int qos, long long 
         extra.insert(extra.end(), {"--max-outstanding", "50000"});
     }
     const std::string tag = name + "-" + impl_name(impl) + "-q" + std::to_string(qos);
-    Child sub = spawn_role(s, {"sub", impl, broker.port(), qos, "bench_sub", extra, {}}, tag + "-sub");
+    Child sub = spawn_role(s, {"sub", impl, broker.port(1), qos, "bench_sub", extra, {}}, tag + "-sub");
     expect_ready(sub, "subscriber");
-    Child pub = spawn_role(s, {"pub", impl, broker.port(), qos, "node_1", extra, {}}, tag + "-pub");
+    Child pub = spawn_role(s, {"pub", impl, broker.port(0), qos, "node_1", extra, {}}, tag + "-pub");
     expect_ready(pub, "publisher");
-    const double broker_before = process_cpu_seconds(broker.pid());
+    const double broker_before = broker.cpu_seconds();
     pub.process.write_stdin("GO\n");
     const json pub_result = read_result(pub, "publisher");
     const json sub_result = read_result(sub, "subscriber");
-    const double broker_cpu = process_cpu_seconds(broker.pid()) - broker_before;
-    const long broker_peak = process_peak_rss_kb(broker.pid());
+    const double broker_cpu = broker.cpu_seconds() - broker_before;
+    const long broker_peak = broker.peak_rss_kb();
     pub.process.close_stdin();
     pub.process.wait();
     sub.process.wait();
@@ -352,6 +447,7 @@ json run_throughput(const Settings& s, Impl impl, Kind kind, int qos, long long 
     const double per_100k = 100000.0 / static_cast<double>(count);
     json row{{"workload", name},
              {"impl", impl_name(impl)},
+             {"broker", broker_name(s, s.broker_nodelay)},
              {"kind", kind_name(kind)},
              {"qos", qos},
              {"count", count},
@@ -404,17 +500,18 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
                 double max_seconds, const std::string& name, bool nodelay) {
     progress(name + " " + impl_name(impl) + " " + (qos < 0 ? std::string("default QoS") : qos_label(qos)) +
              " (" + std::to_string(nodes) + " node(s), up to " + std::to_string(rounds) + " rounds, " +
-             broker_name(nodelay) + " broker)");
+             broker_name(s, nodelay) + " broker)");
     const std::string tag = name + "-" + impl_name(impl) + "-q" + std::to_string(qos) + "-n" +
-                            std::to_string(nodes) + "-" + broker_name(nodelay);
-    fbm_test::MosquittoBroker broker = start_broker(s, tag, nodelay);
+                            std::to_string(nodes) + "-" + broker_name(s, nodelay);
+    const Target broker(s, tag, nodelay);
     std::vector<Child> node_children;
     node_children.reserve(static_cast<std::size_t>(nodes));
     for (long long i = 0; i < nodes; ++i) {
         char id[32];
         std::snprintf(id, sizeof id, "node_%03lld", i + 1);
         node_children.push_back(
-            spawn_role(s, {"node", impl, broker.port(), qos, id, {}, {}}, tag + "-" + id));
+            spawn_role(s, {"node", impl, broker.port(static_cast<std::size_t>(i) + 1), qos, id, {}, {}},
+                       tag + "-" + id));
     }
     for (auto& child : node_children) {
         expect_ready(child, "node", seconds(120));
@@ -423,7 +520,7 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
         spawn_role(s,
                    {"researcher",
                     impl,
-                    broker.port(),
+                    broker.port(0),
                     qos,
                     "researcher_1",
                     {"--nodes", std::to_string(nodes), "--rounds", std::to_string(rounds), "--warmup",
@@ -431,10 +528,10 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
                     {}},
                    tag + "-researcher");
     expect_ready(researcher, "researcher");
-    const double broker_before = process_cpu_seconds(broker.pid());
+    const double broker_before = broker.cpu_seconds();
     researcher.process.write_stdin("GO\n");
     const json result = read_result(researcher, "researcher");
-    const double broker_cpu = process_cpu_seconds(broker.pid()) - broker_before;
+    const double broker_cpu = broker.cpu_seconds() - broker_before;
     double node_cpu = 0.0;
     long node_rss = 0;
     for (auto& child : node_children) {
@@ -452,7 +549,7 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
     std::vector<double> samples = result.at("samples_us").get<std::vector<double>>();
     json row{{"workload", name},
              {"impl", impl_name(impl)},
-             {"broker", broker_name(nodelay)},
+             {"broker", broker_name(s, nodelay)},
              {"qos", result.at("qos")},
              {"nodes", nodes},
              {"rounds", samples.size()},
@@ -462,7 +559,7 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
              {"cpu_broker_s", broker_cpu},
              {"rss_researcher_kb", result.at("max_rss_kb")},
              {"rss_node_max_kb", node_rss},
-             {"rss_broker_kb", process_peak_rss_kb(broker.pid())}};
+             {"rss_broker_kb", broker.peak_rss_kb()}};
     row["summary_us"] = summarize(samples);
     std::sort(samples.begin(), samples.end());
     row["samples_us"] = samples;
@@ -790,7 +887,7 @@ int run_benchmark(const Args& args) {
             for (const int qos : {0, 1}) {
                 for (const Impl impl : s.impls) {
                     attempt(std::string("latency ") + impl_name(impl) + " " + qos_label(qos) + " " +
-                                broker_name(nodelay),
+                                broker_name(s, nodelay),
                             [&] {
                                 results["latency"].push_back(run_rounds(s, impl, qos, 1, s.rtt_rounds,
                                                                         s.rtt_warmup, s.rtt_seconds,
@@ -805,7 +902,7 @@ int run_benchmark(const Args& args) {
             for (const long long nodes : s.fed_nodes) {
                 for (const Impl impl : s.impls) {
                     attempt("federation " + std::to_string(nodes) + " nodes " + impl_name(impl) + " " +
-                                broker_name(nodelay),
+                                broker_name(s, nodelay),
                             [&] {
                                 // The library on its defaults; the others at QoS 1, the library's default.
                                 results["federation"].push_back(

@@ -38,12 +38,13 @@ double percentile(const std::vector<double>& sorted, double p) {
     return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
+// An empty @p broker matches any.
 const json* find_row(const json& rows, const std::string& workload, const std::string& impl, int qos,
                      long long nodes = -1, const std::string& broker = "tuned") {
     for (const auto& row : rows) {
         if (row.value("workload", "") == workload && row.value("impl", "") == impl &&
             (qos < 0 || row.value("qos", -1) == qos) && (nodes < 0 || row.value("nodes", -1LL) == nodes) &&
-            row.value("broker", std::string("tuned")) == broker) {
+            (broker.empty() || row.value("broker", std::string("tuned")) == broker)) {
             return &row;
         }
     }
@@ -52,7 +53,8 @@ const json* find_row(const json& rows, const std::string& workload, const std::s
 
 std::optional<double> rate(const json& results, const std::string& workload, const std::string& impl,
                            int qos) {
-    const json* row = find_row(results.at("throughput"), workload, impl, qos);
+    // Throughput runs have one broker per run (the tuned Mosquitto, or the RabbitMQ cluster): any.
+    const json* row = find_row(results.at("throughput"), workload, impl, qos, -1, "");
     if (row == nullptr) {
         return std::nullopt;
     }
@@ -113,7 +115,7 @@ std::string fmt(const char* format, double value) {
 }
 
 std::string rate_text(const json& rows, const std::string& workload, const std::string& impl, int qos) {
-    const json* row = find_row(rows, workload, impl, qos);
+    const json* row = find_row(rows, workload, impl, qos, -1, "");
     if (row == nullptr) {
         return "-";
     }

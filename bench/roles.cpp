@@ -57,6 +57,7 @@ EndpointConfig config_from(const Args& args, Side side, const std::string& defau
     config.port = static_cast<int>(args.get_int("port", 1883));
     config.qos = static_cast<int>(args.get_int("qos", -1));
     config.stderr_path = args.get("tools-log");
+    config.clean_session = args.has("clean-session");
     return config;
 }
 

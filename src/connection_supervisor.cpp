@@ -10,12 +10,15 @@
 #include "fedbiomed/logger.hpp"
 #include "presence.hpp"
 #include "reconnect_policy.hpp"
+#include "topics.hpp"
 
 namespace fedbiomed::detail {
 namespace {
 
 // A connection that lasted this long was not a flapping one: the next loss starts the backoff afresh.
 constexpr std::chrono::seconds kStableConnection{10};
+// The topics of unacknowledged publications a loss names, at most.
+constexpr std::size_t kTopicsNamed = 3;
 // Waits bounded by this when the component announces its end.
 constexpr std::chrono::milliseconds kDisconnectTimeout{1000};
 
@@ -283,8 +286,8 @@ void ConnectionSupervisor::supervise() {
             } else {
                 finish_start(true, {});
             }
-            hooks_.state(
-                ConnectionEvent{ConnectionState::connected, {}, attempts, current_broker().display()});
+            hooks_.state(ConnectionEvent{ConnectionState::connected, result.detail, attempts,
+                                         current_broker().display(), result.session});
             ever_connected = true;
             attempts = 0;
             const Ending ending = watch();
@@ -405,7 +408,59 @@ bool ConnectionSupervisor::wait_backoff(Clock::time_point wake) {
     }
 }
 
-// One connection attempt. With MqttVersion::automatic a broker is spoken to in MQTT 5 first; when that
+// One connection attempt to the current broker. With a persistent session, a broker that says it has no
+// session for us and then never acknowledges the re-subscription (or closes the connection after it) is a
+// RabbitMQ node that cannot reach the node holding our session's queue (down): it stays so until that node
+// is back, so the attempt falls back at once to a clean session on this broker, and says so. Under another
+// client id (topics.hpp's fallback_client_id()): RabbitMQ refuses a clean session under the old one too,
+// as it cannot delete the old session's queue. Only with a list of brokers, and not on the broker where the
+// session was made: there the failure is not about the session's whereabouts.
+ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
+    const AttemptResult persistent = attempt_versions(false);
+    if (!config_.persistent_session) {
+        return persistent;
+    }
+    if (persistent.kind != Attempt::unresumable) {
+        return persistent;
+    }
+    std::size_t index = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        index = broker_index_;
+    }
+    // One broker: nothing to fail over to (a single RabbitMQ node holds its sessions itself), and a slow
+    // SUBACK from a lone Mosquitto must not turn the session into a clean one.
+    if (config_.brokers.size() < 2 || (session_home_ && *session_home_ == index) || stop_requested()) {
+        AttemptResult failed = persistent;
+        failed.kind = Attempt::transient;
+        return failed;
+    }
+    const std::string broker = current_broker().display();
+    const std::string fallback_id = fallback_client_id(config_.client_id);
+    library_logger()->warn(
+        "Messaging {}: broker {} could not resume the persistent session ({}); trying a "
+        "clean session there, as {}",
+        config_.id, broker, persistent.detail, fallback_id);
+    AttemptResult clean = attempt_versions(true);
+    if (clean.kind == Attempt::connected) {
+        clean.session = SessionOutcome::replaced;
+        clean.detail = "broker " + broker + " could not resume the persistent session of " + config_.id +
+                       " (" + persistent.detail +
+                       "; is the broker node holding it down?): connected with a clean session instead, as " +
+                       fallback_id +
+                       "; messages queued in the old session come only if a later connection resumes it, "
+                       "and messages sent to this component while it was unreachable may be lost";
+        library_logger()->warn("Messaging {}: {}", config_.id, clean.detail);
+    } else if (clean.kind == Attempt::unresumable) {
+        clean.kind = Attempt::transient;
+    }
+    if (clean.kind != Attempt::connected) {
+        clean.detail = persistent.detail + "; then with a clean session: " + clean.detail;
+    }
+    return clean;
+}
+
+// One connection attempt in each protocol version it needs. With MqttVersion::automatic a broker is spoken to in MQTT 5 first; when that
 // attempt fails in a way that may mean "no MQTT 5 here" (RabbitMQ 3.10 closes the connection on an MQTT 5
 // CONNECT), the same broker is tried again at once in 3.1.1.
 //
@@ -414,15 +469,15 @@ bool ConnectionSupervisor::wait_backoff(Clock::time_point wake) {
 // to a broker that does not speak it. The sign is precise (ClosedBeforeConnack: our CONNECT was sent and
 // the broker hung up on it without a CONNACK), so a broker merely restarting is not taken for one that
 // refuses MQTT 5: a connection refused, a timeout or a refusal in MQTT 5 terms never falls back.
-ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
+ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_versions(bool fallback) {
     if (config_.mqtt_version != MqttVersion::automatic) {
-        return attempt_in(config_.mqtt_version);
+        return attempt_in(config_.mqtt_version, fallback);
     }
-    AttemptResult result = attempt_in(MqttVersion::v5);
+    AttemptResult result = attempt_in(MqttVersion::v5, fallback);
     if (result.kind == Attempt::connected || !result.version_in_doubt || stop_requested()) {
         return result;
     }
-    AttemptResult older = attempt_in(MqttVersion::v3_1_1);
+    AttemptResult older = attempt_in(MqttVersion::v3_1_1, fallback);
     if (older.kind == Attempt::connected) {
         library_logger()->info("Messaging {}: broker {} refused MQTT 5 ({}); connected in MQTT 3.1.1, without "
                                "end-to-end acknowledgement",
@@ -437,15 +492,17 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
 
 // One connection attempt, with a session of its own (see paho_session.hpp): a failed attempt or a lost
 // connection destroys the client, so nothing it held can be sent again behind the outbox's back.
-ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion version) {
+ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion version, bool fallback) {
+    const bool clean_session = fallback || !config_.persistent_session;
     const std::uint64_t seq = connection_seq_.load() + 1;
     attempt_seq_.store(seq);
     AttemptResult result;
     std::unique_ptr<Session> session;
-    bool answered = false;  // a CONNACK came: the broker speaks this version
+    bool answered = false;    // a CONNACK came: the broker speaks this version
+    bool no_session = false;  // connected, and the broker had no session for a persistent connection
     try {
         try {
-            session = hooks_.make_session(++generation_, seq, current_broker(), version);
+            session = hooks_.make_session(++generation_, seq, current_broker(), version, fallback);
         } catch (const FedbiomedError& error) {
             // The client refused to be created, or the client certificate is not usable: the same
             // options fail the same way every time, so this is not retried.
@@ -472,6 +529,7 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion
         const auto deadline = Clock::now() + config_.connect_timeout;
         session->connect(deadline);
         answered = true;
+        no_session = !clean_session && !session->session_present();
         session->subscribe(config_.subscriptions, config_.qos, deadline);
         if (!session->connected()) {
             // Lost between the last SUBACK and now: the connection-lost callback saw "not connected".
@@ -479,6 +537,7 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion
                                  "connection to " + session->endpoint() + " lost right after subscribing");
         }
         result.kind = Attempt::connected;
+        result.session = session_outcome(clean_session, session->session_present(), result.detail);
     } catch (const ConnectRefused& error) {
         result.kind = error.transient() ? Attempt::transient : Attempt::refused;
         result.detail = error.detail();
@@ -489,7 +548,8 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion
         result.detail = error.detail();
         result.version_in_doubt = true;
     } catch (const FedbiomedError& error) {
-        result.kind = Attempt::transient;
+        // Connected without a session, and then the subscriptions failed (not refused): see attempt().
+        result.kind = no_session ? Attempt::unresumable : Attempt::transient;
         result.detail = error.detail();
     } catch (const std::exception& error) {
         result.kind = Attempt::transient;
@@ -508,6 +568,37 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion
     move({Phase::starting, Phase::reconnecting}, Phase::connected);
     hooks_.attach(std::move(session));
     return result;
+}
+
+SessionOutcome ConnectionSupervisor::session_outcome(bool clean_session, bool present, std::string& warning) {
+    std::size_t index = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        index = broker_index_;
+    }
+    if (clean_session) {
+        // A clean connection ends the session the broker held for this client id, when it can reach it.
+        expect_session_ = false;
+        return SessionOutcome::clean;
+    }
+    const bool expected = expect_session_;
+    expect_session_ = true;
+    if (present) {
+        if (!session_home_) {
+            session_home_ = index;  // made by an earlier process, somewhere: here is the best guess
+        }
+        return SessionOutcome::resumed;
+    }
+    session_home_ = index;  // a new session, made on this broker
+    if (!expected) {
+        return SessionOutcome::created;
+    }
+    warning = "broker " + current_broker().display() + " had no session for " + config_.id +
+              " (CONNACK session present 0 on a reconnection that asked to resume it): it lost what it "
+              "held; messages queued for this component may have been lost (a broker restarted without "
+              "persistence, or another broker than the one that held the session)";
+    library_logger()->warn("Messaging {}: {}", config_.id, warning);
+    return SessionOutcome::lost;
 }
 
 void ConnectionSupervisor::next_broker() {
@@ -570,10 +661,31 @@ void ConnectionSupervisor::handle_loss(const std::string& cause) {
     Counters::bump(counters_.connection_losses);
     // What the old client had in flight waits for the next connection; then the old client goes.
     hooks_.connection_lost();
-    teardown(false);
+    std::vector<std::string> pending;
+    {
+        std::unique_ptr<Session> session = hooks_.detach();
+        if (session) {
+            pending = session->unacknowledged_topics(kTopicsNamed);
+        }
+        session.reset();  // no client callback of this session runs after this
+    }
+    // MQTT 3.1.1 gives no reason for a closed connection, and RabbitMQ closes the connection of a
+    // publication its ACL forbids: name the publications that were waiting. The reconnection backoff, not a
+    // sticky failure, answers it: a node that crashes looks the same, and must not stop the component.
+    std::string suspect;
+    if (!pending.empty()) {
+        std::string topics;
+        for (const auto& topic : pending) {
+            topics += (topics.empty() ? "" : ", ") + topic;
+        }
+        suspect = (pending.size() == 1 ? " while a publication to " : " while publications to ") + topics +
+                  (pending.size() == 1 ? " awaited its" : " awaited their") +
+                  " acknowledgement (if the broker is still up, check that its ACL lets this component "
+                  "publish there: RabbitMQ closes the connection of a forbidden publication)";
+    }
     const std::string text =
         with_code(ErrorNumbers::FB100, "Messaging " + config_.id + " lost its connection to the broker " +
-                                           current_broker().display() + cause +
+                                           current_broker().display() + cause + suspect +
                                            (config_.reconnect.enabled ? "; reconnecting" : ""));
     hooks_.fault(Fault{ErrorNumbers::FB100, text, {}});
     hooks_.state(ConnectionEvent{ConnectionState::disconnected, text, 0, current_broker().display()});

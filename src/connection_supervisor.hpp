@@ -53,6 +53,7 @@ public:
         /// automatic: MQTT 5, and 3.1.1 at once when a broker hangs up on the MQTT 5 CONNECT.
         MqttVersion mqtt_version = MqttVersion::automatic;
         int qos = 1;
+        bool persistent_session = true;  ///< ask the broker to resume the session (clean session off)
         bool presence = true;
         std::chrono::milliseconds connect_timeout{10000};
         FirstConnect first_connect = FirstConnect::fail_fast;
@@ -63,9 +64,11 @@ public:
     /// Given by the composition root; called on the supervisor thread.
     struct Hooks {
         /// A new session to @p broker for connection number @p seq, speaking @p version (v3_1_1 or v5);
-        /// its callbacks carry @p generation.
+        /// its callbacks carry @p generation. @p fallback: a clean session under topics.hpp's
+        /// fallback_client_id(), because the broker could not resume the persistent one (see attempt());
+        /// otherwise the session the options ask for.
         std::function<std::unique_ptr<Session>(std::uint64_t generation, std::uint64_t seq,
-                                               const BrokerAddress& broker, MqttVersion version)>
+                                               const BrokerAddress& broker, MqttVersion version, bool fallback)>
             make_session;
         std::function<void(std::unique_ptr<Session> session)> attach;  ///< connected: publications go there
         std::function<std::unique_ptr<Session>()> detach;              ///< take the session back
@@ -134,12 +137,15 @@ public:
 
 private:
     enum class StartOutcome : std::uint8_t { pending, connected, failed };
-    enum class Attempt : std::uint8_t { connected, transient, refused };
+    // unresumable: only from attempt_with(): the broker had no session for a persistent connection and
+    // then did not acknowledge the re-subscription (or closed the connection after it).
+    enum class Attempt : std::uint8_t { connected, transient, refused, unresumable };
     struct AttemptResult {
         Attempt kind = Attempt::transient;
-        std::string detail;  // why, without the FB101 text
-        // The broker may not speak this protocol version: the attempt failed before a CONNACK, neither by
-        // a timeout nor by a refusal worded in this version (or the refusal says so).
+        std::string detail;  // why, without the FB101 text; connected: the session warning, if any
+        SessionOutcome session = SessionOutcome::none;  // connected: what became of the session
+        // The broker may not speak this protocol version: it hung up on our CONNECT without a CONNACK, or
+        // its refusal says so.
         bool version_in_doubt = false;
     };
     enum class Ending : std::uint8_t { stop, lost, takeover };
@@ -155,7 +161,12 @@ private:
     void supervise();
     void abandon(const char* what) noexcept;
     AttemptResult attempt();
-    AttemptResult attempt_in(MqttVersion version);
+    // attempt() falls back to a clean session; attempt_versions() to MQTT 3.1.1; attempt_in() is one try.
+    AttemptResult attempt_versions(bool fallback);
+    AttemptResult attempt_in(MqttVersion version, bool fallback);
+    // What a successful connection with @p clean_session whose CONNACK said @p present means for the
+    // session; records where the persistent session lives. Sets @p warning for a lost session.
+    SessionOutcome session_outcome(bool clean_session, bool present, std::string& warning);
     // Moves to the next broker of the list (wrapping around).
     void next_broker();
     const BrokerAddress& current_broker() const noexcept { return config_.brokers[broker_index_]; }
@@ -184,6 +195,11 @@ private:
     std::atomic<std::uint64_t> attempt_seq_{0};     // the connection being made or in use
     std::thread thread_;                            // started and joined under the owner's lifecycle lock
     std::size_t broker_index_ = 0;                  // written by the supervisor thread, under mutex_
+    // Supervisor thread only, kept across stop()/start() as the broker keeps the session: the broker of
+    // the list where our persistent session was made (none yet), and whether the broker should have one
+    // for us (a persistent connection succeeded, and no clean one replaced it since).
+    std::optional<std::size_t> session_home_;
+    bool expect_session_ = false;
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

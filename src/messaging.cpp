@@ -408,6 +408,7 @@ private:
         config.subscriptions = all_subscriptions(type_, id_, options_);
         config.mqtt_version = options_.mqtt_version;
         config.qos = options_.qos;
+        config.persistent_session = options_.persistent_session;
         config.presence = options_.presence;
         config.connect_timeout = options_.connect_timeout;
         config.first_connect = options_.first_connect;
@@ -419,8 +420,8 @@ private:
     detail::ConnectionSupervisor::Hooks supervisor_hooks() {
         detail::ConnectionSupervisor::Hooks hooks;
         hooks.make_session = [this](std::uint64_t generation, std::uint64_t seq,
-                                    const detail::BrokerAddress& broker, MqttVersion version) {
-            return make_session(generation, seq, broker, version);
+                                    const detail::BrokerAddress& broker, MqttVersion version, bool fallback) {
+            return make_session(generation, seq, broker, version, fallback);
         };
         hooks.attach = [this](std::unique_ptr<detail::Session> session) {
             // Only an MQTT 5 connection carries the ids: announce what this connection can do.
@@ -497,14 +498,16 @@ private:
     // (certificate_identity.hpp): checked before every connection to a TLS broker, so that a renewed or
     // replaced file is read again, and a refusal is final (never retried in a loop).
     std::unique_ptr<detail::Session> make_session(std::uint64_t generation, std::uint64_t seq,
-                                                  const detail::BrokerAddress& broker, MqttVersion version) {
+                                                  const detail::BrokerAddress& broker, MqttVersion version,
+                                                  bool fallback) {
         if (broker.tls && !options_.tls.cert_file.empty()) {
             detail::check_client_certificate(options_.tls.cert_file, options_.tls.identity_attribute, id_);
         }
         detail::SessionSettings settings;
         settings.broker = broker;
-        settings.client_id = client_id_;
-        settings.clean_session = !options_.persistent_session;
+        // fallback: the persistent session cannot be resumed there (connection_supervisor.cpp).
+        settings.client_id = fallback ? detail::fallback_client_id(client_id_) : client_id_;
+        settings.clean_session = fallback || !options_.persistent_session;
         settings.mqtt_version = version;
         if (options_.presence) {
             settings.will = detail::SessionSettings::Will{

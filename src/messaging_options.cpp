@@ -58,6 +58,11 @@ void validate_options(const MessagingOptions& options) {
         problem = "inbound_queue_capacity must be at least 1";
     } else if (options.max_payload_bytes == 0) {
         problem = "max_payload_bytes must be positive";
+    } else if (options.max_payload_bytes > MessagingOptions::kMaxPayloadBytesLimit) {
+        problem =
+            "max_payload_bytes must not exceed " + std::to_string(MessagingOptions::kMaxPayloadBytesLimit) +
+            " (64 MiB: a RabbitMQ broker wedges the connection of a publication over 128 MiB instead of "
+            "refusing it)";
     } else if (options.inbound_max_bytes < options.max_payload_bytes) {
         problem = "inbound_max_bytes (" + std::to_string(options.inbound_max_bytes) +
                   ") must be at least max_payload_bytes (" + std::to_string(options.max_payload_bytes) + ")";

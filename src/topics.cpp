@@ -74,6 +74,10 @@ std::string default_client_id(ComponentType type, const std::string& id) {
     return std::string(type == ComponentType::node ? "fbm-node-" : "fbm-researcher-") + id;
 }
 
+std::string fallback_client_id(const std::string& client_id) {
+    return client_id + "-fallback";
+}
+
 std::string topic_level_problem(std::string_view level) {
     if (level.empty()) {
         return "it is empty";
@@ -124,6 +128,11 @@ std::string client_topic(const std::string& client) {
 
 void validate_component_id(const std::string& id) {
     std::string problem = detail::topic_level_problem(id);
+    if (problem.empty() && id.find('.') != std::string::npos) {
+        // RabbitMQ's MQTT plugin maps topics to AMQP routing keys, where '.' separates words: it turns
+        // "general/a.b" into "general/a/b", so such a node would never receive what is sent to it there.
+        problem = "it contains '.' (RabbitMQ turns it into '/', a topic level separator)";
+    }
     if (problem.empty()) {
         // A node called "nodes" would receive broadcasts twice, one called "researcher" every reply.
         static constexpr std::array<std::string_view, 4> kReserved = {"nodes", "researcher", "monitoring",

@@ -50,6 +50,12 @@ bool is_ack_topic(const std::string& topic);
 /// The stable client id of a component with a persistent session: "fbm-node-<id>", "fbm-researcher-<id>".
 std::string default_client_id(ComponentType type, const std::string& id);
 
+/// The client id of the clean session a component falls back to when the broker cannot resume its
+/// persistent session (connection_supervisor.cpp): RabbitMQ refuses a clean session under the persistent
+/// session's own client id too while the node holding that session is down. Derived, not random, so that
+/// two processes with the same id still push each other off there.
+std::string fallback_client_id(const std::string& client_id);
+
 /// The default send topic of a component type: general/nodes (researcher), general/researcher (node).
 std::string default_topic(ComponentType type);
 

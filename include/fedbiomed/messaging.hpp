@@ -54,7 +54,8 @@ public:
     /// @brief Reference-compatible constructor (Fed-BioMed 4.x `Messaging(on_message, type, id, broker,
     /// port)`): the default MessagingOptions with @p broker and @p port. No network activity.
     /// @throws MessagingError (FB103) when @p id would change the topic tree: empty, containing '/', '+',
-    ///         '#' or a NUL, or a reserved name ("nodes", "researcher", "monitoring", "logger"); or when
+    ///         '#', '.' (RabbitMQ turns it into '/') or a NUL, or a reserved name ("nodes", "researcher",
+    ///         "monitoring", "logger"); or when
     ///         @p broker is empty or @p port is outside 1..65535.
     Messaging(MessageHandler on_message, ComponentType type, std::string id, std::string broker = "localhost",
               int port = 1883);
@@ -65,8 +66,9 @@ public:
     ///         naming the first of these problems: broker empty (and brokers empty); more than 64 brokers;
     ///         port outside 1..65535; qos not 0, 1 or 2;
     ///         connect_timeout or first_connect_deadline not positive; keepalive outside 0..65535 s;
-    ///         inbound_queue_capacity, max_payload_bytes or max_json_depth 0; inbound_max_bytes below
-    ///         max_payload_bytes; stop_timeout negative;
+    ///         inbound_queue_capacity, max_payload_bytes or max_json_depth 0; max_payload_bytes above
+    ///         MessagingOptions::kMaxPayloadBytesLimit (64 MiB); inbound_max_bytes below max_payload_bytes;
+    ///         stop_timeout negative;
     ///         reconnect.min_delay not positive or reconnect.max_delay below it; outbox_capacity or
     ///         outbox_max_bytes 0, or outbox_capacity above 1000000; takeover_threshold negative or
     ///         takeover_window not positive; session_expiry negative; with end_to_end_ack: mqtt_version not

@@ -88,11 +88,29 @@ enum class ConnectionState {
     failed,        ///< sticky: refused by the broker, duplicate id, or lost with reconnection disabled
 };
 
+/// @brief What became of the component's MQTT session at a connection (ConnectionEvent::session).
+enum class SessionOutcome {
+    none,     ///< not a connection (disconnected, failed)
+    clean,    ///< a clean session was asked for (persistent_session false): the broker keeps nothing
+    created,  ///< persistent session asked for, and the broker had none for this component: a new one
+    resumed,  ///< the broker resumed the persistent session: what it queued meanwhile is delivered now
+    /// The broker had no session for this component although it had one (CONNACK "session present" 0 on
+    /// a reconnection that asked to resume it, e.g. a broker restarted without persistence, or another
+    /// broker of the list): messages it had queued for the component may be lost. Logged as a warning.
+    lost,
+    /// The persistent session could not be resumed on this broker: the broker said it had none and then
+    /// never acknowledged the re-subscription, or closed the connection after it (a RabbitMQ cluster whose
+    /// node holding the session is down). The component connected there with a clean session instead, so
+    /// that it keeps working: messages queued in the old session are delivered only if a later persistent
+    /// connection resumes it, and those sent while it was unreachable may be lost. Logged as a warning.
+    replaced,
+};
+
 /// @brief One change of the connection state.
 struct ConnectionEvent {
     ConnectionState state = ConnectionState::disconnected;  ///< the new state
-    /// Why: the cause of a loss, the refusal or duplicate-id text of a failure (with its FB code);
-    /// empty for a connection.
+    /// Why: the cause of a loss, the refusal or duplicate-id text of a failure (with its FB code); for a
+    /// connection, empty unless its session is SessionOutcome::lost or replaced (then the warning's text).
     std::string reason;
     /// connected: the attempts this connection took: for the first connection 1 with
     /// FirstConnect::fail_fast, or the attempts start() made with FirstConnect::keep_trying; after a loss,
@@ -101,6 +119,8 @@ struct ConnectionEvent {
     /// The broker this event is about, as "host:port" ("[ipv6]:port"; "ssl://" in front with TLS): the one
     /// connected to, the one lost, or for a failure the last one tried.
     std::string broker;
+    /// connected: what became of the session (SessionOutcome); SessionOutcome::none otherwise.
+    SessionOutcome session = SessionOutcome::none;
 };
 
 /// @brief A component announced online or gone offline on its presence topic.

@@ -15,8 +15,9 @@ enum class ComponentType {
     node = 2,        ///< publishes on general/researcher, subscribes general/nodes and `general/<id>`
 };
 
-/// @brief Checks that @p id can be a component id: non-empty, no '/', '+', '#' or NUL, not a reserved
-/// topic name. @throws MessagingError (FB103) naming the problem.
+/// @brief Checks that @p id can be a component id: non-empty, no '/', '+', '#', '.' or NUL, not a reserved
+/// topic name. ('.' because RabbitMQ's MQTT plugin turns it into '/'; real ids are node_ or researcher_
+/// followed by a UUID.) @throws MessagingError (FB103) naming the problem.
 void validate_component_id(const std::string& id);
 
 /// @brief Checks that @p entry can be an entry of MessagingOptions::brokers ("host", "host:port",
@@ -144,7 +145,10 @@ struct MessagingOptions {
     std::string client_id;
     /// Keep the MQTT session on the broker across disconnections (clean session off in MQTT 3.1.1, clean
     /// start off with a session expiry in MQTT 5): the broker keeps the subscriptions and queues the QoS 1
-    /// messages that arrive while the component is away. The reference uses a clean session.
+    /// messages that arrive while the component is away. The reference uses a clean session. Each
+    /// connection says what became of it (ConnectionEvent::session): a session the broker lost is reported,
+    /// and on a broker of the list that cannot resume it (a RabbitMQ node while the node holding the
+    /// session is down) the component connects with a clean session as "<client id>-fallback" instead.
     bool persistent_session = true;
     /// MQTT 5 only: how long the broker keeps a persistent session after the component went away.
     /// (MQTT 3.1.1 sessions do not expire; Mosquitto's persistent_client_expiration bounds them.)
@@ -170,8 +174,12 @@ struct MessagingOptions {
     /// is refused at start() with FB101, since its acknowledgements would not mean exactly-once.
     int qos = 1;
     /// Larger outbound messages are refused (send_message() throws MessageError FB601); larger inbound
-    /// payloads are rejected without decoding (fault FB601).
+    /// payloads are rejected without decoding (fault FB601). At most kMaxPayloadBytesLimit (64 MiB): a
+    /// RabbitMQ broker does not refuse a publication over its 128 MiB limit but wedges the connection.
     std::size_t max_payload_bytes = std::size_t{16} * 1024U * 1024U;
+    /// The largest max_payload_bytes accepted (64 MiB): half of RabbitMQ's 128 MiB message limit, leaving
+    /// room for the topic and the properties. A larger value is refused at construction (FB103).
+    static constexpr std::size_t kMaxPayloadBytesLimit = std::size_t{64} * 1024U * 1024U;
     std::size_t max_json_depth = 512;  ///< deeper nesting in an inbound payload is rejected (FB601)
     /// Inbound messages waiting for the dispatcher; when full, the oldest waiting message is dropped,
     /// counted and reported as a fault (FB100).

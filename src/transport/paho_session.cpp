@@ -425,20 +425,22 @@ bool PahoSession::nudge() noexcept {
     }
 }
 
-void PahoSession::Completions::keep(std::uint64_t id, mqtt::delivery_token_ptr token) {
+void PahoSession::Completions::keep(std::uint64_t id, mqtt::delivery_token_ptr token, SharedText topic) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (completed_early_.erase(id) != 0) {
         spare_.push_back(std::move(token));
         return;
     }
     auto& slot = tokens_[id];
-    if (slot) {
-        spare_.push_back(std::move(slot));  // an earlier send's token: Paho may still hold it
+    if (slot.token) {
+        spare_.push_back(std::move(slot.token));  // an earlier send's token: Paho may still hold it
     }
-    slot = std::move(token);
+    slot.token = std::move(token);
+    slot.topic = std::move(topic);
 }
 
-void PahoSession::Completions::retire(std::uint64_t id, std::vector<mqtt::delivery_token_ptr>& released) {
+void PahoSession::Completions::retire(std::uint64_t id, std::vector<mqtt::delivery_token_ptr>& released,
+                                      bool interrupted) {
     std::lock_guard<std::mutex> lock(mutex_);
     released.swap(spare_);  // released by the caller, on Paho's thread
     const auto found = tokens_.find(id);
@@ -446,7 +448,10 @@ void PahoSession::Completions::retire(std::uint64_t id, std::vector<mqtt::delive
         completed_early_.insert(id);
         return;
     }
-    spare_.push_back(std::move(found->second));
+    if (interrupted && found->second.topic) {
+        remember_interrupted(id, found->second.topic);
+    }
+    spare_.push_back(std::move(found->second.token));
     tokens_.erase(found);
 }
 
@@ -455,6 +460,52 @@ void PahoSession::Completions::release() noexcept {
     tokens_.clear();
     spare_.clear();
     completed_early_.clear();
+}
+
+void PahoSession::Completions::remember_interrupted(std::uint64_t id, const SharedText& topic) {
+    for (auto& [kept_id, kept_topic] : interrupted_) {
+        if (*kept_topic == *topic) {
+            kept_id = std::min(kept_id, id);
+            return;
+        }
+    }
+    if (interrupted_.size() < kTopicsNamed) {
+        interrupted_.emplace_back(id, topic);
+        return;
+    }
+    auto newest = std::max_element(interrupted_.begin(), interrupted_.end(),
+                                   [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (id < newest->first) {
+        *newest = {id, topic};
+    }
+}
+
+std::vector<std::string> PahoSession::Completions::topics(std::size_t limit) const noexcept {
+    try {
+        std::vector<std::pair<std::uint64_t, const std::string*>> all;
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const auto& [id, topic] : interrupted_) {
+            all.emplace_back(id, topic.get());
+        }
+        for (const auto& [id, kept] : tokens_) {
+            if (kept.topic) {
+                all.emplace_back(id, kept.topic.get());
+            }
+        }
+        std::sort(all.begin(), all.end());
+        std::vector<std::string> names;
+        for (const auto& entry : all) {
+            if (names.size() >= limit) {
+                break;
+            }
+            if (std::find(names.begin(), names.end(), *entry.second) == names.end()) {
+                names.push_back(*entry.second);
+            }
+        }
+        return names;
+    } catch (...) {
+        return {};
+    }
 }
 
 void PahoSession::Completions::on_success(const mqtt::token& token) {
@@ -473,7 +524,7 @@ void PahoSession::Completions::on_success(const mqtt::token& token) {
     try {
         const std::uint64_t id = id_of(context);
         std::vector<mqtt::delivery_token_ptr> released;
-        retire(id, released);
+        retire(id, released, false);
         owner_.callbacks_.on_published(id);
     } catch (...) {
         // Nothing may escape into Paho.
@@ -486,8 +537,6 @@ void PahoSession::Completions::on_failure(const mqtt::token& token) {
     }
     try {
         const std::uint64_t id = id_of(token.get_user_context());
-        std::vector<mqtt::delivery_token_ptr> released;
-        retire(id, released);
         PublishFailure failure;
         const int reason = static_cast<int>(token.get_reason_code());
         const int rc = token.get_return_code();
@@ -507,6 +556,8 @@ void PahoSession::Completions::on_failure(const mqtt::token& token) {
                 failure.client_error += text;
             }
         }
+        std::vector<mqtt::delivery_token_ptr> released;
+        retire(id, released, failure.connection_gone);
         owner_.callbacks_.on_publish_failed(id, failure);
     } catch (...) {
         // Nothing may escape into Paho.
@@ -666,6 +717,7 @@ void PahoSession::connect(Clock::time_point deadline) {
     }
     try {
         const mqtt::connect_response response = token->get_connect_response();  // by value: a copy
+        session_present_ = response.is_session_present();
         const mqtt::properties& properties = response.get_properties();
         if (properties.contains(mqtt::property::RECEIVE_MAXIMUM)) {
             const auto value = mqtt::get<uint16_t>(properties, mqtt::property::RECEIVE_MAXIMUM);
@@ -821,7 +873,7 @@ SendResult PahoSession::publish(const Publication& publication) {
             token = client_->publish(std::move(message), context, completions_);
         }
         handed = true;
-        completions_.keep(publication.id, std::move(token));
+        completions_.keep(publication.id, std::move(token), publication.topic);
     } catch (const mqtt::exception& error) {
         not_handed();
         result.status =

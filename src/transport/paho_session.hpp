@@ -18,6 +18,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <mqtt/async_client.h>
@@ -54,6 +55,10 @@ public:
     /// timer, not for the acknowledgements), so callers keep at most this many in flight themselves.
     std::size_t receive_maximum() const noexcept override { return receive_maximum_; }
     bool mqtt5() const noexcept override { return mqtt5_; }
+    bool session_present() const noexcept override { return session_present_; }
+    std::vector<std::string> unacknowledged_topics(std::size_t limit) const noexcept override {
+        return completions_.topics(limit);
+    }
     const std::string& endpoint() const noexcept override { return endpoint_; }
 
     /// The URI a session to @p broker uses.
@@ -95,17 +100,30 @@ private:
         explicit Completions(PahoSession& owner) : owner_(owner) {}
         void on_success(const mqtt::token& token) override;
         void on_failure(const mqtt::token& token) override;
-        // Keeps the token of publication @p id until it completes.
-        void keep(std::uint64_t id, mqtt::delivery_token_ptr token);
+        // Keeps the token of publication @p id (to @p topic) until it completes.
+        void keep(std::uint64_t id, mqtt::delivery_token_ptr token, SharedText topic);
         // Drops every token. Only once the client is destroyed.
         void release() noexcept;
+        // The distinct topics of the publications kept or interrupted, oldest first, at most @p limit.
+        std::vector<std::string> topics(std::size_t limit) const noexcept;
 
     private:
         // Our reference to a completing token goes to spare_, released at the next completion.
-        void retire(std::uint64_t id, std::vector<mqtt::delivery_token_ptr>& released);
+        // @p interrupted: it failed because the connection went (topics() still counts it).
+        void retire(std::uint64_t id, std::vector<mqtt::delivery_token_ptr>& released, bool interrupted);
+        // Keeps @p topic among the interrupted ones (under mutex_), at most kTopicsNamed, oldest first.
+        void remember_interrupted(std::uint64_t id, const SharedText& topic);
+        static constexpr std::size_t kTopicsNamed = 4;
         PahoSession& owner_;
-        std::mutex mutex_;
-        std::unordered_map<std::uint64_t, mqtt::delivery_token_ptr> tokens_;
+        mutable std::mutex mutex_;
+        // The topic is ours (not read back from Paho's message: see above on reference counts).
+        struct Kept {
+            mqtt::delivery_token_ptr token;
+            SharedText topic;
+        };
+        std::unordered_map<std::uint64_t, Kept> tokens_;
+        // The oldest publications the connection's end interrupted, by id; distinct topics, a few only.
+        std::vector<std::pair<std::uint64_t, SharedText>> interrupted_;
         std::unordered_set<std::uint64_t> completed_early_;  // completed before keep() was called
         std::vector<mqtt::delivery_token_ptr> spare_;
     };
@@ -146,6 +164,7 @@ private:
     // failed because the connection went, and may be sent again on the next one.
     std::atomic<bool> alive_{true};
     std::size_t receive_maximum_ = 65535;
+    bool session_present_ = false;  // written by connect(), read by its caller's thread afterwards
     std::vector<const mqtt::token*> completed_;  // tokens the Waiter saw complete (guarded by wait_mutex_)
     // This connection's socket (socket_tuning.hpp): claimed in connect() before any publication or
     // subscription, released after the client is destroyed; quick_ is its descriptor for Paho's threads

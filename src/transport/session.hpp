@@ -148,6 +148,16 @@ public:
     /// True while the client is connected. Never throws.
     virtual bool connected() const noexcept = 0;
 
+    /// The distinct topics (at most @p limit, oldest publication first) of the publications handed to the
+    /// client that did not complete, or that the connection's end interrupted. Read after the connection
+    /// was lost, to name what the broker may have objected to: RabbitMQ closes the connection of a
+    /// publication its ACL forbids. Never throws (empty when out of memory).
+    virtual std::vector<std::string> unacknowledged_topics(std::size_t limit) const noexcept = 0;
+
+    /// The CONNACK's "session present" flag: the broker resumed a session it held for this client id
+    /// (always false for a clean session). Valid after connect(). Never throws.
+    virtual bool session_present() const noexcept = 0;
+
     /// How many QoS 1/2 publications the broker accepts in flight (MQTT 5 CONNACK "receive maximum";
     /// 65535 otherwise). Valid after connect().
     virtual std::size_t receive_maximum() const noexcept = 0;

@@ -5,6 +5,7 @@
 // 3.1.1 only (../shared facts: docs/deploy.md).
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -62,6 +63,13 @@ public:
     /// Starts node @p node again; returns once its MQTT port accepts connections.
     void restart(int node) const { run({"restart", std::to_string(node)}); }
 
+    /// rabbitmqctl @p args against node @p node (users and permissions are cluster-wide).
+    void ctl(int node, const std::vector<std::string>& args) const {
+        std::vector<std::string> all = {"ctl", std::to_string(node)};
+        all.insert(all.end(), args.begin(), args.end());
+        run(all);
+    }
+
 private:
     static std::string env(const char* name) {
         const char* value = std::getenv(name);
@@ -71,7 +79,7 @@ private:
         return value;
     }
 
-    void run(std::vector<std::string> args) const {
+    void run(const std::vector<std::string>& args) const {
         std::vector<std::string> argv = {"/bin/bash", script_};
         argv.push_back(args.at(0));
         argv.push_back(base_);
@@ -243,6 +251,128 @@ TEST(Cluster, KillingTheNodeASenderUsesFailsItOverAndLosesNothingAcknowledged) {
     sender.stop();
     receiver.stop();
     cluster.restart(1);
+}
+
+TEST(Cluster, APersistentSessionWhoseRabbitMqNodeDiesFailsOverWithACleanSessionAndKeepsReceiving) {
+    const Cluster cluster;
+    const std::string nid = unique("node");
+    SequenceCounter received;
+    // The node's persistent session (a durable queue) is made on RabbitMQ node 3, its first broker.
+    fbm_test::StateRecorder states;
+    Messaging node(received.handler(), ComponentType::node, nid, cluster_options(cluster, {3, 1, 2}));
+    node.set_connection_state_handler(states.handler());
+    node.start();
+    ASSERT_EQ(node.broker(), cluster.address(3));
+    const std::string rid = unique("researcher");
+    MessagingOptions sender_options = cluster_options(cluster, {1});
+    sender_options.persistent_session = false;
+    Messaging sender(nullptr, ComponentType::researcher, rid, sender_options);
+    sender.start();
+    ASSERT_TRUE(sender.send_message(ping(rid, 0), nid).wait_for(milliseconds(20000)));
+    ASSERT_TRUE(received.wait_distinct(1, milliseconds(20000)));
+
+    // While node 3 is down no other node can resume the session (its queue lives on node 3): the node
+    // moves to node 1 with a clean session instead of waiting for node 3, and says so.
+    const auto killed_at = std::chrono::steady_clock::now();
+    cluster.kill(3);
+    const auto moved = states.wait_first(
+        [&](const fedbiomed::ConnectionEvent& event) {
+            return event.state == ConnectionState::connected && event.broker != cluster.address(3);
+        },
+        milliseconds(120000));
+    const auto failover_ms =
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - killed_at).count();
+    ASSERT_TRUE(moved.has_value()) << "the node did not fail over while its session's RabbitMQ node is down";
+    EXPECT_EQ(moved->session, fedbiomed::SessionOutcome::replaced) << moved->reason;
+    EXPECT_NE(moved->reason.find("could not resume the persistent session of " + nid), std::string::npos)
+        << moved->reason;
+    EXPECT_NE(moved->reason.find("connected with a clean session instead, as fbm-node-" + nid + "-fallback"),
+              std::string::npos)
+        << moved->reason;
+
+    // It keeps receiving there.
+    std::vector<Delivery> deliveries;
+    for (std::int64_t i = 1; i <= 10; ++i) {
+        deliveries.push_back(sender.send_message(ping(rid, i), nid));
+    }
+    for (const Delivery& delivery : deliveries) {
+        ASSERT_TRUE(delivery.wait_for(milliseconds(20000)));
+        EXPECT_TRUE(delivery.delivered()) << delivery.error();
+    }
+    EXPECT_TRUE(received.wait_distinct(11, milliseconds(30000))) << received.distinct() << " of 11";
+    ::testing::Test::RecordProperty("failover_ms", std::to_string(failover_ms));
+    std::cout << "persistent session, kill -9 of its RabbitMQ node: failover with a clean session in "
+              << failover_ms << " ms\n";
+    node.stop();
+    sender.stop();
+    cluster.restart(3);
+}
+
+TEST(Cluster, AForbiddenSubscriptionOrPublicationIsReportedByTopicAndRetriedWithBackoff) {
+    const Cluster cluster;
+    // A user that may use every topic but general/<forbidden> (RabbitMQ matches its topic permissions
+    // against the AMQP routing key, with dots).
+    const std::string user = unique("fbmacl");
+    const std::string forbidden = unique("node");
+    cluster.ctl(1, {"add_user", user, "s3cret"});
+    cluster.ctl(1, {"set_permissions", "-p", "/", user, ".*", ".*", ".*"});
+    const std::string except = "^(?!general\\." + forbidden + "$).*";
+    cluster.ctl(1, {"set_topic_permissions", "-p", "/", user, "amq.topic", except, except});
+    auto with_user = [&](std::vector<int> order) {
+        MessagingOptions options = cluster_options(cluster, std::move(order));
+        options.username = user;
+        options.password = "s3cret";
+        return options;
+    };
+
+    // The node may not read its own topic: RabbitMQ closes the connection instead of refusing the
+    // SUBSCRIBE; start() fails and names the topic.
+    try {
+        Messaging node(nullptr, ComponentType::node, forbidden, with_user({1}));
+        node.start();
+        ADD_FAILURE() << "start() succeeded although general/" << forbidden << " may not be read";
+    } catch (const fedbiomed::MessagingError& error) {
+        const std::string what = error.what();
+        EXPECT_EQ(error.code(), fedbiomed::ErrorNumbers::FB101) << what;
+        EXPECT_NE(what.find("closed the connection right after the SUBSCRIBE to general/" + forbidden),
+                  std::string::npos)
+            << what;
+        EXPECT_NE(what.find("ACL"), std::string::npos) << what;
+    }
+
+    // A researcher may not publish to it: each time, RabbitMQ closes the connection; each loss names the
+    // publication, and the reconnections follow the backoff (the publication is sent again each time).
+    const std::string rid = unique("researcher");
+    MessagingOptions options = with_user({1});
+    options.persistent_session = false;
+    fbm_test::StateRecorder states;
+    Messaging researcher(nullptr, ComponentType::researcher, rid, options);
+    researcher.set_connection_state_handler(states.handler());
+    researcher.start();
+    const Delivery refused = researcher.send_message(ping(rid, 1), forbidden);
+    constexpr std::size_t kLosses = 4;
+    ASSERT_TRUE(states.wait_count_if(fbm_test::in_state(ConnectionState::disconnected), kLosses,
+                                     milliseconds(120000)));
+    for (const auto& event : states.events()) {
+        if (event.state != ConnectionState::disconnected) {
+            continue;
+        }
+        // It names the forbidden topic among those of the publications awaiting their acknowledgement
+        // (the presence record published at each connection may be one of them).
+        EXPECT_NE(event.reason.find("general/" + forbidden), std::string::npos) << event.reason;
+        EXPECT_NE(event.reason.find(" acknowledgement (if the broker is still up, check that its ACL"),
+                  std::string::npos)
+            << event.reason;
+    }
+    EXPECT_EQ(refused.state(), Delivery::State::pending) << "kept and sent again after each reconnection";
+    const auto stats = researcher.stats();
+    ::testing::Test::RecordProperty("losses", std::to_string(stats.connection_losses));
+    ::testing::Test::RecordProperty("attempts", std::to_string(stats.connection_attempts));
+    std::cout << "forbidden publication on RabbitMQ: " << stats.connection_losses << " losses, "
+              << stats.connection_attempts << " connection attempts\n";
+    researcher.stop();
+    EXPECT_EQ(refused.state(), Delivery::State::failed);
+    cluster.ctl(1, {"delete_user", user});
 }
 
 TEST(Cluster, APersistentSessionIsResumedAfterItsRabbitMqNodeIsKilledAndRestarted) {

@@ -58,6 +58,7 @@ TEST(MessagingApi, IdsThatWouldChangeTheTopicTreeAreRefused) {
         {"node/1", "'/'"},
         {"node+", "'+'"},
         {"#", "'#'"},
+        {"node.1", "'.' (RabbitMQ turns it into '/'"},
         {std::string("no\0de", 5), "NUL"},
         {"nodes", "reserved"},
         {"researcher", "reserved"},
@@ -79,6 +80,7 @@ TEST(MessagingApi, IdsThatWouldChangeTheTopicTreeAreRefused) {
     }
     EXPECT_NO_THROW(fedbiomed::validate_component_id("node_3f6c6a1e-0b8e-4a57-a6d2-1f2d6d0c9a77"));
     EXPECT_THROW(fedbiomed::validate_component_id("a/b"), MessagingError);
+    EXPECT_THROW(fedbiomed::validate_component_id("node_a.b"), MessagingError);
 }
 
 TEST(MessagingApi, InvalidOptionsAreRefused) {
@@ -104,6 +106,23 @@ TEST(MessagingApi, InvalidOptionsAreRefused) {
     MessagingOptions endless_backoff;
     endless_backoff.reconnect.max_delay = std::chrono::hours(24 * 400);
     EXPECT_THROW(Messaging(nullptr, ComponentType::node, "node_a", endless_backoff), MessagingError);
+    // Payloads stay far below RabbitMQ's 128 MiB message limit, over which it wedges the connection.
+    MessagingOptions largest;
+    largest.max_payload_bytes = MessagingOptions::kMaxPayloadBytesLimit;
+    EXPECT_NO_THROW(Messaging(nullptr, ComponentType::node, "node_a", largest));
+    for (const std::size_t bytes : {MessagingOptions::kMaxPayloadBytesLimit + 1, std::size_t{128} << 20U}) {
+        MessagingOptions too_large;
+        too_large.max_payload_bytes = bytes;
+        try {
+            Messaging node(nullptr, ComponentType::node, "node_a", too_large);
+            ADD_FAILURE() << "max_payload_bytes " << bytes << " was accepted";
+        } catch (const MessagingError& error) {
+            EXPECT_EQ(error.code(), fedbiomed::ErrorNumbers::FB103);
+            EXPECT_NE(std::string(error.what()).find("max_payload_bytes must not exceed 67108864"),
+                      std::string::npos)
+                << error.what();
+        }
+    }
     // first_connect_deadline alone may be "forever".
     MessagingOptions forever;
     forever.first_connect_deadline = std::chrono::milliseconds::max();

@@ -427,6 +427,53 @@ TEST(Reconnect, AnMqtt5PersistentSessionKeepsMessagesForAnAbsentComponent) {
     EXPECT_EQ(recorder.messages()[0].first.at("sequence"), 42);
 }
 
+TEST(Reconnect, EachConnectionSaysWhatBecameOfTheSessionAndALostOneIsReported) {
+    // Persistence on: a broker restart keeps the session, which is resumed.
+    MosquittoBroker::Options keeping;
+    keeping.persistence = true;
+    MosquittoBroker persistent_broker(keeping);
+    // Persistence off: the restarted broker has forgotten the session the component asks to resume.
+    MosquittoBroker forgetful_broker;
+    for (MosquittoBroker* broker : {&persistent_broker, &forgetful_broker}) {
+        const bool keeps = broker == &persistent_broker;
+        SCOPED_TRACE(keeps ? "broker with persistence" : "broker without persistence");
+        StateRecorder states;
+        const std::string id = "node_" + unique_suffix();
+        Messaging node(nullptr, ComponentType::node, id, fast_reconnect(*broker));
+        node.set_connection_state_handler(states.handler());
+        node.start();
+        ASSERT_TRUE(states.wait_count_if(in_state(ConnectionState::connected), 1));
+        broker->restart();
+        ASSERT_TRUE(states.wait_count_if(in_state(ConnectionState::connected), 2));
+        const auto events = states.events();
+        ASSERT_EQ(events.size(), 3U);
+        EXPECT_EQ(events[0].session, fedbiomed::SessionOutcome::created);
+        EXPECT_EQ(events[0].reason, "");
+        EXPECT_EQ(events[1].session, fedbiomed::SessionOutcome::none);
+        if (keeps) {
+            EXPECT_EQ(events[2].session, fedbiomed::SessionOutcome::resumed);
+            EXPECT_EQ(events[2].reason, "");
+        } else {
+            EXPECT_EQ(events[2].session, fedbiomed::SessionOutcome::lost);
+            EXPECT_NE(events[2].reason.find("had no session for " + id + " (CONNACK session present 0"),
+                      std::string::npos)
+                << events[2].reason;
+            EXPECT_NE(events[2].reason.find("may have been lost"), std::string::npos) << events[2].reason;
+        }
+        node.stop();
+    }
+    // A clean session is said to be one.
+    StateRecorder states;
+    auto options = fast_reconnect(forgetful_broker);
+    options.persistent_session = false;
+    Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), options);
+    node.set_connection_state_handler(states.handler());
+    node.start();
+    const auto connected = states.wait_first(in_state(ConnectionState::connected));
+    ASSERT_TRUE(connected.has_value());
+    EXPECT_EQ(connected->session, fedbiomed::SessionOutcome::clean);
+}
+
 TEST(Reconnect, ReferenceCompatibleOptionsUseQos0ACleanSessionAndABrokerAssignedId) {
     // A broker of its own: the observer counts everything, and a shared broker keeps the retained
     // presence records of earlier tests run in the same process.

@@ -10,6 +10,8 @@
 #   rabbitmq_cluster.sh kill BASE I [SIGNAL]       kill -9 (or SIGNAL) node I's Erlang VM
 #   rabbitmq_cluster.sh restart BASE I             starts node I again (it rejoins by itself); returns
 #                                                  once its MQTT port accepts connections
+#   rabbitmq_cluster.sh ctl BASE I ARGS...         rabbitmqctl ARGS against node I (users, permissions;
+#                                                  about 2 s per call)
 #
 # BASE/cluster.env holds RMQ_MQTT_PORTS="p1 p2 p3" (node I listens on the I-th), for the tests.
 #
@@ -228,6 +230,15 @@ cmd_kill() {
     done
 }
 
+cmd_ctl() {
+    local i=$1
+    shift
+    (
+        node_env "$i"
+        "$RMQ_BIN/rabbitmqctl" -n "rabbit$i@localhost" "$@"
+    )
+}
+
 cmd_restart() {
     local i=$1
     rm -f "$BASE/node$i/beam.pid"
@@ -238,7 +249,8 @@ cmd_restart() {
     }
 }
 
-[[ $# -ge 2 ]] || die "usage: $0 start BASE N [WATCH_PID] | stop BASE | kill BASE I [SIGNAL] | restart BASE I"
+[[ $# -ge 2 ]] ||
+    die "usage: $0 start BASE N [WATCH_PID] | stop BASE | kill BASE I [SIGNAL] | restart BASE I | ctl BASE I ARGS..."
 command=$1
 BASE=$(realpath -m "$2")
 case "$command" in
@@ -253,5 +265,10 @@ start)
 stop) cmd_stop ;;
 kill) cmd_kill "${3:?node}" "${4:-KILL}" ;;
 restart) cmd_restart "${3:?node}" ;;
+ctl)
+    node=${3:?node}
+    shift 3
+    cmd_ctl "$node" "$@"
+    ;;
 *) die "unknown command $command" ;;
 esac
