@@ -484,10 +484,12 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_versions(bool 
                                config_.id, current_broker().display(), result.detail);
         return older;
     }
+    // The broker answered in MQTT 3.1.1 before this failed: its failure is the one to act on (a persistent
+    // session it could not resume, a refused subscription), the MQTT 5 one only a footnote.
     if (older.detail != result.detail) {
-        result.detail += " (in MQTT 3.1.1: " + older.detail + ")";
+        older.detail += " (in MQTT 5 before it: " + result.detail + ")";
     }
-    return result;
+    return older;
 }
 
 // One connection attempt, with a session of its own (see paho_session.hpp): a failed attempt or a lost

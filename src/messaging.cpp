@@ -611,7 +611,7 @@ private:
         // QoS 0: an acknowledgement takes no place in the in-flight window, and a lost one only costs a
         // duplicate (the sender sends again, this receiver drops it and acknowledges again). In our own
         // name: the topic's last level, which a broker ACL can hold us to.
-        publisher_.publish_control_later(shared(tag.ack_topic + "/" + id_), std::string(tag.id));
+        publisher_.acknowledge_later(tag.ack_topic + "/" + id_, tag.id);
     }
 
     // Immutable after construction (read from every thread without locks).

@@ -22,6 +22,9 @@ constexpr std::size_t kPumpBatch = 512;
 constexpr std::size_t kFlowWindow = 16;
 constexpr std::size_t kUnacknowledgedWindow = 64;
 constexpr std::size_t kFlowWindowBytes = std::size_t{1} << 20U;
+// End-to-end acknowledgements: ids per publication (about 20 bytes each), and how many may wait for a pump.
+constexpr std::size_t kAcksPerPublication = 256;
+constexpr std::size_t kPendingAcknowledgements = 100000;
 
 }  // namespace
 
@@ -76,12 +79,44 @@ void Publisher::publish_control(SharedText topic, std::string&& payload, int qos
     }
 }
 
-void Publisher::publish_control_later(SharedText topic, std::string&& payload) {
-    const auto link = link_up() ? Outbox::Link::up : Outbox::Link::down;
-    const Outbox::Added added = outbox_.add(Outbox::Kind::control, std::move(topic), std::move(payload), 0,
-                                            Outbox::Retain::no, Outbox::EndToEnd::off, link);
-    if (added.accepted) {
-        hooks_.request_work();
+void Publisher::acknowledge_later(const std::string& topic, std::string id) {
+    if (!link_up()) {
+        return;  // not connected: the sender sends the message again, and it is acknowledged then
+    }
+    bool first = false;
+    {
+        std::lock_guard<std::mutex> lock(acks_mutex_);
+        if (pending_ack_count_ >= kPendingAcknowledgements) {
+            return;  // the supervisor is far behind: the sender sends these again
+        }
+        pending_acks_[topic].push_back(std::move(id));
+        first = pending_ack_count_++ == 0;
+    }
+    if (first) {
+        hooks_.request_work();  // nobody may pump soon; one wake-up for however many gather meanwhile
+    }
+}
+
+void Publisher::flush_acknowledgements() {
+    std::map<std::string, std::vector<std::string>> pending;
+    {
+        std::lock_guard<std::mutex> lock(acks_mutex_);
+        if (pending_ack_count_ == 0) {
+            return;
+        }
+        pending.swap(pending_acks_);
+        pending_ack_count_ = 0;
+    }
+    for (auto& [topic, ids] : pending) {
+        const SharedText topic_text = std::make_shared<const std::string>(topic);
+        for (std::size_t first = 0; first < ids.size(); first += kAcksPerPublication) {
+            std::string payload;
+            for (std::size_t i = first; i < ids.size() && i < first + kAcksPerPublication; ++i) {
+                payload += (i == first ? "" : " ") + ids[i];
+            }
+            outbox_.add(Outbox::Kind::control, topic_text, std::move(payload), 0, Outbox::Retain::no,
+                        Outbox::EndToEnd::off, Outbox::Link::up);
+        }
     }
 }
 
@@ -134,6 +169,9 @@ void Publisher::pump_locked() {
     if (!session_ || !link_up()) {
         return;
     }
+    // Acknowledgements first: they are older than whatever this pump was called for (often the reply to
+    // the message they acknowledge), and they then leave in one publication per sender.
+    flush_acknowledgements();
     const auto tags = session_->mqtt5() ? Outbox::Tags::possible : Outbox::Tags::impossible;
     for (;;) {
         std::vector<Outbox::Ready> batch = outbox_.take(kPumpBatch, tags);
@@ -218,8 +256,18 @@ Publisher::Clock::time_point Publisher::sweep_end_to_end() {
 }
 
 void Publisher::acknowledged(const std::string& payload, const std::string& receiver) {
-    if (const auto sequence = sequence_of(payload, config_.instance)) {
-        outbox_.end_to_end_acknowledged(*sequence, receiver);
+    // "id id ...": at most kAcksPerPublication of them are read, so that a forged payload costs bounded work.
+    std::size_t start = 0;
+    for (std::size_t read = 0; start < payload.size() && read < kAcksPerPublication; ++read) {
+        std::size_t end = payload.find(' ', start);
+        if (end == std::string::npos) {
+            end = payload.size();
+        }
+        if (const auto sequence =
+                sequence_of(std::string_view(payload).substr(start, end - start), config_.instance)) {
+            outbox_.end_to_end_acknowledged(*sequence, receiver);
+        }
+        start = end + 1;
     }
 }
 

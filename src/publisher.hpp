@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -65,9 +66,11 @@ public:
     /// Adds a control publication at @p qos (dropped at once when not connected) and pumps.
     void publish_control(SharedText topic, std::string&& payload, int qos, Outbox::Retain retain);
 
-    /// Adds a control publication at QoS 0 (dropped at once when not connected) and asks for a pump on the
-    /// supervisor's thread instead of pumping: for a client thread, which must not call into the client.
-    void publish_control_later(SharedText topic, std::string&& payload);
+    /// An end-to-end acknowledgement of @p id to publish on @p topic (a client thread, which must not call
+    /// into the client): gathered with the others waiting for the same topic into one QoS 0 publication
+    /// ("id id ...", at most kAcksPerPublication ids) made by the next pump, which the supervisor's thread
+    /// is asked for when none is due. Dropped when not connected (the sender sends the message again).
+    void acknowledge_later(const std::string& topic, std::string id);
 
     /// Adds a control publication whose completion the caller waits for (presence at stop()) and pumps.
     Delivery publish_control_waited(SharedText topic, std::string&& payload, Outbox::Retain retain);
@@ -117,6 +120,8 @@ public:
 
 private:
     void pump_locked();
+    // Moves the acknowledgements gathered by acknowledge_later() into the outbox (send_mutex_ held).
+    void flush_acknowledgements();
     void note_overflow(const Outbox::Added& added);
 
     const Config config_;
@@ -134,6 +139,11 @@ private:
     std::mutex send_mutex_;
     std::unique_ptr<Session> session_;
     std::atomic<bool> link_up_{false};
+
+    // End-to-end acknowledgements waiting for the next pump, per topic (acknowledge_later()).
+    std::mutex acks_mutex_;
+    std::map<std::string, std::vector<std::string>> pending_acks_;
+    std::size_t pending_ack_count_ = 0;
 };
 
 }  // namespace fedbiomed::detail

@@ -635,6 +635,15 @@ std::string PahoSession::describe_transport_failure(const std::string& paho_text
     return "broker " + endpoint_ + " accepted the TCP connection but the MQTT handshake failed: " + paho_text;
 }
 
+std::string PahoSession::tls_failure_cause(Clock::time_point deadline) const {
+    const auto addresses = resolve_broker(broker_, port_, nullptr);
+    if (!connection_address(addresses)) {
+        return {};
+    }
+    const milliseconds budget = std::min(kProbeBudget, std::max(remaining(deadline), milliseconds(100)));
+    return diagnose_tls_failure(addresses.front(), tls_probe_, budget);
+}
+
 bool PahoSession::wait_connect(const mqtt::token_ptr& token, Clock::time_point deadline) {
     milliseconds pause = kFirstNudgePause;
     while (nudge_others(this)) {
@@ -686,7 +695,15 @@ void PahoSession::connect(Clock::time_point deadline) {
         }
         std::string paho_text = error.what();
         if (paho_text.find(kClosedAfterConnect) != std::string::npos) {
-            // Paho's words for "CONNECT sent, then the socket closed before any CONNACK".
+            // Paho's words for "CONNECT sent, then the socket closed before any CONNACK". Over TLS 1.3 a
+            // broker refuses a client certificate after the handshake, when our CONNECT is already written:
+            // the same words. Our own handshake names such a cause, and then it is no protocol question.
+            if (tls_) {
+                const std::string cause = tls_failure_cause(deadline);
+                if (!cause.empty()) {
+                    throw_connect_failure("TLS connection to " + endpoint_ + " failed: " + cause);
+                }
+            }
             throw ClosedBeforeConnack("broker " + endpoint_ +
                                       " closed the connection after the CONNECT without answering it (" +
                                       paho_text + ")");

@@ -142,6 +142,8 @@ private:
     [[noreturn]] void throw_closed_after_subscribe(const std::vector<std::string>& topics,
                                                    const std::vector<mqtt::token_ptr>& tokens);
     std::string describe_transport_failure(const std::string& paho_text, Clock::time_point deadline) const;
+    // TLS only: why our own handshake with the broker fails ("" when it succeeds or cannot say).
+    std::string tls_failure_cause(Clock::time_point deadline) const;
 
     // What the session needs of the options (a copy: it refers to nothing of its owner's).
     const std::string broker_;
