@@ -125,9 +125,12 @@ void InboundPipeline::handle_message(InboundMessage& message) {
     if (message.tag && !recent_ids_.insert(message.tag->id)) {
         // Taken already (acknowledged again on receipt): not delivered twice.
         Counters::bump(counters_.duplicates_dropped);
-        return;
+    } else {
+        handle_payload(message.topic, message.payload);
     }
-    handle_payload(message.topic, message.payload);
+    if (message.tag && hooks_.flush_acks) {
+        hooks_.flush_acks();
+    }
 }
 
 void InboundPipeline::handle_payload(const std::string& topic, const std::string& payload) {

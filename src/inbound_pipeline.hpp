@@ -47,6 +47,9 @@ public:
         /// Acknowledge a message end to end: it is queued for the handler (client thread; must not block
         /// and must not call into the client).
         std::function<void(const EndToEndTag& tag)> send_ack;
+        /// A message was handled (or dropped as a copy): hand the acknowledgements gathered meanwhile over
+        /// (dispatcher thread).
+        std::function<void()> flush_acks;
         /// A presence record of a peer (client thread; must not block).
         std::function<void(const std::string& topic, const std::string& payload)> peer_presence;
         /// A presence announcement (dispatcher thread).

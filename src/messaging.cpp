@@ -435,9 +435,9 @@ private:
         };
         hooks.detach = [this] { return publisher_.detach(); };
         hooks.connection_lost = [this] { publisher_.connection_lost(); };
-        if (options_.end_to_end_ack != EndToEndAck::off) {
-            hooks.sweep = [this] { return publisher_.sweep_end_to_end(); };
-        }
+        // Always: besides the end-to-end deadlines of our messages, its periodic pump hands over the
+        // acknowledgements of messages queued behind a long handler (a sender may force end to end on us).
+        hooks.sweep = [this] { return publisher_.sweep_end_to_end(); };
         hooks.pump = [this] { publisher_.pump(); };
         hooks.fault = [this](detail::Fault fault) { inbound_.push(std::move(fault)); };
         hooks.state = [this](ConnectionEvent event) { inbound_.push(detail::StateChange{std::move(event)}); };
@@ -479,6 +479,7 @@ private:
         hooks.acknowledged = [this](const std::string& payload, const std::string& receiver) {
             publisher_.acknowledged(payload, receiver);
         };
+        hooks.flush_acks = [this] { publisher_.flush_acknowledgements_soon(); };
         hooks.peer_presence = [this](const std::string& topic, const std::string& payload) {
             presence_.peer_record(topic, payload);
         };

@@ -83,17 +83,22 @@ void Publisher::acknowledge_later(const std::string& topic, std::string id) {
     if (!link_up()) {
         return;  // not connected: the sender sends the message again, and it is acknowledged then
     }
-    bool first = false;
+    std::lock_guard<std::mutex> lock(acks_mutex_);
+    if (pending_ack_count_ >= kPendingAcknowledgements) {
+        return;  // nobody pumped for a long while: the sender sends these again
+    }
+    pending_acks_[topic].push_back(std::move(id));
+    ++pending_ack_count_;
+}
+
+void Publisher::flush_acknowledgements_soon() {
+    bool pending = false;
     {
         std::lock_guard<std::mutex> lock(acks_mutex_);
-        if (pending_ack_count_ >= kPendingAcknowledgements) {
-            return;  // the supervisor is far behind: the sender sends these again
-        }
-        pending_acks_[topic].push_back(std::move(id));
-        first = pending_ack_count_++ == 0;
+        pending = pending_ack_count_ != 0;
     }
-    if (first) {
-        hooks_.request_work();  // nobody may pump soon; one wake-up for however many gather meanwhile
+    if (pending && link_up()) {
+        pump();
     }
 }
 

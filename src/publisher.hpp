@@ -68,9 +68,14 @@ public:
 
     /// An end-to-end acknowledgement of @p id to publish on @p topic (a client thread, which must not call
     /// into the client): gathered with the others waiting for the same topic into one QoS 0 publication
-    /// ("id id ...", at most kAcksPerPublication ids) made by the next pump, which the supervisor's thread
-    /// is asked for when none is due. Dropped when not connected (the sender sends the message again).
+    /// ("id id ...", at most kAcksPerPublication ids) made by the next pump: the reply a handler sends,
+    /// flush_acknowledgements_soon() after a message was handled, or the supervisor's periodic pump (a
+    /// handler that runs for an hour). No thread is woken for it: a wake-up per message doubled a round
+    /// trip on two busy cores. Dropped when not connected (the sender sends the message again).
     void acknowledge_later(const std::string& topic, std::string id);
+
+    /// Pumps when acknowledgements wait (the dispatcher thread, after each message). Never blocks for long.
+    void flush_acknowledgements_soon();
 
     /// Adds a control publication whose completion the caller waits for (presence at stop()) and pumps.
     Delivery publish_control_waited(SharedText topic, std::string&& payload, Outbox::Retain retain);
