@@ -460,9 +460,9 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt() {
     return clean;
 }
 
-// One connection attempt in each protocol version it needs. With MqttVersion::automatic a broker is spoken to in MQTT 5 first; when that
-// attempt fails in a way that may mean "no MQTT 5 here" (RabbitMQ 3.10 closes the connection on an MQTT 5
-// CONNECT), the same broker is tried again at once in 3.1.1.
+// One connection attempt in each protocol version it needs. With MqttVersion::automatic a broker is spoken to
+// in MQTT 5 first; when that attempt fails in a way that may mean "no MQTT 5 here" (RabbitMQ 3.10 closes the
+// connection on an MQTT 5 CONNECT), the same broker is tried again at once in 3.1.1.
 //
 // Not remembered: every connection tries MQTT 5 first (a broker upgraded, or a failover to a broker that
 // speaks it, gets MQTT 5 back at the next connection), at the cost of one refused CONNECT per connection
@@ -479,9 +479,10 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_versions(bool 
     }
     AttemptResult older = attempt_in(MqttVersion::v3_1_1, fallback);
     if (older.kind == Attempt::connected) {
-        library_logger()->info("Messaging {}: broker {} refused MQTT 5 ({}); connected in MQTT 3.1.1, without "
-                               "end-to-end acknowledgement",
-                               config_.id, current_broker().display(), result.detail);
+        library_logger()->info(
+            "Messaging {}: broker {} refused MQTT 5 ({}); connected in MQTT 3.1.1, without "
+            "end-to-end acknowledgement",
+            config_.id, current_broker().display(), result.detail);
         return older;
     }
     // The broker answered in MQTT 3.1.1 before this failed: its failure is the one to act on (a persistent

@@ -68,7 +68,8 @@ public:
         /// fallback_client_id(), because the broker could not resume the persistent one (see attempt());
         /// otherwise the session the options ask for.
         std::function<std::unique_ptr<Session>(std::uint64_t generation, std::uint64_t seq,
-                                               const BrokerAddress& broker, MqttVersion version, bool fallback)>
+                                               const BrokerAddress& broker, MqttVersion version,
+                                               bool fallback)>
             make_session;
         std::function<void(std::unique_ptr<Session> session)> attach;  ///< connected: publications go there
         std::function<std::unique_ptr<Session>()> detach;              ///< take the session back

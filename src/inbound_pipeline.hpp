@@ -25,7 +25,7 @@ namespace fedbiomed::detail {
 class InboundPipeline {
 public:
     struct Config {
-        std::string id;             ///< the component id (log lines)
+        std::string id;  ///< the component id (log lines)
         /// Where end-to-end acknowledgements for us arrive: ack_topic() + "/" (empty: none), followed by the
         /// receiver's id.
         std::string own_ack_prefix;

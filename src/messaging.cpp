@@ -327,8 +327,8 @@ private:
         if (topic == *default_topic_ref_) {
             return presence_.acknowledging_peers();
         }
-        if (type_ == ComponentType::researcher && topic.compare(0, detail::kTopicPrefix.size(),
-                                                                detail::kTopicPrefix) == 0) {
+        if (type_ == ComponentType::researcher &&
+            topic.compare(0, detail::kTopicPrefix.size(), detail::kTopicPrefix) == 0) {
             std::string node = topic.substr(detail::kTopicPrefix.size());
             if (presence_.peer_acknowledges(node)) {
                 return {std::move(node)};
@@ -462,7 +462,8 @@ private:
         if (options_.end_to_end_ack != EndToEndAck::off) {
             config.own_ack_prefix = detail::ack_topic(type_, id_) + "/";
             if (options_.presence) {
-                const auto peer = type_ == ComponentType::node ? ComponentType::researcher : ComponentType::node;
+                const auto peer =
+                    type_ == ComponentType::node ? ComponentType::researcher : ComponentType::node;
                 config.peer_presence_prefix = detail::presence_topic(peer, "");
             }
         }

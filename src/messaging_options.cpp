@@ -82,8 +82,9 @@ void validate_options(const MessagingOptions& options) {
     } else if (options.session_expiry.count() < 0) {
         problem = "session_expiry must not be negative";
     } else if (options.end_to_end_ack == EndToEndAck::on && options.mqtt_version == MqttVersion::v3_1_1) {
-        problem = "end_to_end_ack on needs mqtt_version v5 or automatic (the message id travels in MQTT 5 user "
-                  "properties)";
+        problem =
+            "end_to_end_ack on needs mqtt_version v5 or automatic (the message id travels in MQTT 5 user "
+            "properties)";
     } else if (options.end_to_end_ack == EndToEndAck::on && options.qos == 0) {
         problem = "end_to_end_ack on needs qos 1 or 2";
     } else if (options.end_to_end_ack != EndToEndAck::off &&

@@ -435,15 +435,16 @@ Outbox::Sweep Outbox::sweep_end_to_end(Clock::time_point now, std::chrono::milli
                 ++sweep.timed_out;
                 Counters::bump(counters_.end_to_end_timeouts);
                 const std::string missing = entry.shared->missing_text(5);
-                erase_locked(current, false,
-                             with_code(ErrorNumbers::FB102, "no end-to-end acknowledgement of the message to ") +
-                                 *entry.topic + (missing.empty() ? std::string() : " from " + missing) +
-                                 " within " + std::to_string(timeout.count()) + " ms (" +
-                                 std::to_string(entry.sends) + " send(s))",
-                             done);
+                erase_locked(
+                    current, false,
+                    with_code(ErrorNumbers::FB102, "no end-to-end acknowledgement of the message to ") +
+                        *entry.topic + (missing.empty() ? std::string() : " from " + missing) + " within " +
+                        std::to_string(timeout.count()) + " ms (" + std::to_string(entry.sends) + " send(s))",
+                    done);
                 continue;
             }
-            if (entry.state != State::awaiting_receiver || entry.last_sent + resend_delay(resend_after, entry.sends) > now) {
+            if (entry.state != State::awaiting_receiver ||
+                entry.last_sent + resend_delay(resend_after, entry.sends) > now) {
                 continue;
             }
             // Messages reach each receiver in the order they were sent. While a receiver's acknowledgements

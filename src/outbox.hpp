@@ -119,7 +119,8 @@ public:
     /// @p tags impossible (an MQTT 3.1.1 connection), an end-to-end message goes as a plain one and
     /// completes on the broker's acknowledgement. @p now is when they leave (end-to-end copies are timed
     /// from it).
-    std::vector<Ready> take(std::size_t max, Tags tags = Tags::possible, Clock::time_point now = Clock::now());
+    std::vector<Ready> take(std::size_t max, Tags tags = Tags::possible,
+                            Clock::time_point now = Clock::now());
 
     /// Sets the window of the current connection. When completions make room while publications wait,
     /// on_requeue is called so that someone takes them: once half the room is free, so that a saturated

@@ -89,7 +89,8 @@ std::optional<PresenceRecord> decode_presence(const std::string& payload, const 
     const auto ack = object.find("ack");
     if (ack != object.end()) {
         if (!ack->is_number_unsigned() || ack->get<std::uint64_t>() > 0xFFFFFFFFU) {
-            throw MessageError(ErrorNumbers::FB601, "presence announcement: 'ack' is not an unsigned integer");
+            throw MessageError(ErrorNumbers::FB601,
+                               "presence announcement: 'ack' is not an unsigned integer");
         }
         record.ack = static_cast<std::uint32_t>(ack->get<std::uint64_t>());
     }

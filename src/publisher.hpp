@@ -30,8 +30,8 @@ public:
         int qos = 1;
         Outbox::Limits limits;
         EndToEndAck end_to_end = EndToEndAck::off;  ///< option end_to_end_ack (see publish())
-        std::string instance;     ///< this Messaging object's instance id (end-to-end ids)
-        std::string ack_topic;    ///< where receivers acknowledge our messages
+        std::string instance;                       ///< this Messaging object's instance id (end-to-end ids)
+        std::string ack_topic;                      ///< where receivers acknowledge our messages
         std::chrono::milliseconds end_to_end_timeout{60000};
         std::chrono::milliseconds end_to_end_resend_interval{2000};
     };

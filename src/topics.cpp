@@ -34,7 +34,8 @@ std::string node_presence_filter() {
 }
 
 std::string id_of_presence_topic(const std::string& topic, ComponentType type) {
-    const std::string prefix = std::string(kPresencePrefix) + (type == ComponentType::node ? "node/" : "researcher/");
+    const std::string prefix =
+        std::string(kPresencePrefix) + (type == ComponentType::node ? "node/" : "researcher/");
     if (topic.size() <= prefix.size() || topic.compare(0, prefix.size(), prefix) != 0) {
         return {};
     }

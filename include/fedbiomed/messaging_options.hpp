@@ -134,9 +134,9 @@ struct MessagingOptions {
     /// (ConnectionEvent::broker). Sessions are per broker: the outbox re-sends what the lost broker had
     /// not acknowledged, and what the lost broker held for this component comes back only if it returns.
     std::vector<std::string> brokers;
-    std::string username;                            ///< MQTT user name; empty: anonymous
-    std::string password;                            ///< MQTT password (used only with a user name)
-    TlsOptions tls;                                  ///< TLS settings
+    std::string username;  ///< MQTT user name; empty: anonymous
+    std::string password;  ///< MQTT password (used only with a user name)
+    TlsOptions tls;        ///< TLS settings
     /// Protocol version: MQTT 5 first, 3.1.1 with a broker that refuses it (see MqttVersion::automatic).
     MqttVersion mqtt_version = MqttVersion::automatic;
     /// MQTT client id. Empty (the default): "fbm-node-<id>" or "fbm-researcher-<id>" with a persistent

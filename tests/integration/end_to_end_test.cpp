@@ -59,8 +59,8 @@ TEST(EndToEnd, LibraryComponentsNegotiateItAndEachReceiverAcknowledgesInItsOwnNa
     researcher.start();
     // The nodes' records were retained before the researcher subscribed: known when start() returned.
     EXPECT_EQ(researcher.end_to_end_peers(), sorted({node_a, node_b}));
-    ASSERT_TRUE(wait_until([&] { return a.end_to_end_peers() == std::vector<std::string>{researcher_id}; },
-                           kWait));
+    ASSERT_TRUE(
+        wait_until([&] { return a.end_to_end_peers() == std::vector<std::string>{researcher_id}; }, kWait));
 
     // A broadcast waits for both nodes, and says so.
     const Delivery broadcast = researcher.send_message(ping("R", 1));

@@ -204,9 +204,7 @@ StreamOutcome run_stream(Crash crash, fedbiomed::EndToEndAck end_to_end, int res
         }
         const auto done = static_cast<std::uint64_t>(part + 1);
         EXPECT_TRUE(wait_until(
-            [&] {
-                return sender.stats().reconnections == done && receiver.stats().reconnections == done;
-            },
+            [&] { return sender.stats().reconnections == done && receiver.stats().reconnections == done; },
             left()))
             << "part " << part;
     }

@@ -101,7 +101,8 @@ TEST_F(EndToEndBookkeeping, AFastReceiverNeverMakesAMessageQueuedAtASlowOneLookL
     EXPECT_TRUE(first.second.delivered());
     // Under a global rule the fast node's acknowledgement of the third made the second look lost. The
     // slow node acknowledged recently and nothing after the second: no gap of its own, no stall.
-    const auto sweep = outbox_.sweep_end_to_end(Outbox::Clock::now() + kResendAfter / 2, kResendAfter, kTimeout);
+    const auto sweep =
+        outbox_.sweep_end_to_end(Outbox::Clock::now() + kResendAfter / 2, kResendAfter, kTimeout);
     EXPECT_EQ(sweep.resend, 0U);
     // The fast node acknowledging the slow one's next message does not change that either.
     outbox_.end_to_end_acknowledged(third.first, "slow");
@@ -116,8 +117,8 @@ TEST_F(EndToEndBookkeeping, AGapInOneReceiversAcknowledgementsIsSentAgain) {
     outbox_.end_to_end_acknowledged(later.first, "node_a");
     // Too early: a copy goes only resend_after after the last one.
     EXPECT_EQ(outbox_.sweep_end_to_end(Outbox::Clock::now(), kResendAfter, kTimeout).resend, 0U);
-    const auto sweep =
-        outbox_.sweep_end_to_end(Outbox::Clock::now() + kResendAfter + milliseconds(1), kResendAfter, kTimeout);
+    const auto sweep = outbox_.sweep_end_to_end(Outbox::Clock::now() + kResendAfter + milliseconds(1),
+                                                kResendAfter, kTimeout);
     EXPECT_EQ(sweep.resend, 1U);
     EXPECT_EQ(resend(), std::vector<std::uint64_t>{lost.first});
     outbox_.end_to_end_acknowledged(lost.first, "node_a");
