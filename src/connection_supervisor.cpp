@@ -279,6 +279,10 @@ void ConnectionSupervisor::supervise() {
             const auto connected_at = Clock::now();
             failed_in_round = 0;
             round_errors.clear();
+            // Queued before start() returns: what the caller publishes after start() (and the answers to
+            // it) comes after the "connected" event in the dispatcher's queue, never before it.
+            hooks_.state(ConnectionEvent{ConnectionState::connected, result.detail, attempts,
+                                         current_broker().display(), result.session});
             if (ever_connected) {
                 Counters::bump(counters_.reconnections);
                 library_logger()->info("Messaging {} reconnected to the broker {} after {} attempt(s)",
@@ -286,8 +290,6 @@ void ConnectionSupervisor::supervise() {
             } else {
                 finish_start(true, {});
             }
-            hooks_.state(ConnectionEvent{ConnectionState::connected, result.detail, attempts,
-                                         current_broker().display(), result.session});
             ever_connected = true;
             attempts = 0;
             const Ending ending = watch();
