@@ -24,17 +24,6 @@ using fedbiomed::Delivery;
 using fedbiomed::Json;
 using fedbiomed::Messaging;
 
-Json pong(const std::string& researcher_id, const std::string& node_id, int sequence) {
-    Json msg = Json::object();
-    msg["protocol_version"] = "1";
-    msg["researcher_id"] = researcher_id;
-    msg["node_id"] = node_id;
-    msg["success"] = true;
-    msg["sequence"] = sequence;
-    msg["command"] = "pong";
-    return msg;
-}
-
 std::vector<std::string> sorted(std::vector<std::string> ids) {
     std::sort(ids.begin(), ids.end());
     return ids;

@@ -21,17 +21,6 @@ using fedbiomed::Messaging;
 using fedbiomed::MessagingError;
 using fedbiomed::MessagingOptions;
 
-Json pong(const std::string& researcher_id, const std::string& node_id, int sequence) {
-    Json msg = Json::object();
-    msg["protocol_version"] = "1";
-    msg["researcher_id"] = researcher_id;
-    msg["node_id"] = node_id;
-    msg["success"] = true;
-    msg["sequence"] = sequence;
-    msg["command"] = "pong";
-    return msg;
-}
-
 TEST(MessagingApi, ConstructionDoesNoNetworkAndReportsTopics) {
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_1234", "127.0.0.1", 1);
     EXPECT_FALSE(researcher.is_connected());

@@ -25,6 +25,17 @@ fedbiomed::Json ping(const std::string& researcher_id, int sequence) {
     return msg;
 }
 
+fedbiomed::Json pong(const std::string& researcher_id, const std::string& node_id, int sequence) {
+    fedbiomed::Json msg = fedbiomed::Json::object();
+    msg["protocol_version"] = "1";
+    msg["researcher_id"] = researcher_id;
+    msg["node_id"] = node_id;
+    msg["success"] = true;
+    msg["sequence"] = sequence;
+    msg["command"] = "pong";
+    return msg;
+}
+
 std::size_t count_occurrences(const std::string& text, const std::string& needle) {
     std::size_t count = 0;
     for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {

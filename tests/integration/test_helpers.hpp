@@ -31,6 +31,9 @@ std::string unique_suffix();
 /// A reference ping request from @p researcher_id, numbered by @p sequence (tests count and order them).
 fedbiomed::Json ping(const std::string& researcher_id, int sequence);
 
+/// A reference "pong" reply of @p node_id to @p researcher_id's ping @p sequence.
+fedbiomed::Json pong(const std::string& researcher_id, const std::string& node_id, int sequence);
+
 /// How many times @p needle occurs in @p text (e.g. a broker log).
 std::size_t count_occurrences(const std::string& text, const std::string& needle);
 
