@@ -760,21 +760,33 @@ void PahoSession::connect(Clock::time_point deadline) {
 
 void PahoSession::throw_closed_after_subscribe(const std::vector<std::string>& topics,
                                                const std::vector<mqtt::token_ptr>& tokens) {
-    // The broker's likely objection: the first SUBSCRIBE it did not acknowledge.
-    std::size_t first = 0;
+    // The broker's objection is one of the SUBSCRIBEs it did not acknowledge, most likely the first; but
+    // the SUBACK of an earlier one may arrive with the close and be seen after it, so each is named (up to
+    // three), in order.
+    std::vector<std::string> unacknowledged;
     {
         std::lock_guard<std::mutex> lock(wait_mutex_);
-        while (first + 1 < tokens.size() &&
-               std::find(completed_.begin(), completed_.end(), tokens[first].get()) != completed_.end()) {
-            ++first;
+        for (std::size_t i = 0; i < tokens.size() && i < topics.size(); ++i) {
+            if (std::find(completed_.begin(), completed_.end(), tokens[i].get()) == completed_.end()) {
+                unacknowledged.push_back(topics[i]);
+            }
         }
     }
-    const std::string& topic = topics[first];
+    if (unacknowledged.empty()) {
+        unacknowledged.push_back(topics.back());
+    }
+    std::string named = unacknowledged.front();
+    if (unacknowledged.size() > 1) {
+        named += " (or to ";
+        for (std::size_t i = 1; i < unacknowledged.size() && i < 3; ++i) {
+            named += (i == 1 ? "" : ", ") + unacknowledged[i];
+        }
+        named += unacknowledged.size() > 3 ? ", ..., not acknowledged either)" : ", not acknowledged either)";
+    }
     throw_connect_failure(
-        "broker " + endpoint_ + " closed the connection right after the SUBSCRIBE to " + topic +
+        "broker " + endpoint_ + " closed the connection right after the SUBSCRIBE to " + named +
         " (a broker such as RabbitMQ refuses a subscription so: check that its ACL lets this "
-        "component read " +
-        topic + ")");
+        "component read these topics)");
 }
 
 // A broker that grants less than QoS 2 for a QoS 2 subscription does not do exactly-once at all: RabbitMQ

@@ -334,9 +334,11 @@ TEST(Cluster, AForbiddenSubscriptionOrPublicationIsReportedByTopicAndRetriedWith
     } catch (const fedbiomed::MessagingError& error) {
         const std::string what = error.what();
         EXPECT_EQ(error.code(), fedbiomed::ErrorNumbers::FB101) << what;
-        EXPECT_NE(what.find("closed the connection right after the SUBSCRIBE to general/" + forbidden),
-                  std::string::npos)
+        // Named among the subscriptions not acknowledged when the connection closed (the SUBACK of an
+        // earlier one may be seen after the close).
+        EXPECT_NE(what.find("closed the connection right after the SUBSCRIBE to "), std::string::npos)
             << what;
+        EXPECT_NE(what.find("general/" + forbidden), std::string::npos) << what;
         EXPECT_NE(what.find("ACL"), std::string::npos) << what;
     }
 
