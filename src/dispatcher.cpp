@@ -69,6 +69,17 @@ std::size_t Dispatcher::held_bytes() const noexcept {
     return held_bytes_;
 }
 
+// A message the bound has no room for: counted, and reported by the dispatcher thread. @return false.
+bool Dispatcher::refuse_locked() noexcept {
+    ++bound_dropped_unreported_;
+    if (bound_.counters != nullptr) {
+        Counters::bump(bound_.counters->inbound_dropped);
+        Counters::bump(bound_.counters->inbound_bound_drops);
+    }
+    wake_.notify_one();
+    return false;
+}
+
 bool Dispatcher::admit(std::size_t bytes, bool may_hold) noexcept {
     try {
         const std::size_t push_back_from = bound_.max_bytes / 2;
@@ -78,16 +89,7 @@ bool Dispatcher::admit(std::size_t bytes, bool may_hold) noexcept {
                 return true;  // (while stopping push() discards it anyway)
             }
             if (!may_hold || holds_ended_) {
-                if (fits_locked(bytes, bound_.max_bytes)) {
-                    return true;
-                }
-                ++bound_dropped_unreported_;
-                if (bound_.counters != nullptr) {
-                    Counters::bump(bound_.counters->inbound_dropped);
-                    Counters::bump(bound_.counters->inbound_bound_drops);
-                }
-                wake_.notify_one();
-                return false;
+                return fits_locked(bytes, bound_.max_bytes) || refuse_locked();
             }
         }
         if (bound_.counters != nullptr) {
@@ -99,17 +101,8 @@ bool Dispatcher::admit(std::size_t bytes, bool may_hold) noexcept {
             return stopping_ || holds_ended_ || fits_locked(bytes, push_back_from);
         });
         std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_ || outcome == ClientThreadHold::Outcome::handshake ||
-            fits_locked(bytes, bound_.max_bytes)) {
-            return true;
-        }
-        ++bound_dropped_unreported_;
-        if (bound_.counters != nullptr) {
-            Counters::bump(bound_.counters->inbound_dropped);
-            Counters::bump(bound_.counters->inbound_bound_drops);
-        }
-        wake_.notify_one();
-        return false;
+        return stopping_ || outcome == ClientThreadHold::Outcome::handshake ||
+               fits_locked(bytes, bound_.max_bytes) || refuse_locked();
     } catch (...) {
         return true;  // a lock that cannot be taken: behave as without a bound
     }

@@ -108,6 +108,8 @@ private:
     void add_bytes_locked(std::size_t bytes) noexcept;
     void remove_bytes_locked(std::size_t bytes) noexcept;
     bool fits_locked(std::size_t bytes, std::size_t limit) const noexcept;
+    // Counts a message refused for lack of room and wakes the reporter; returns false (mutex_ held).
+    bool refuse_locked() noexcept;
 
     const std::size_t capacity_;
     Process process_;
