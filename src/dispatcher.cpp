@@ -155,7 +155,8 @@ void Dispatcher::start() {
 namespace {
 
 bool is_event(const InboundItem& item) noexcept {
-    return std::holds_alternative<StateChange>(item) || std::holds_alternative<OverflowReport>(item);
+    return std::holds_alternative<StateChange>(item) || std::holds_alternative<OverflowReport>(item) ||
+           std::holds_alternative<PresenceCheck>(item);
 }
 
 }  // namespace

@@ -42,6 +42,11 @@ struct StateChange {
 /// (aggregated, so that a flood of refused publications cannot crowd inbound messages out of the queue).
 struct OverflowReport {};
 
-using InboundItem = std::variant<InboundMessage, InboundPresence, Fault, StateChange, OverflowReport>;
+/// Time to take offline the nodes whose heartbeats stopped: done on the dispatcher thread, after the
+/// presence records already queued (one of them may be the heartbeat that keeps a node online).
+struct PresenceCheck {};
+
+using InboundItem =
+    std::variant<InboundMessage, InboundPresence, Fault, StateChange, OverflowReport, PresenceCheck>;
 
 }  // namespace fedbiomed::detail

@@ -117,6 +117,7 @@ void InboundPipeline::process(InboundItem& item) {
                    // Delivered at its place in the queue, after the messages that arrived before it.
                    [this](StateChange& change) { callbacks_.state(change.event); },
                    [this](OverflowReport&) { hooks_.overflow(); },
+                   [this](PresenceCheck&) { hooks_.presence_check(); },
                },
                item);
 }

@@ -56,6 +56,8 @@ public:
         std::function<void(const InboundPresence& presence)> presence;
         /// Report the outbox overflows accumulated since the last report (dispatcher thread).
         std::function<void()> overflow;
+        /// Take offline the nodes whose heartbeats stopped (dispatcher thread).
+        std::function<void()> presence_check;
     };
 
     InboundPipeline(Config config, Counters& counters, const UserCallbacks& callbacks, Hooks hooks);

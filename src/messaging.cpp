@@ -380,8 +380,12 @@ private:
 
     detail::PresenceService::Config presence_config() const {
         return detail::PresenceService::Config{
-            type_, id_, instance_, *presence_topic_ref_,
-            DecodeLimits{options_.max_json_depth, options_.max_payload_bytes}};
+            type_,
+            id_,
+            instance_,
+            *presence_topic_ref_,
+            DecodeLimits{options_.max_json_depth, options_.max_payload_bytes},
+            options_.presence_heartbeat};
     }
 
     detail::PresenceService::Hooks presence_hooks() {
@@ -395,6 +399,11 @@ private:
             publisher_.publish_control(presence_topic_ref_, std::move(payload), options_.qos,
                                        Outbox::Retain::yes);
         };
+        hooks.heartbeat = [this](std::string&& payload) {
+            // QoS 0, not retained: a lost one is covered by the next, and the broker stores nothing.
+            publisher_.publish_control(presence_topic_ref_, std::move(payload), 0, Outbox::Retain::no);
+        };
+        hooks.check_nodes = [this] { inbound_.push(detail::PresenceCheck{}); };
         hooks.takeover = [this](const std::string& other) { supervisor_.request_takeover(other); };
         return hooks;
     }
@@ -428,6 +437,7 @@ private:
             presence_.set_acknowledging(session->mqtt5() && options_.end_to_end_ack != EndToEndAck::off);
             std::vector<detail::Publisher::Control> first;
             if (options_.presence) {
+                presence_.connected(detail::PresenceService::Clock::now());
                 // Retained: researchers that subscribe later learn it too; it replaces our will's record.
                 first.push_back({presence_topic_ref_, presence_.payload("online", {}), Outbox::Retain::yes});
             }
@@ -437,7 +447,12 @@ private:
         hooks.connection_lost = [this] { publisher_.connection_lost(); };
         // Always: besides the end-to-end deadlines of our messages, its periodic pump hands over the
         // acknowledgements of messages queued behind a long handler (a sender may force end to end on us).
-        hooks.sweep = [this] { return publisher_.sweep_end_to_end(); };
+        // With presence, the same pass sends our heartbeats and notices the peers' that stopped.
+        hooks.sweep = [this] {
+            const auto next = publisher_.sweep_end_to_end();
+            return options_.presence ? std::min(next, presence_.tick(detail::PresenceService::Clock::now()))
+                                     : next;
+        };
         hooks.pump = [this] { publisher_.pump(); };
         hooks.fault = [this](detail::Fault fault) { inbound_.push(std::move(fault)); };
         hooks.state = [this](ConnectionEvent event) { inbound_.push(detail::StateChange{std::move(event)}); };
@@ -486,6 +501,7 @@ private:
         };
         hooks.send_ack = [this](const detail::EndToEndTag& tag) { send_end_to_end_ack(tag); };
         hooks.presence = [this](const detail::InboundPresence& presence) { presence_.received(presence); };
+        hooks.presence_check = [this] { presence_.expire_nodes(); };
         hooks.overflow = [this] {
             if (auto fault = publisher_.take_overflow_report()) {
                 callbacks_.fault(std::move(*fault));

@@ -79,6 +79,10 @@ void validate_options(const MessagingOptions& options) {
         problem = "outbox_capacity must not exceed 1000000 (the MQTT client's own buffer)";
     } else if (options.takeover_threshold < 0 || options.takeover_window.count() <= 0) {
         problem = "takeover_threshold must not be negative and takeover_window must be positive";
+    } else if (options.presence_heartbeat.count() != 0 &&
+               (options.presence_heartbeat < std::chrono::milliseconds(10) ||
+                options.presence_heartbeat > std::chrono::hours(24))) {
+        problem = "presence_heartbeat must be 0 (none) or in 10 ms..24 h";
     } else if (options.session_expiry.count() < 0) {
         problem = "session_expiry must not be negative";
     } else if (options.end_to_end_ack == EndToEndAck::on && options.mqtt_version == MqttVersion::v3_1_1) {

@@ -1,5 +1,6 @@
 #include "presence.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -60,6 +61,9 @@ std::string encode_presence(const PresenceRecord& record) {
     if (record.ack != 0) {
         object["ack"] = record.ack;
     }
+    if (record.heartbeat_ms != 0) {
+        object["heartbeat"] = record.heartbeat_ms;
+    }
     return object.dump();
 }
 
@@ -94,6 +98,16 @@ std::optional<PresenceRecord> decode_presence(const std::string& payload, const 
         }
         record.ack = static_cast<std::uint32_t>(ack->get<std::uint64_t>());
     }
+    const auto heartbeat = object.find("heartbeat");
+    if (heartbeat != object.end()) {
+        // A day at most: the deadline is added to the clock, and a longer period is no heartbeat.
+        constexpr std::uint64_t kLongest = 24ULL * 3600 * 1000;
+        if (!heartbeat->is_number_unsigned() || heartbeat->get<std::uint64_t>() > kLongest) {
+            throw MessageError(ErrorNumbers::FB601,
+                               "presence announcement: 'heartbeat' is not a period in 0..86400000 ms");
+        }
+        record.heartbeat_ms = heartbeat->get<std::uint64_t>();
+    }
     if (record.state != "online" && record.state != "offline" && record.state != "duplicate") {
         throw MessageError(ErrorNumbers::FB601, "presence announcement with unknown state '" +
                                                     printable(record.state.substr(0, 40)) + "'");
@@ -101,7 +115,7 @@ std::optional<PresenceRecord> decode_presence(const std::string& payload, const 
     return record;
 }
 
-std::optional<PresenceEvent> PresenceTracker::apply(const PresenceRecord& record) {
+std::optional<PresenceEvent> PresenceTracker::apply(const PresenceRecord& record, Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mutex_);
     Node& node = nodes_[record.id];
     PresenceEvent event;
@@ -115,6 +129,8 @@ std::optional<PresenceEvent> PresenceTracker::apply(const PresenceRecord& record
         const bool was_online = node.online && same_instance;
         node.online = true;
         node.ack = record.ack;
+        node.heartbeat = std::chrono::milliseconds(record.heartbeat_ms);
+        node.heard = now;
         node.instance = record.instance;
         node.seq = record.seq;
         if (was_online) {
@@ -136,6 +152,46 @@ std::optional<PresenceEvent> PresenceTracker::apply(const PresenceRecord& record
                        ? std::string("duplicate id")
                        : (record.reason.empty() ? std::string("offline") : record.reason);
     return event;
+}
+
+PresenceTracker::Expiry PresenceTracker::expire(Clock::time_point now, Clock::time_point heard_since) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Expiry expiry;
+    for (auto& [id, node] : nodes_) {
+        if (!node.online || node.heartbeat.count() == 0) {
+            continue;  // offline, or a component that sends no heartbeat (its will says when it dies)
+        }
+        const auto deadline = std::max(node.heard, heard_since) + kHeartbeatsMissed * node.heartbeat;
+        if (now < deadline) {
+            expiry.next = std::min(expiry.next, deadline);
+            continue;
+        }
+        node.online = false;
+        PresenceEvent event;
+        event.type = ComponentType::node;
+        event.id = id;
+        event.online = false;
+        event.reason = "no heartbeat for " +
+                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          now - std::max(node.heard, heard_since))
+                                          .count()) +
+                       " ms (it announced one every " + std::to_string(node.heartbeat.count()) + " ms)";
+        expiry.offline.push_back(std::move(event));
+    }
+    return expiry;
+}
+
+PresenceTracker::Clock::time_point PresenceTracker::deadline(Clock::time_point heard_since) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto earliest = Clock::time_point::max();
+    for (const auto& entry : nodes_) {
+        const Node& node = entry.second;
+        if (node.online && node.heartbeat.count() != 0) {
+            earliest =
+                std::min(earliest, std::max(node.heard, heard_since) + kHeartbeatsMissed * node.heartbeat);
+        }
+    }
+    return earliest;
 }
 
 std::vector<std::string> PresenceTracker::online() const {

@@ -6,6 +6,7 @@
 // a duplicate id (see TakeoverDetector).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -31,7 +32,16 @@ struct PresenceRecord {
     /// message carrying an id as it queues it for its handler, on the sender's ack topic + "/<its id>").
     /// Written as "ack" only when not 0.
     std::uint32_t ack = 0;
+    /// online: the period of this component's heartbeats (live copies of its "online" record), in
+    /// milliseconds; 0: it sends none. Written as "heartbeat" only when not 0. Followers take the component
+    /// offline when they hear nothing from it for kHeartbeatsMissed periods: its will alone is not enough
+    /// where the broker can lose it (a RabbitMQ node that dies loses the wills and retained records of the
+    /// clients connected to it).
+    std::uint64_t heartbeat_ms = 0;
 };
+
+/// A component that announced heartbeats is offline after this many periods without a record from it.
+inline constexpr int kHeartbeatsMissed = 3;
 
 /// A fresh random instance id (16 hex digits).
 std::string make_instance_id();
@@ -50,9 +60,25 @@ std::optional<PresenceRecord> decode_presence(const std::string& payload, const 
 /// end-to-end capability a sender follows). Thread-safe.
 class PresenceTracker {
 public:
-    /// Applies a node's record received on its topic. @return the event to report when the node's
-    /// state changed (a record of an older instance never takes a newer one offline).
-    std::optional<PresenceEvent> apply(const PresenceRecord& record);
+    using Clock = std::chrono::steady_clock;
+
+    /// Applies a node's record received on its topic at @p now. @return the event to report when the
+    /// node's state changed (a record of an older instance never takes a newer one offline).
+    std::optional<PresenceEvent> apply(const PresenceRecord& record, Clock::time_point now = Clock::now());
+
+    /// What expire() found.
+    struct Expiry {
+        std::vector<PresenceEvent> offline;  ///< the nodes it took offline (reason: the heartbeats missed)
+        Clock::time_point next = Clock::time_point::max();  ///< the next deadline of a node still online
+    };
+
+    /// Takes offline every node that announced heartbeats and has not been heard from for
+    /// kHeartbeatsMissed periods, counted from its last record or from @p heard_since, whichever is later
+    /// (the start of our current connection: nothing could be heard while we were disconnected).
+    Expiry expire(Clock::time_point now, Clock::time_point heard_since);
+
+    /// The earliest deadline expire() would act on (max(): none), without changing anything.
+    Clock::time_point deadline(Clock::time_point heard_since) const;
 
     /// Nodes whose latest state is online, sorted.
     std::vector<std::string> online() const;
@@ -71,6 +97,8 @@ private:
         std::uint64_t seq = 0;
         bool online = false;
         std::uint32_t ack = 0;
+        std::chrono::milliseconds heartbeat{0};
+        Clock::time_point heard;  // its last record
     };
     mutable std::mutex mutex_;
     std::map<std::string, Node> nodes_;

@@ -27,7 +27,73 @@ PresenceRecord PresenceService::record(const std::string& state, const std::stri
     if (state == "online" && acknowledging_.load()) {
         record.ack = 1;
     }
+    if (state == "online") {
+        record.heartbeat_ms = static_cast<std::uint64_t>(config_.heartbeat.count());
+    }
     return record;
+}
+
+void PresenceService::connected(Clock::time_point now) {
+    std::lock_guard<std::mutex> lock(timing_mutex_);
+    connected_at_ = now;
+    next_heartbeat_ = config_.heartbeat.count() > 0 ? now + config_.heartbeat : Clock::time_point::max();
+}
+
+PresenceService::Clock::time_point PresenceService::tick(Clock::time_point now) noexcept {
+    try {
+        Clock::time_point heard_since;
+        bool beat = false;
+        auto next = Clock::time_point::max();
+        {
+            std::lock_guard<std::mutex> lock(timing_mutex_);
+            heard_since = connected_at_;
+            if (now >= next_heartbeat_) {
+                beat = true;
+                // From the planned time, not from now: a late pass does not stretch the period, and one
+                // missed by far is not caught up with a burst.
+                next_heartbeat_ = std::max(next_heartbeat_ + config_.heartbeat, now + config_.heartbeat / 2);
+            }
+            next = next_heartbeat_;
+        }
+        if (beat) {
+            hooks_.heartbeat(payload("online", {}));
+        }
+        // The peers we send to: a silent one no longer holds our messages back waiting for its
+        // acknowledgement (no event: the dispatcher's presence events are about nodes).
+        const auto peers = peers_.expire(now, heard_since);
+        for (const auto& event : peers.offline) {
+            library_logger()->debug(
+                "Messaging {}: peer {} no longer counted for end-to-end acknowledgement: {}", config_.id,
+                event.id, event.reason);
+        }
+        next = std::min(next, peers.next);
+        // The nodes' events belong to the dispatcher thread, after the records already queued for it.
+        const auto nodes_due = nodes_.deadline(heard_since);
+        if (now >= nodes_due) {
+            if (!check_queued_.exchange(true)) {
+                hooks_.check_nodes();
+            }
+        } else {
+            next = std::min(next, nodes_due);
+        }
+        return next;
+    } catch (...) {
+        // Memory exhausted while building a record: try again on the next pass.
+        return now + std::chrono::seconds(1);
+    }
+}
+
+void PresenceService::expire_nodes() {
+    check_queued_.store(false);
+    Clock::time_point heard_since;
+    {
+        std::lock_guard<std::mutex> lock(timing_mutex_);
+        heard_since = connected_at_;
+    }
+    for (const auto& event : nodes_.expire(Clock::now(), heard_since).offline) {
+        library_logger()->info("Messaging {}: node {} is offline: {}", config_.id, event.id, event.reason);
+        callbacks_.presence(event);
+    }
 }
 
 void PresenceService::peer_record(const std::string& topic, const std::string& payload) noexcept {

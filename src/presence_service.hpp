@@ -5,8 +5,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,7 @@ public:
         std::string instance;   ///< this Messaging object's random instance id
         std::string own_topic;  ///< fedbiomed-messaging/presence/<type>/<id>
         DecodeLimits limits;
+        std::chrono::milliseconds heartbeat{0};  ///< MessagingOptions::presence_heartbeat (0: none)
     };
 
     /// Given by the composition root; called on the dispatcher thread.
@@ -35,7 +38,9 @@ public:
         std::function<std::uint64_t()> connection_seq;  ///< successful connections so far
         std::function<std::uint64_t()> attempt_seq;     ///< the connection being made or in use
         std::function<bool()> may_repair;  ///< connected, and not announcing our end (stop, duplicate id)
-        std::function<void(std::string&& payload)> announce;     ///< publishes a retained record of ours
+        std::function<void(std::string&& payload)> announce;   ///< publishes a retained record of ours
+        std::function<void(std::string&& payload)> heartbeat;  ///< publishes a live (not retained) one
+        std::function<void()> check_nodes;  ///< queues a call of expire_nodes() for the dispatcher thread
         std::function<void(const std::string& other)> takeover;  ///< a duplicate-id verdict (other instance)
     };
 
@@ -72,6 +77,21 @@ public:
     /// Whether peer @p id is online and announced end-to-end acknowledgement. Thread-safe.
     bool peer_acknowledges(const std::string& id) const { return peers_.acknowledges(id); }
 
+    using Clock = PresenceTracker::Clock;
+
+    /// A connection was made at @p now (supervisor thread): the heartbeats of the peers count from here, and
+    /// ours go out one period from now (the "online" record goes out with the connection).
+    void connected(Clock::time_point now);
+
+    /// While connected, on the supervisor's periodic pass: sends our heartbeat when it is due, takes the
+    /// silent peers off the end-to-end list, and has the dispatcher check the nodes when one of them is due.
+    /// @return when it needs to run again. Never throws.
+    Clock::time_point tick(Clock::time_point now) noexcept;
+
+    /// Takes offline the nodes that announced heartbeats and went silent, with a presence event each
+    /// (dispatcher thread, in order with the records received).
+    void expire_nodes();
+
     /// Forgets the nodes and the peers (stop()).
     void clear() {
         nodes_.clear();
@@ -93,6 +113,11 @@ private:
     std::atomic<bool> acknowledging_{false};
     std::atomic<std::uint64_t> reannounced_connection_{0};  // connection that already repaired its record
     std::uint64_t warned_foreign_connection_ = 0;           // dispatcher thread only
+    // Heartbeat timing: written by the supervisor thread, read by the dispatcher's expire_nodes().
+    mutable std::mutex timing_mutex_;
+    Clock::time_point connected_at_;
+    Clock::time_point next_heartbeat_ = Clock::time_point::max();
+    std::atomic<bool> check_queued_{false};
 };
 
 }  // namespace fedbiomed::detail

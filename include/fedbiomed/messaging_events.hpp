@@ -129,7 +129,9 @@ struct PresenceEvent {
     std::string id;                            ///< its component id
     bool online = false;                       ///< true: announced online; false: offline
     /// "online", "stopped" (clean stop()), "connection lost" (the broker published its will: it died or
-    /// its network failed), "duplicate id", or the text of the announcement.
+    /// its network failed), "duplicate id", "no heartbeat for N ms (it announced one every P ms)" (nothing
+    /// heard from it for 3 of its heartbeat periods: MessagingOptions::presence_heartbeat), or the text of
+    /// the announcement.
     std::string reason;
 };
 

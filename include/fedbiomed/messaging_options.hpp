@@ -219,6 +219,18 @@ struct MessagingOptions {
     /// "offline" itself). Researchers follow the nodes' announcements (online_nodes(), presence handler).
     /// Reference components never subscribe to these topics. Also what detects duplicate ids.
     bool presence = true;
+    /// With @ref presence: the period of this component's heartbeats, live (not retained) QoS 0 copies of its
+    /// "online" record; 0 sends none. Its "online" record announces the period, and the components that
+    /// follow it take it offline (presence event with a reason beginning "no heartbeat") when they hear
+    /// nothing from it for 3 periods, counted from the start of their own current connection at the
+    /// earliest. Why: the will and the retained records are not enough everywhere. A RabbitMQ cluster keeps
+    /// them on the node the client is connected to: a component connected to a node that dies has no will
+    /// published, and a follower connected to another node never sees the retained "online" record (it
+    /// learns the component is online from its next heartbeat). Components that announce no period
+    /// (presence_heartbeat 0, or earlier versions of this library) are followed through their will as
+    /// before. A node that comes back after being taken offline is online again with its next record.
+    /// Cost: one small publication per period per component. 0, or 10 ms to 24 h.
+    std::chrono::milliseconds presence_heartbeat{10000};
     /// Duplicate ids: when this many signs that another process uses this component id are seen within
     /// takeover_window, the component stops reconnecting: sticky failure FB101 "another process is
     /// connected with the same component id", reported on both processes. Only the broker's word counts as

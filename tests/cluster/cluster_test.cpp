@@ -411,4 +411,40 @@ TEST(Cluster, APersistentSessionIsResumedAfterItsRabbitMqNodeIsKilledAndRestarte
     node.stop();
 }
 
+// RabbitMQ keeps retained messages and wills on the node the client is connected to: a researcher on
+// another node never sees a node's retained "online" record, and no will is published when the node's
+// RabbitMQ node dies. The heartbeats are what tells, both ways.
+TEST(Cluster, PresenceFollowsANodeOnAnotherRabbitMqNodeThroughItsHeartbeats) {
+    Cluster cluster;
+    const std::string nid = unique("node");
+    MessagingOptions node_options = cluster_options(cluster, {1});  // no other broker to fail over to
+    node_options.presence_heartbeat = milliseconds(300);
+    Messaging node(nullptr, ComponentType::node, nid, node_options);
+    node.start();
+
+    fbm_test::PresenceRecorder presence;
+    Messaging researcher(nullptr, ComponentType::researcher, unique("researcher"),
+                         cluster_options(cluster, {2}));
+    researcher.set_presence_handler(presence.handler());
+    researcher.start();
+    const auto online = [&](const fedbiomed::PresenceEvent& event) {
+        return event.id == nid && event.online;
+    };
+    ASSERT_TRUE(presence.wait_first(online, milliseconds(10000)));
+
+    cluster.kill(1);
+    const auto gone = presence.wait_first(
+        [&](const fedbiomed::PresenceEvent& event) { return event.id == nid && !event.online; },
+        milliseconds(10000));
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(gone->reason.rfind("no heartbeat for ", 0), 0U) << gone->reason;
+    EXPECT_TRUE(researcher.online_nodes().empty());
+
+    cluster.restart(1);
+    // The node reconnects by itself, and its next record brings it back.
+    EXPECT_TRUE(presence.wait_count_if(online, 2, kNodeRestart));
+    node.stop();
+    researcher.stop();
+}
+
 }  // namespace

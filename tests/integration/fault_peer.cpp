@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
                 value == "1" ? fedbiomed::FirstConnect::keep_trying : fedbiomed::FirstConnect::fail_fast;
         } else if (flag == "--keepalive") {
             options.keepalive = std::chrono::seconds(std::atoi(value.c_str()));
+        } else if (flag == "--heartbeat") {
+            options.presence_heartbeat = std::chrono::milliseconds(std::atoi(value.c_str()));
         } else {
             std::cerr << "fault_peer: unknown option " << flag << "\n";
             return 2;

@@ -80,6 +80,99 @@ TEST(Presence, AResearcherFollowsNodesComingAndGoing) {
     EXPECT_TRUE(researcher.online_nodes().empty());
 }
 
+// A node process that hangs (here: stopped by SIGSTOP) keeps its TCP connection open, so the broker
+// publishes no will until the keep-alive runs out; its heartbeats stop at once.
+TEST(Presence, ANodeThatStopsBeatingIsTakenOfflineAndComesBackWithItsNextHeartbeat) {
+    auto& broker = shared_broker();
+    PresenceRecorder presence;
+    Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
+                         quiet_options(broker));
+    researcher.set_presence_handler(presence.handler());
+    researcher.start();
+
+    const std::string hung = "node_hung_" + unique_suffix();
+    ChildProcess peer({fault_peer_binary(), "--port", std::to_string(broker.port()), "--id", hung,
+                       "--keepalive", "60", "--heartbeat", "100"},
+                      peer_capture());
+    ASSERT_TRUE(peer.wait_for_stdout("ready", kWait));
+    EXPECT_EQ(wait_presence(presence, hung, true).id, hung);
+    peer.send_signal(SIGSTOP);
+    const PresenceEvent silent = wait_presence(presence, hung, false);
+    EXPECT_EQ(silent.id, hung);
+    EXPECT_EQ(silent.reason.rfind("no heartbeat for ", 0), 0U) << silent.reason;
+    EXPECT_NE(silent.reason.find("every 100 ms"), std::string::npos) << silent.reason;
+    EXPECT_TRUE(researcher.online_nodes().empty());
+
+    peer.send_signal(SIGCONT);
+    const auto online_again = [&](const PresenceEvent& event) { return event.id == hung && event.online; };
+    EXPECT_TRUE(presence.wait_count_if(online_again, 2));
+    EXPECT_EQ(researcher.online_nodes(), std::vector<std::string>{hung});
+    peer.send_signal(SIGINT);
+    EXPECT_EQ(peer.wait_exit(kWait), 0);
+    EXPECT_TRUE(presence.wait_first([&](const PresenceEvent& event) {
+        return event.id == hung && !event.online && event.reason == "stopped";
+    }));
+}
+
+// What a RabbitMQ node that dies leaves behind: the "online" record retained on another node, and no will.
+// The record announced heartbeats, so the researcher does not believe it for ever.
+TEST(Presence, ARetainedOnlineRecordWhoseHeartbeatsNeverComeExpires) {
+    auto& broker = shared_broker();
+    const std::string ghost = "node_ghost_" + unique_suffix();
+    const std::string topic = "fedbiomed-messaging/presence/node/" + ghost;
+    RawClient writer(broker);
+    writer.publish_retained(topic, R"({"state":"online","type":"node","id":")" + ghost +
+                                       R"(","instance":"0123456789abcdef","seq":1,"heartbeat":100})");
+
+    PresenceRecorder presence;
+    Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
+                         quiet_options(broker));
+    researcher.set_presence_handler(presence.handler());
+    researcher.start();
+    EXPECT_EQ(wait_presence(presence, ghost, true).id, ghost);
+    const PresenceEvent expired = wait_presence(presence, ghost, false);
+    EXPECT_EQ(expired.reason.rfind("no heartbeat for ", 0), 0U) << expired.reason;
+    EXPECT_TRUE(researcher.online_nodes().empty());
+    writer.publish_retained(topic, "");  // leaves the shared broker clean
+}
+
+// A component with heartbeats sends them live, never retained, on its own presence topic only; a
+// component with presence_heartbeat 0 announces no period and sends none.
+TEST(Presence, HeartbeatsAreLiveCopiesOfTheOnlineRecord) {
+    auto& broker = shared_broker();
+    const std::string beating = "node_beating_" + unique_suffix();
+    const std::string still = "node_still_" + unique_suffix();
+    RawClient observer(broker, {"fedbiomed-messaging/presence/node/" + beating,
+                                "fedbiomed-messaging/presence/node/" + still});
+    auto fast = quiet_options(broker);
+    fast.presence_heartbeat = std::chrono::milliseconds(50);
+    auto none = quiet_options(broker);
+    none.presence_heartbeat = std::chrono::milliseconds(0);
+    Messaging beating_node(nullptr, ComponentType::node, beating, fast);
+    Messaging still_node(nullptr, ComponentType::node, still, none);
+    still_node.start();
+    beating_node.start();
+    // The "online" record of each, then at least 3 heartbeats of the beating one.
+    ASSERT_TRUE(observer.wait_for_count(5));
+    beating_node.stop();
+    still_node.stop();
+    std::size_t beats = 0;
+    for (const RawMessage& message : observer.messages()) {
+        const Json record = Json::parse(message.payload);
+        if (message.topic.find(still) != std::string::npos) {
+            EXPECT_FALSE(record.contains("heartbeat")) << message.payload;
+        } else if (record.at("state") == "online") {
+            EXPECT_EQ(record.at("heartbeat"), 50) << message.payload;
+            ++beats;
+        }
+    }
+    EXPECT_GE(beats, 4U);  // the connection's record and its heartbeats, all the same "online" record
+    // What the broker retained is the last record published with the retain flag: the stop's "offline".
+    RawClient late(broker, {"fedbiomed-messaging/presence/node/" + beating});
+    ASSERT_TRUE(late.wait_for_count(1));
+    EXPECT_EQ(Json::parse(late.messages().front().payload).at("state"), "offline");
+}
+
 TEST(Presence, ReferenceTopicsCarryNothingButTheReferenceTraffic) {
     // A broker of its own: "#" would also receive the retained presence records of earlier tests run in
     // the same process on a shared broker.

@@ -287,6 +287,73 @@ TEST(Presence, TheTrackerIgnoresStaleRecordsOfAnInstanceAndWillsOfOlderInstances
     EXPECT_EQ(event->reason, "duplicate id");
 }
 
+TEST(Presence, AHeartbeatPeriodRoundTripsAndAnAbsurdOneIsFb601) {
+    PresenceRecord original = record("online", "i1", 1);
+    original.heartbeat_ms = 250;
+    const std::string text = fedbiomed::detail::encode_presence(original);
+    EXPECT_NE(text.find(R"("heartbeat":250)"), std::string::npos) << text;
+    EXPECT_EQ(fedbiomed::detail::decode_presence(text, fedbiomed::DecodeLimits{})->heartbeat_ms, 250U);
+    // None announced: no key at all (the record stays what earlier versions wrote).
+    EXPECT_EQ(fedbiomed::detail::encode_presence(record("online", "i1", 1)).find("heartbeat"),
+              std::string::npos);
+    for (const std::string bad :
+         {R"({"state": "online", "type": "node", "id": "x", "instance": "y", "heartbeat": -5})",
+          R"({"state": "online", "type": "node", "id": "x", "instance": "y", "heartbeat": "10"})",
+          R"({"state": "online", "type": "node", "id": "x", "instance": "y", "heartbeat": 1e30})",
+          R"({"state": "online", "type": "node", "id": "x", "instance": "y", "heartbeat": 86400001})"}) {
+        try {
+            fedbiomed::detail::decode_presence(bad, fedbiomed::DecodeLimits{});
+            ADD_FAILURE() << "accepted: " << bad;
+        } catch (const fedbiomed::FedbiomedError& error) {
+            EXPECT_EQ(error.code(), fedbiomed::ErrorNumbers::FB601) << bad;
+        }
+    }
+}
+
+TEST(Presence, ANodeSilentForThreeHeartbeatPeriodsGoesOfflineAndComesBackWithItsNextRecord) {
+    using fedbiomed::detail::PresenceTracker;
+    const auto start = PresenceTracker::Clock::time_point{} + std::chrono::hours(1);
+    PresenceTracker tracker;
+    PresenceRecord beating = record("online", "i1", 1);
+    beating.heartbeat_ms = 1000;
+    ASSERT_TRUE(tracker.apply(beating, start));
+    tracker.apply(record("online", "i9", 1, "quiet"), start);  // announces no heartbeat: its will counts
+    EXPECT_EQ(tracker.deadline(start), start + milliseconds(3000));
+
+    // A heartbeat moves the deadline.
+    EXPECT_FALSE(tracker.apply(beating, start + milliseconds(2000)));
+    auto expiry = tracker.expire(start + milliseconds(4000), start);
+    EXPECT_TRUE(expiry.offline.empty());
+    EXPECT_EQ(expiry.next, start + milliseconds(5000));
+
+    expiry = tracker.expire(start + milliseconds(5000), start);
+    ASSERT_EQ(expiry.offline.size(), 1U);
+    EXPECT_EQ(expiry.offline[0].id, "n1");
+    EXPECT_FALSE(expiry.offline[0].online);
+    EXPECT_EQ(expiry.offline[0].reason.rfind("no heartbeat for 3000 ms", 0), 0U) << expiry.offline[0].reason;
+    EXPECT_EQ(expiry.next, PresenceTracker::Clock::time_point::max());
+    EXPECT_EQ(tracker.online(), std::vector<std::string>{"quiet"});  // never expires
+    // Its will, late: nothing more to say. Its next heartbeat: online again.
+    EXPECT_FALSE(tracker.apply(record("offline", "i1", 1), start + milliseconds(5100)));
+    const auto back = tracker.apply(beating, start + milliseconds(6000));
+    ASSERT_TRUE(back);
+    EXPECT_TRUE(back->online);
+    EXPECT_EQ(tracker.online(), (std::vector<std::string>{"n1", "quiet"}));
+}
+
+TEST(Presence, HeartbeatsCountFromOurOwnConnectionAtTheEarliest) {
+    using fedbiomed::detail::PresenceTracker;
+    const auto start = PresenceTracker::Clock::time_point{} + std::chrono::hours(1);
+    PresenceTracker tracker;
+    PresenceRecord beating = record("online", "i1", 1);
+    beating.heartbeat_ms = 1000;
+    tracker.apply(beating, start);
+    // We were disconnected from start+1 s to start+10 s: nothing could be heard meanwhile.
+    const auto reconnected = start + milliseconds(10000);
+    EXPECT_TRUE(tracker.expire(reconnected + milliseconds(2999), reconnected).offline.empty());
+    EXPECT_EQ(tracker.expire(reconnected + milliseconds(3000), reconnected).offline.size(), 1U);
+}
+
 TEST(Topics, PrivateTopicsAndClientIds) {
     using fedbiomed::ComponentType;
     EXPECT_EQ(fedbiomed::detail::presence_topic(ComponentType::node, "n1"),
