@@ -95,6 +95,22 @@ TEST(MessagingApi, InvalidOptionsAreRefused) {
     MessagingOptions endless_backoff;
     endless_backoff.reconnect.max_delay = std::chrono::hours(24 * 400);
     EXPECT_THROW(Messaging(nullptr, ComponentType::node, "node_a", endless_backoff), MessagingError);
+    // A heartbeat period is 0 (none) or 10 ms..24 h: a shorter one would flood the broker.
+    for (const auto period : {std::chrono::milliseconds(-1), std::chrono::milliseconds(9),
+                              std::chrono::milliseconds(std::chrono::hours(25))}) {
+        MessagingOptions heartbeat;
+        heartbeat.presence_heartbeat = period;
+        try {
+            Messaging node(nullptr, ComponentType::node, "node_a", heartbeat);
+            ADD_FAILURE() << "presence_heartbeat " << period.count() << " ms was accepted";
+        } catch (const MessagingError& error) {
+            EXPECT_NE(std::string(error.what()).find("presence_heartbeat"), std::string::npos)
+                << error.what();
+        }
+    }
+    MessagingOptions no_heartbeat;
+    no_heartbeat.presence_heartbeat = std::chrono::milliseconds(0);
+    EXPECT_NO_THROW(Messaging(nullptr, ComponentType::node, "node_a", no_heartbeat));
     // Payloads stay far below RabbitMQ's 128 MiB message limit, over which it wedges the connection.
     MessagingOptions largest;
     largest.max_payload_bytes = MessagingOptions::kMaxPayloadBytesLimit;

@@ -122,7 +122,7 @@ TEST(Presence, ARetainedOnlineRecordWhoseHeartbeatsNeverComeExpires) {
     const std::string topic = "fedbiomed-messaging/presence/node/" + ghost;
     RawClient writer(broker);
     writer.publish_retained(topic, R"({"state":"online","type":"node","id":")" + ghost +
-                                       R"(","instance":"0123456789abcdef","seq":1,"heartbeat":100})");
+                                       R"(","instance":"0123456789abcdef","seq":1,"ack":1,"heartbeat":100})");
 
     PresenceRecorder presence;
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
@@ -133,6 +133,8 @@ TEST(Presence, ARetainedOnlineRecordWhoseHeartbeatsNeverComeExpires) {
     const PresenceEvent expired = wait_presence(presence, ghost, false);
     EXPECT_EQ(expired.reason.rfind("no heartbeat for ", 0), 0U) << expired.reason;
     EXPECT_TRUE(researcher.online_nodes().empty());
+    // Nor does a broadcast wait for its end-to-end acknowledgement any more.
+    EXPECT_TRUE(wait_until([&] { return researcher.end_to_end_peers().empty(); }, kWait));
     writer.publish_retained(topic, "");  // leaves the shared broker clean
 }
 
