@@ -4,9 +4,14 @@
 #include <utility>
 #include <variant>
 
+#include <spdlog/spdlog.h>
+
 #include "error_text.hpp"
+#include "fedbiomed/logger.hpp"
 #include "fedbiomed/version.hpp"
 #include "json_type.hpp"
+#include "presence.hpp"
+#include "quiet_version_checks.hpp"
 #include "topics.hpp"
 
 namespace fedbiomed::detail {
@@ -66,15 +71,16 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
             Counters::bump(counters_.received);  // reference traffic only: presence is the library's own
         }
         const std::string& payload = message.payload;
-        if (payload.size() > config_.max_payload_bytes) {
+        const std::size_t limit = presence ? kMaxPresenceRecordBytes : config_.max_payload_bytes;
+        if (payload.size() > limit) {
             Counters::bump(counters_.decode_errors);
-            push(Fault{
-                ErrorNumbers::FB601,
-                with_code(ErrorNumbers::FB601, "payload of " + std::to_string(payload.size()) + " bytes on " +
-                                                   topic + " exceeds max_payload_bytes (" +
-                                                   std::to_string(config_.max_payload_bytes) +
-                                                   "): rejected without decoding"),
-                topic});
+            push(Fault{ErrorNumbers::FB601,
+                       with_code(ErrorNumbers::FB601,
+                                 "payload of " + std::to_string(payload.size()) + " bytes on " + topic +
+                                     (presence ? " exceeds the size of a presence record ("
+                                               : " exceeds max_payload_bytes (") +
+                                     std::to_string(limit) + "): rejected without decoding"),
+                       topic});
             return;
         }
         // Inbound memory bound: may hold this thread (push-back on the broker) or drop (counted, reported).
@@ -157,8 +163,13 @@ void InboundPipeline::handle_payload(const std::string& topic, const std::string
     const std::string ignored = " (message on " + topic + " ignored)";
     fault = capture_fault(
         [&] {
-            if (check_message_version(decoded).verdict == VersionVerdict::warn) {
+            // Without the check's own log line per message: a rejection is logged as a fault (rate-limited
+            // with the other faults about payloads), a warning here (rate-limited too).
+            const QuietVersionChecks quiet;
+            const VersionCheck check = check_message_version(decoded);
+            if (check.verdict == VersionVerdict::warn) {
                 Counters::bump(counters_.version_warnings);
+                log_version_warning(check.warning, topic);
             }
         },
         ErrorNumbers::FB625, ignored, [&](const char* what) { return std::string(what_of(what)) + ignored; },
@@ -172,6 +183,21 @@ void InboundPipeline::handle_payload(const std::string& topic, const std::string
     if (auto thrown = callbacks_.message(decoded, topic)) {
         Counters::bump(counters_.handler_errors);
         callbacks_.fault(std::move(*thrown));
+    }
+}
+
+void InboundPipeline::log_version_warning(const std::string& warning, const std::string& topic) {
+    const auto allowance = version_warning_limiter_.take(RateLimiter::Clock::now());
+    if (!allowance.allowed) {
+        return;
+    }
+    if (allowance.refused_before != 0) {
+        library_logger()->warn(
+            "Messaging {}: {} (message on {}; and {} similar warning(s) not logged before "
+            "it: MessagingStats::version_warnings counts them all)",
+            config_.id, warning, topic, allowance.refused_before);
+    } else {
+        library_logger()->warn("Messaging {}: {} (message on {})", config_.id, warning, topic);
     }
 }
 

@@ -17,6 +17,7 @@
 #include "end_to_end.hpp"
 #include "fedbiomed/json.hpp"
 #include "inbound_item.hpp"
+#include "rate_limiter.hpp"
 #include "transport/session.hpp"
 #include "user_callbacks.hpp"
 
@@ -80,12 +81,16 @@ private:
     void handle_payload(const std::string& topic, const std::string& payload);
     void report_drops(std::uint64_t dropped);
     void report_bound_drops(std::uint64_t dropped);
+    void log_version_warning(const std::string& warning, const std::string& topic);
 
     const Config config_;
     Counters& counters_;
     const UserCallbacks& callbacks_;
     const Hooks hooks_;
     RecentIds recent_ids_;  // dispatcher thread only
+    // A peer of another protocol version: the reference logs a warning per message; 5 at once, then 1 a
+    // second, the rest counted (MessagingStats::version_warnings).
+    RateLimiter version_warning_limiter_{1.0, 5.0};
 
     // Last: its thread uses everything above, and it is stopped before they are destroyed.
     Dispatcher dispatcher_;

@@ -384,7 +384,7 @@ private:
             id_,
             instance_,
             *presence_topic_ref_,
-            DecodeLimits{options_.max_json_depth, options_.max_payload_bytes},
+            DecodeLimits{options_.max_json_depth, detail::kMaxPresenceRecordBytes},
             options_.presence_heartbeat};
     }
 

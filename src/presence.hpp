@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -39,6 +40,11 @@ struct PresenceRecord {
     /// clients connected to it).
     std::uint64_t heartbeat_ms = 0;
 };
+
+/// A record is about 150 bytes. Larger payloads on a presence topic are rejected before decoding, whatever
+/// MessagingOptions::max_payload_bytes says (a component with a tiny max_payload_bytes must still read its
+/// own records, and one with a huge one must not decode megabytes sent as a record).
+inline constexpr std::size_t kMaxPresenceRecordBytes = 4096;
 
 /// A component that announced heartbeats is offline after this many periods without a record from it.
 inline constexpr int kHeartbeatsMissed = 3;

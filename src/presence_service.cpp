@@ -97,11 +97,9 @@ void PresenceService::expire_nodes() {
 }
 
 void PresenceService::peer_record(const std::string& topic, const std::string& payload) noexcept {
-    // A record is about 150 bytes; anything much larger is not one (the dispatcher reports it).
-    constexpr std::size_t kLargestRecord = 4096;
     const ComponentType peer_type =
         config_.type == ComponentType::node ? ComponentType::researcher : ComponentType::node;
-    if (payload.size() > kLargestRecord) {
+    if (payload.size() > kMaxPresenceRecordBytes) {  // not a record: the pipeline reports it
         return;
     }
     try {

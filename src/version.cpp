@@ -19,6 +19,7 @@
 
 #include "fedbiomed/errors.hpp"
 #include "fedbiomed/logger.hpp"
+#include "quiet_version_checks.hpp"
 
 namespace fedbiomed {
 namespace {
@@ -465,9 +466,14 @@ std::string dump_for_message(const Json& value) {
     return text;
 }
 
+// Set by detail::QuietVersionChecks: the caller reports the verdict itself.
+thread_local bool quiet_checks = false;
+
 [[noreturn]] void fail(ErrorNumbers code, const std::string& detail) {
     VersionError error(code, detail);
-    library_logger()->error("{}", error.what());
+    if (!quiet_checks) {
+        library_logger()->error("{}", error.what());
+    }
     throw error;
 }
 
@@ -686,7 +692,9 @@ VersionCheck check_protocol_version(const Json* their, std::string_view our) {
     check.verdict = VersionVerdict::warn;
     check.warning = "Found version " + their_version->str() + ", expected version " + our_version.str() +
                     std::string(kSeeVersionsPage);
-    library_logger()->warn("{}", check.warning);
+    if (!quiet_checks) {
+        library_logger()->warn("{}", check.warning);
+    }
     return check;
 }
 
@@ -700,5 +708,17 @@ VersionCheck check_message_version(const Json& msg, std::string_view our) {
     const auto found = msg.find("protocol_version");
     return check_protocol_version(found == msg.end() ? nullptr : &found.value(), our);
 }
+
+namespace detail {
+
+QuietVersionChecks::QuietVersionChecks() noexcept : previous_(quiet_checks) {
+    quiet_checks = true;
+}
+
+QuietVersionChecks::~QuietVersionChecks() {
+    quiet_checks = previous_;
+}
+
+}  // namespace detail
 
 }  // namespace fedbiomed

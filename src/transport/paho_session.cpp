@@ -564,11 +564,14 @@ void PahoSession::Completions::on_failure(const mqtt::token& token) {
     }
 }
 
-void PahoSession::Waiter::completed(const mqtt::token& token) noexcept {
+void PahoSession::Waiter::completed(const mqtt::token& token, bool succeeded) noexcept {
     try {
         {
             std::lock_guard<std::mutex> lock(owner_.wait_mutex_);
             owner_.completed_.push_back(&token);
+            if (succeeded) {
+                owner_.succeeded_.push_back(&token);
+            }
         }
         // A SUBACK (or UNSUBACK) was just read: the broker, if it keeps Nagle on, holds the next one (or the
         // first message) until we acknowledge this one.
@@ -767,7 +770,7 @@ void PahoSession::throw_closed_after_subscribe(const std::vector<std::string>& t
     {
         std::lock_guard<std::mutex> lock(wait_mutex_);
         for (std::size_t i = 0; i < tokens.size() && i < topics.size(); ++i) {
-            if (std::find(completed_.begin(), completed_.end(), tokens[i].get()) == completed_.end()) {
+            if (std::find(succeeded_.begin(), succeeded_.end(), tokens[i].get()) == succeeded_.end()) {
                 unacknowledged.push_back(topics[i]);
             }
         }
@@ -785,8 +788,8 @@ void PahoSession::throw_closed_after_subscribe(const std::vector<std::string>& t
     }
     throw_connect_failure(
         "broker " + endpoint_ + " closed the connection right after the SUBSCRIBE to " + named +
-        " (a broker such as RabbitMQ refuses a subscription so: check that its ACL lets this "
-        "component read these topics)");
+        " without acknowledging it (RabbitMQ does so when its ACL forbids this component to read the topic, "
+        "and when the node holding a persistent session is down)");
 }
 
 // A broker that grants less than QoS 2 for a QoS 2 subscription does not do exactly-once at all: RabbitMQ
@@ -841,6 +844,11 @@ void PahoSession::subscribe(const std::vector<std::string>& topics, int qos, Clo
         } catch (const mqtt::exception& error) {
             const int code = error.get_reason_code() >= kFirstRefusalReason ? error.get_reason_code()
                                                                             : error.get_return_code();
+            if (code < 0 && (!alive_.load() || is_disconnection(code))) {
+                // Not a refusal: the connection closed while the SUBSCRIBE waited for its SUBACK (Paho
+                // fails the pending ones with "operation incomplete").
+                throw_closed_after_subscribe(topics, tokens);
+            }
             const std::string text =
                 "broker " + endpoint_ + " refused the subscription to " + topics[i] + ": ";
             if (code >= kFirstRefusalReason && code <= kLastReasonCode) {

@@ -84,11 +84,11 @@ private:
     class Waiter final : public mqtt::iaction_listener {
     public:
         explicit Waiter(PahoSession& owner) : owner_(owner) {}
-        void on_success(const mqtt::token& token) override { completed(token); }
-        void on_failure(const mqtt::token& token) override { completed(token); }
+        void on_success(const mqtt::token& token) override { completed(token, true); }
+        void on_failure(const mqtt::token& token) override { completed(token, false); }
 
     private:
-        void completed(const mqtt::token& token) noexcept;
+        void completed(const mqtt::token& token, bool succeeded) noexcept;
         PahoSession& owner_;
     };
 
@@ -168,6 +168,7 @@ private:
     std::size_t receive_maximum_ = 65535;
     bool session_present_ = false;  // written by connect(), read by its caller's thread afterwards
     std::vector<const mqtt::token*> completed_;  // tokens the Waiter saw complete (guarded by wait_mutex_)
+    std::vector<const mqtt::token*> succeeded_;  // among them, those acknowledged (guarded by wait_mutex_)
     // This connection's socket (socket_tuning.hpp): claimed in connect() before any publication or
     // subscription, released after the client is destroyed; quick_ is its descriptor for Paho's threads
     // (-1 until claimed).

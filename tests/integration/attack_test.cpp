@@ -11,9 +11,12 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <fedbiomed/errors.hpp>
 #include <fedbiomed/json.hpp>
+#include <fedbiomed/logger.hpp>
 #include <fedbiomed/messaging.hpp>
 
 #include "mosquitto_broker.hpp"
@@ -237,6 +240,62 @@ TEST(Attack, AnAclThatRefusesThePresenceRecordIsReportedOnceWithMqtt5) {
     EXPECT_EQ(faults.faults().size(), 1U);
     node.stop();
     std::remove(acl.c_str());
+}
+
+// Counts the library's log lines that contain a text.
+class CountingSink : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    explicit CountingSink(std::string needle) : needle_(std::move(needle)) {}
+    std::size_t count() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return count_;
+    }
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        if (std::string_view(msg.payload.data(), msg.payload.size()).find(needle_) !=
+            std::string_view::npos) {
+            ++count_;
+        }
+    }
+    void flush_() override {}
+
+private:
+    const std::string needle_;
+    std::size_t count_ = 0;
+};
+
+// The reference logs a warning for every message of a peer with another protocol version: a client that
+// sends thousands would fill the disk. Every message is still handled and counted; the lines are bounded.
+TEST(Attack, AFloodOfMessagesOfAnotherProtocolVersionIsHandledAndLoggedBoundedly) {
+    auto& broker = shared_broker();
+    const std::string node_id = "node_versions_" + unique_suffix();
+    Recorder inbox;
+    Messaging node(inbox.handler(), ComponentType::node, node_id, options_for(broker));
+    node.start();
+    auto sink = std::make_shared<CountingSink>("Found version 1.0rc1");
+    sink->set_level(spdlog::level::warn);
+    fedbiomed::add_log_sink(sink);
+    const auto started = std::chrono::steady_clock::now();
+    constexpr int kMessages = 300;
+    RawClient attacker(broker);
+    for (int i = 0; i < kMessages; ++i) {
+        attacker.publish(
+            "general/" + node_id,
+            R"({"protocol_version": "1.0rc1", "researcher_id": "r", "command": "ping", "sequence": )" +
+                std::to_string(i) + "}");
+    }
+    const bool all = inbox.wait_messages(kMessages);
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    fedbiomed::remove_log_sink(sink);
+    ASSERT_TRUE(all) << inbox.messages().size();
+    EXPECT_EQ(node.stats().version_warnings, static_cast<std::uint64_t>(kMessages));
+    // 5 at once, then 1 a second (and the check's own line per message is not written).
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(elapsed).count();
+    EXPECT_GE(sink->count(), 1U);
+    EXPECT_LE(sink->count(), 5U + static_cast<std::size_t>(seconds) + 1U) << "in " << seconds << " s";
+    measure("version_flood.messages", kMessages);
+    measure("version_flood.lines_logged", sink->count());
 }
 
 }  // namespace
