@@ -27,7 +27,7 @@ PresenceEvent wait_presence(const PresenceRecorder& presence, const std::string&
 }
 
 TEST(Presence, AResearcherFollowsNodesComingAndGoing) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string early = "node_early_" + unique_suffix();
     Messaging early_node(nullptr, ComponentType::node, early, quiet_options(broker));
     early_node.start();
@@ -109,7 +109,7 @@ TEST(Presence, ReferenceTopicsCarryNothingButTheReferenceTraffic) {
 }
 
 TEST(Presence, MalformedAnnouncementsAreReportedAndIgnored) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Recorder recorder;
     Messaging researcher(recorder.handler(), ComponentType::researcher, "researcher_" + unique_suffix(),
                          options_for(broker));
