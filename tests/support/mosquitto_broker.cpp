@@ -67,7 +67,7 @@ MosquittoBroker::MosquittoBroker(Options options)
         throw std::runtime_error(
             "MosquittoBroker started in the cluster run (FBM_RMQ_BASE is set): this test must take its "
             "broker "
-            "from test_broker() or be excluded in tests/cluster/excluded_tests.cmake");
+            "from test_broker() or be excluded in tests/cluster/cluster_run.cmake");
     }
     if (binary_.empty() || ::access(binary_.c_str(), X_OK) != 0) {
         throw std::runtime_error("MosquittoBroker: the mosquitto binary was not found ('" + binary_ +
