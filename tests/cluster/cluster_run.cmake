@@ -33,7 +33,7 @@ set(FBM_CLUSTER_EXCLUDED
     "MessagingDelivery.StopFailsWhatTheBrokerNeverAcknowledged"  # pauses (SIGSTOP) a broker of its own
     "MessagingDelivery.ALostConnectionIsNoticedReportedAndLaterSendsWaitForTheReconnection"  # own broker killed
     "LogForwarding.LoggingNeverBlocksAndUnsentRecordsAreCounted"      # pauses a broker of its own
-    "LogForwarding.RecordsLoggedWhileDisconnectedAreCountedAsDropped"  # stops a broker of its own
+    "LogForwarding.RecordsLoggedWhileDisconnectedAreCountedAsDropped"  # kills a broker of its own
     "Reconnect.*"               # restarts, stops or kills a broker of its own (with and without
                                 # persistence), reads Mosquitto's log, or uses no broker at all (a free
                                 # port, a client id Paho refuses); node kills on the cluster: Cluster.*
