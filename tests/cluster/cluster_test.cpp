@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -18,6 +20,7 @@
 
 #include "child_process.hpp"
 #include "event_recorder.hpp"
+#include "test_broker.hpp"
 #include "wait.hpp"
 
 namespace {
@@ -31,70 +34,30 @@ using fedbiomed::MessagingOptions;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// Restarting a killed RabbitMQ node takes 8 to 12 s on an idle machine, more under load.
-constexpr milliseconds kNodeRestart{180000};
+using fbm_test::TestBroker;
 
-/// The cluster the fixture started: its MQTT ports (node I listens on ports()[I - 1]) and the script that
-/// kills and restarts its nodes.
-class Cluster {
-public:
-    Cluster() : base_(env("FBM_RMQ_BASE")), script_(FBM_RMQ_SCRIPT) {
-        std::ifstream file(base_ + "/cluster.env");
-        std::string line;
-        std::getline(file, line);  // RMQ_MQTT_PORTS="p1 p2 p3"
-        const auto open = line.find('"');
-        std::istringstream ports(line.substr(open + 1, line.rfind('"') - open - 1));
-        for (int port = 0; ports >> port;) {
-            ports_.push_back(port);
-        }
-        if (ports_.size() != 3) {
-            throw std::runtime_error("no 3-node cluster in " + base_ +
-                                     " (is the cluster.start fixture running?)");
-        }
+// A rabbitmqctl call takes about 2 s; more under load.
+constexpr milliseconds kCtlTimeout{60000};
+
+/// The cluster the fixture started (test_broker.hpp: node I listens on port_of(I)).
+TestBroker& the_cluster() {
+    TestBroker& broker = fbm_test::test_broker();
+    if (broker.kind() != fbm_test::BrokerKind::rabbitmq_cluster) {
+        throw std::runtime_error("FBM_RMQ_BASE is not set: run the cluster tests through ctest");
     }
+    return broker;
+}
 
-    std::string address(int node) const {
-        return "127.0.0.1:" + std::to_string(ports_.at(static_cast<std::size_t>(node - 1)));
+/// rabbitmqctl @p args against node @p node (users and permissions are cluster-wide).
+void ctl(int node, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/bin/bash", FBM_RMQ_SCRIPT, "ctl", std::getenv("FBM_RMQ_BASE"),
+                                     std::to_string(node)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const fbm_test::RunResult result = fbm_test::run_program(argv, kCtlTimeout);
+    if (result.status != 0) {
+        throw std::runtime_error("rabbitmq_cluster.sh ctl failed:\n" + result.out + result.err);
     }
-
-    /// kill -9 of node @p node's Erlang VM; returns once it is gone.
-    void kill(int node) const { run({"kill", std::to_string(node)}); }
-
-    /// Starts node @p node again; returns once its MQTT port accepts connections.
-    void restart(int node) const { run({"restart", std::to_string(node)}); }
-
-    /// rabbitmqctl @p args against node @p node (users and permissions are cluster-wide).
-    void ctl(int node, const std::vector<std::string>& args) const {
-        std::vector<std::string> all = {"ctl", std::to_string(node)};
-        all.insert(all.end(), args.begin(), args.end());
-        run(all);
-    }
-
-private:
-    static std::string env(const char* name) {
-        const char* value = std::getenv(name);
-        if (value == nullptr || *value == '\0') {
-            throw std::runtime_error(std::string(name) + " is not set: run the cluster tests through ctest");
-        }
-        return value;
-    }
-
-    void run(const std::vector<std::string>& args) const {
-        std::vector<std::string> argv = {"/bin/bash", script_};
-        argv.push_back(args.at(0));
-        argv.push_back(base_);
-        argv.insert(argv.end(), args.begin() + 1, args.end());
-        const fbm_test::RunResult result = fbm_test::run_program(argv, kNodeRestart);
-        if (result.status != 0) {
-            throw std::runtime_error("rabbitmq_cluster.sh " + args.at(0) + " failed:\n" + result.out +
-                                     result.err);
-        }
-    }
-
-    std::string base_;
-    std::string script_;
-    std::vector<int> ports_;
-};
+}
 
 std::string unique(const std::string& prefix) {
     static int counter = 0;
@@ -102,7 +65,7 @@ std::string unique(const std::string& prefix) {
 }
 
 /// Options for a component of the cluster tests, connected first to the brokers in @p order.
-MessagingOptions cluster_options(const Cluster& cluster, std::vector<int> order) {
+MessagingOptions cluster_options(const TestBroker& cluster, std::vector<int> order) {
     MessagingOptions options;
     for (const int node : order) {
         options.brokers.push_back(cluster.address(node));
@@ -151,16 +114,61 @@ public:
         std::unique_lock<std::mutex> lock(mutex_);
         return changed_.wait_for(lock, timeout, [&] { return seen_.size() >= count; });
     }
+    /// How many of the sequences [@p from, @p to) have not arrived.
+    std::size_t missing(std::int64_t from, std::int64_t to) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return missing_locked(from, to);
+    }
+    /// Waits until every sequence of [@p from, @p to) has arrived.
+    bool wait_all(std::int64_t from, std::int64_t to, milliseconds timeout) const {
+        std::unique_lock<std::mutex> lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] { return missing_locked(from, to) == 0; });
+    }
 
 private:
+    std::size_t missing_locked(std::int64_t from, std::int64_t to) const {
+        // The sequences are dense: compare the count in the range with its size.
+        const auto present = std::distance(seen_.lower_bound(from), seen_.lower_bound(to));
+        return static_cast<std::size_t>(to - from - present);
+    }
+
     mutable std::mutex mutex_;
     mutable std::condition_variable changed_;
     std::set<std::int64_t> seen_;
     std::size_t duplicates_ = 0;
 };
 
+/// kill -9 of a RabbitMQ node for the rest of a scope: the destructor starts it again, also when an ASSERT
+/// ends the test early, so that the next test has its three nodes.
+class KilledNode {
+public:
+    KilledNode(TestBroker& cluster, int node) : cluster_(cluster), node_(node) { cluster_.kill(node_); }
+    ~KilledNode() {
+        if (!restarted_) {
+            try {
+                cluster_.restart(node_);
+            } catch (const std::exception& error) {
+                ADD_FAILURE() << error.what();
+            }
+        }
+    }
+    KilledNode(const KilledNode&) = delete;
+    KilledNode& operator=(const KilledNode&) = delete;
+
+    /// Starts the node again now; returns once its MQTT port accepts connections.
+    void restart() {
+        cluster_.restart(node_);
+        restarted_ = true;
+    }
+
+private:
+    TestBroker& cluster_;
+    int node_;
+    bool restarted_ = false;
+};
+
 TEST(Cluster, RequestAndReplyAcrossRabbitMqNodes) {
-    const Cluster cluster;
+    TestBroker& cluster = the_cluster();
     const std::string rid = unique("researcher");
     fbm_test::Recorder replies;
     Messaging researcher(replies.handler(), ComponentType::researcher, rid,
@@ -191,13 +199,15 @@ TEST(Cluster, RequestAndReplyAcrossRabbitMqNodes) {
 }
 
 TEST(Cluster, KillingTheNodeASenderUsesFailsItOverAndLosesNothingAcknowledged) {
-    const Cluster cluster;
+    TestBroker& cluster = the_cluster();
     constexpr std::int64_t kMessages = 20000;
     SequenceCounter received;
     // The receiver lives on node 2 (its persistent session's queue is there); the sender on node 1 with a
-    // clean session, so that nothing it needs dies with node 1.
-    Messaging receiver(received.handler(), ComponentType::node, unique("node"),
-                       cluster_options(cluster, {2}));
+    // clean session, so that nothing it needs dies with node 1. The stream goes to the receiver's own
+    // topic: a broadcast would also fill the queue of every persistent node session earlier tests left on
+    // the cluster (RabbitMQ keeps them 24 h), at the speed of RabbitMQ's disk writes.
+    const std::string nid = unique("node");
+    Messaging receiver(received.handler(), ComponentType::node, nid, cluster_options(cluster, {2, 3, 1}));
     receiver.start();
     const std::string rid = unique("researcher");
     MessagingOptions sender_options = cluster_options(cluster, {1, 2, 3});
@@ -211,12 +221,12 @@ TEST(Cluster, KillingTheNodeASenderUsesFailsItOverAndLosesNothingAcknowledged) {
     std::vector<Delivery> deliveries;
     deliveries.reserve(static_cast<std::size_t>(kMessages));
     for (std::int64_t i = 0; i < kMessages; ++i) {
-        deliveries.push_back(sender.send_message(ping(rid, i)));
+        deliveries.push_back(sender.send_message(ping(rid, i), nid));
     }
     ASSERT_TRUE(received.wait_distinct(static_cast<std::size_t>(kMessages / 4), milliseconds(120000)))
         << received.distinct() << " received before the kill";
     const auto killed_at = std::chrono::steady_clock::now();
-    cluster.kill(1);
+    KilledNode killed(cluster, 1);
     const auto moved = states.wait_first(
         [&](const fedbiomed::ConnectionEvent& event) {
             return event.state == ConnectionState::connected && event.broker != cluster.address(1);
@@ -245,16 +255,111 @@ TEST(Cluster, KillingTheNodeASenderUsesFailsItOverAndLosesNothingAcknowledged) {
     ::testing::Test::RecordProperty("failover_ms", std::to_string(failover_ms));
     ::testing::Test::RecordProperty("resent", std::to_string(stats.resent));
     ::testing::Test::RecordProperty("duplicates", std::to_string(received.duplicates()));
+    ::testing::Test::RecordProperty("connection_losses", std::to_string(stats.connection_losses));
     std::cout << "cluster kill -9 of the sender's RabbitMQ node: failover " << failover_ms << " ms, "
               << delivered << " delivered, " << lost << " lost, " << stats.resent << " re-sent, "
-              << received.duplicates() << " duplicates at the handler\n";
+              << received.duplicates() << " duplicates at the handler, " << stats.connection_losses
+              << " connection losses\n";
     sender.stop();
     receiver.stop();
-    cluster.restart(1);
+    killed.restart();
+}
+
+// kill -9 of the RabbitMQ node a receiver uses (where its persistent session's queue lives) in the middle
+// of a 20 000-message QoS 1 stream. The receiver fails over with a clean session; the messages the broker
+// acknowledged while no queue of the receiver could take them are lost (RabbitMQ drops them: without
+// MQTT 5 there is no end-to-end acknowledgement to send them again), those sent once it is on another
+// node all arrive, and when the node is back its persistent session is resumed with what it held.
+TEST(Cluster, KillingTheNodeAReceiverUsesFailsItOverAndItsSessionIsResumedWhenTheNodeIsBack) {
+    TestBroker& cluster = the_cluster();
+    constexpr std::int64_t kMessages = 20000;
+    constexpr std::int64_t kFirstPart = kMessages / 2;
+    SequenceCounter received;  // across both lives of the receiver
+    const std::string nid = unique("node");
+    fbm_test::StateRecorder states;
+    auto receiver = std::make_unique<Messaging>(received.handler(), ComponentType::node, nid,
+                                                cluster_options(cluster, {2, 3, 1}));
+    receiver->set_connection_state_handler(states.handler());
+    receiver->start();
+    ASSERT_EQ(receiver->broker(), cluster.address(2));
+    const std::string rid = unique("researcher");
+    MessagingOptions sender_options = cluster_options(cluster, {1, 3, 2});
+    sender_options.persistent_session = false;
+    Messaging sender(nullptr, ComponentType::researcher, rid, sender_options);
+    sender.start();
+    ASSERT_EQ(sender.broker(), cluster.address(1));
+
+    std::vector<Delivery> deliveries;
+    deliveries.reserve(static_cast<std::size_t>(kMessages) + 1);
+    for (std::int64_t i = 0; i < kFirstPart; ++i) {
+        deliveries.push_back(sender.send_message(ping(rid, i), nid));
+    }
+    ASSERT_TRUE(received.wait_distinct(static_cast<std::size_t>(kFirstPart / 4), milliseconds(120000)))
+        << received.distinct() << " received before the kill";
+    const auto killed_at = std::chrono::steady_clock::now();
+    KilledNode killed(cluster, 2);
+    const auto moved = states.wait_first(
+        [&](const fedbiomed::ConnectionEvent& event) {
+            return event.state == ConnectionState::connected && event.broker != cluster.address(2);
+        },
+        milliseconds(120000));
+    ASSERT_TRUE(moved.has_value()) << "the receiver did not fail over";
+    const auto failover_ms =
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - killed_at).count();
+    EXPECT_EQ(moved->session, fedbiomed::SessionOutcome::replaced) << moved->reason;
+
+    // The second part is sent once the receiver is subscribed on another node: all of it arrives.
+    for (std::int64_t i = kFirstPart; i < kMessages; ++i) {
+        deliveries.push_back(sender.send_message(ping(rid, i), nid));
+    }
+    std::size_t delivered = 0;
+    for (const Delivery& delivery : deliveries) {
+        ASSERT_TRUE(delivery.wait_for(milliseconds(120000))) << "a delivery still pending";
+        delivered += delivery.delivered() ? 1U : 0U;
+    }
+    EXPECT_EQ(delivered, static_cast<std::size_t>(kMessages));
+    EXPECT_TRUE(received.wait_all(kFirstPart, kMessages, milliseconds(120000)))
+        << received.missing(kFirstPart, kMessages) << " messages sent after the failover are missing";
+    const std::size_t missing_while_down = received.missing(0, kFirstPart);
+
+    // The node comes back; the receiver starts again there and resumes its persistent session, which
+    // gives what it held at the kill (persistent messages survive kill -9).
+    killed.restart();
+    receiver->stop();
+    receiver.reset();
+    fbm_test::StateRecorder resumed_states;
+    receiver = std::make_unique<Messaging>(received.handler(), ComponentType::node, nid,
+                                           cluster_options(cluster, {2, 3, 1}));
+    receiver->set_connection_state_handler(resumed_states.handler());
+    receiver->start();
+    EXPECT_EQ(receiver->broker(), cluster.address(2));
+    const auto first = resumed_states.wait_first(
+        [](const fedbiomed::ConnectionEvent& event) { return event.state == ConnectionState::connected; },
+        milliseconds(20000));
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(first->session, fedbiomed::SessionOutcome::resumed) << first->reason;
+    // A marker queued behind whatever the session held: once it is in, the backlog is too.
+    ASSERT_TRUE(sender.send_message(ping(rid, kMessages), nid).wait_for(milliseconds(20000)));
+    EXPECT_TRUE(received.wait_all(kMessages, kMessages + 1, milliseconds(60000)))
+        << "the marker sent after the resumption never arrived";
+    const std::size_t lost = received.missing(0, kFirstPart);
+    const auto stats = sender.stats();
+    ::testing::Test::RecordProperty("failover_ms", std::to_string(failover_ms));
+    ::testing::Test::RecordProperty("missing_while_down", std::to_string(missing_while_down));
+    ::testing::Test::RecordProperty("lost", std::to_string(lost));
+    ::testing::Test::RecordProperty("resent", std::to_string(stats.resent));
+    ::testing::Test::RecordProperty("duplicates", std::to_string(received.duplicates()));
+    std::cout << "cluster kill -9 of the receiver's RabbitMQ node: failover " << failover_ms << " ms, "
+              << delivered << " delivered, " << missing_while_down
+              << " missing until the node was back and the session resumed, " << lost
+              << " lost (acknowledged by RabbitMQ while the receiver had no queue), " << stats.resent
+              << " re-sent, " << received.duplicates() << " duplicates at the handler\n";
+    receiver->stop();
+    sender.stop();
 }
 
 TEST(Cluster, APersistentSessionWhoseRabbitMqNodeDiesFailsOverWithACleanSessionAndKeepsReceiving) {
-    const Cluster cluster;
+    TestBroker& cluster = the_cluster();
     const std::string nid = unique("node");
     SequenceCounter received;
     // The node's persistent session (a durable queue) is made on RabbitMQ node 3, its first broker.
@@ -274,7 +379,7 @@ TEST(Cluster, APersistentSessionWhoseRabbitMqNodeDiesFailsOverWithACleanSessionA
     // While node 3 is down no other node can resume the session (its queue lives on node 3): the node
     // moves to node 1 with a clean session instead of waiting for node 3, and says so.
     const auto killed_at = std::chrono::steady_clock::now();
-    cluster.kill(3);
+    KilledNode killed(cluster, 3);
     const auto moved = states.wait_first(
         [&](const fedbiomed::ConnectionEvent& event) {
             return event.state == ConnectionState::connected && event.broker != cluster.address(3);
@@ -305,19 +410,19 @@ TEST(Cluster, APersistentSessionWhoseRabbitMqNodeDiesFailsOverWithACleanSessionA
               << failover_ms << " ms\n";
     node.stop();
     sender.stop();
-    cluster.restart(3);
+    killed.restart();
 }
 
 TEST(Cluster, AForbiddenSubscriptionOrPublicationIsReportedByTopicAndRetriedWithBackoff) {
-    const Cluster cluster;
+    TestBroker& cluster = the_cluster();
     // A user that may use every topic but general/<forbidden> (RabbitMQ matches its topic permissions
     // against the AMQP routing key, with dots).
     const std::string user = unique("fbmacl");
     const std::string forbidden = unique("node");
-    cluster.ctl(1, {"add_user", user, "s3cret"});
-    cluster.ctl(1, {"set_permissions", "-p", "/", user, ".*", ".*", ".*"});
+    ctl(1, {"add_user", user, "s3cret"});
+    ctl(1, {"set_permissions", "-p", "/", user, ".*", ".*", ".*"});
     const std::string except = "^(?!general\\." + forbidden + "$).*";
-    cluster.ctl(1, {"set_topic_permissions", "-p", "/", user, "amq.topic", except, except});
+    ctl(1, {"set_topic_permissions", "-p", "/", user, "amq.topic", except, except});
     auto with_user = [&](std::vector<int> order) {
         MessagingOptions options = cluster_options(cluster, std::move(order));
         options.username = user;
@@ -374,11 +479,11 @@ TEST(Cluster, AForbiddenSubscriptionOrPublicationIsReportedByTopicAndRetriedWith
               << stats.connection_attempts << " connection attempts\n";
     researcher.stop();
     EXPECT_EQ(refused.state(), Delivery::State::failed);
-    cluster.ctl(1, {"delete_user", user});
+    ctl(1, {"delete_user", user});
 }
 
 TEST(Cluster, APersistentSessionIsResumedAfterItsRabbitMqNodeIsKilledAndRestarted) {
-    const Cluster cluster;
+    TestBroker& cluster = the_cluster();
     const std::string nid = unique("node");
     SequenceCounter received;
     // The node's session (a durable queue) is made on RabbitMQ node 3, then the node goes away.
@@ -402,8 +507,7 @@ TEST(Cluster, APersistentSessionIsResumedAfterItsRabbitMqNodeIsKilledAndRestarte
         ASSERT_TRUE(delivery.delivered()) << delivery.error();
     }
     sender.stop();
-    cluster.kill(3);
-    cluster.restart(3);
+    KilledNode(cluster, 3).restart();
 
     Messaging node(received.handler(), ComponentType::node, nid, cluster_options(cluster, {3}));
     node.start();

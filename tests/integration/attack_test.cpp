@@ -268,7 +268,7 @@ private:
 // The reference logs a warning for every message of a peer with another protocol version: a client that
 // sends thousands would fill the disk. Every message is still handled and counted; the lines are bounded.
 TEST(Attack, AFloodOfMessagesOfAnotherProtocolVersionIsHandledAndLoggedBoundedly) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string node_id = "node_versions_" + unique_suffix();
     Recorder inbox;
     Messaging node(inbox.handler(), ComponentType::node, node_id, options_for(broker));

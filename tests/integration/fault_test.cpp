@@ -311,7 +311,7 @@ TEST(Fault, BrokerKilledTenTimesMidStreamWithDefaultOptionsDeliversExactlyOnce) 
 // ---- 3. A node process killed and restarted ----
 
 TEST(Fault, MessagesSentToAKilledNodeAreDeliveredWhenItReturns) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string node_id = "node_killed_" + unique_suffix();
     auto options = stream_options(broker);
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(), options);
@@ -513,7 +513,7 @@ TEST(Fault, AStalledNetworkIsDetectedAndRecovered) {
 // ---- 6. Hostile payloads on every subscribed topic ----
 
 TEST(Fault, AHostileBarrageOnEverySubscribedTopicIsReportedOnceEachAndPingStillWorks) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     auto options = stream_options(broker);
     options.max_payload_bytes = 64 * 1024;
     options.max_json_depth = 64;
@@ -616,7 +616,7 @@ TEST(Fault, AHostileBarrageOnEverySubscribedTopicIsReportedOnceEachAndPingStillW
 // ---- 7. Two processes with the same component id ----
 
 void duplicate_ids(const std::string& mqtt_version) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string node_id = "node_dup_" + unique_suffix();
     // keep-trying: the second process may be pushed off the broker by the first one before its start()
     // has completed; it must keep going to see the duplicate.

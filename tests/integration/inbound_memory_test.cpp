@@ -31,7 +31,7 @@ std::string large_ping(int sequence) {
            std::to_string(sequence) + R"(, "padding": ")" + std::string(kPadding, 'x') + "\"}";
 }
 
-fedbiomed::MessagingOptions bounded_options(const MosquittoBroker& broker) {
+fedbiomed::MessagingOptions bounded_options(TestBroker& broker) {
     auto options = options_for(broker);
     options.max_payload_bytes = 2 * kPadding;
     options.inbound_max_bytes = kBound;
@@ -79,7 +79,7 @@ private:
 };
 
 TEST(InboundMemory, AtQos1AFloodAtASlowHandlerStaysWithinTheBoundAndLosesNothing) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     auto options = bounded_options(broker);
     options.presence = false;  // only the test's payloads
@@ -125,7 +125,7 @@ TEST(InboundMemory, AtQos1AFloodAtASlowHandlerStaysWithinTheBoundAndLosesNothing
 }
 
 TEST(InboundMemory, AtQos0WhatExceedsTheBoundIsDroppedCountedAndReportedTogether) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     auto options = bounded_options(broker);
     options.presence = false;
@@ -182,7 +182,7 @@ TEST(InboundMemory, AtQos0WhatExceedsTheBoundIsDroppedCountedAndReportedTogether
 }
 
 TEST(InboundMemory, StopWhileTheReceiveThreadIsHeldReturnsPromptly) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     auto options = bounded_options(broker);
     // Long enough that a stop() waiting for the held thread (its "offline" presence record, the

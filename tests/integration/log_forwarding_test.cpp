@@ -62,7 +62,7 @@ void expect_log_message(const std::string& payload, const std::string& node_id, 
 }
 
 TEST(LogForwarding, ANodeForwardsInfoAndAboveInTheReferenceFormat) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     RawClient observer(broker, {"general/logger"});
     const std::string id = "NODE_" + unique_suffix();
     library_logger()->info("before start: not forwarded");
@@ -88,7 +88,7 @@ TEST(LogForwarding, ANodeForwardsInfoAndAboveInTheReferenceFormat) {
 }
 
 TEST(LogForwarding, NonAsciiAndQuotesSurviveBothJsonLayers) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     RawClient observer(broker, {"general/logger"});
     const std::string id = "NODE_" + unique_suffix();
     Messaging node(nullptr, ComponentType::node, id, options_for(broker));
@@ -103,7 +103,7 @@ TEST(LogForwarding, NonAsciiAndQuotesSurviveBothJsonLayers) {
 }
 
 TEST(LogForwarding, OurResearcherReceivesForwardedLogs) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Recorder recorder;
     const std::string id = "NODE_" + unique_suffix();
     Messaging researcher(recorder.handler(), ComponentType::researcher, "researcher_" + unique_suffix(),
@@ -120,7 +120,7 @@ TEST(LogForwarding, OurResearcherReceivesForwardedLogs) {
 }
 
 TEST(LogForwarding, OnlyStartedNodesForward) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     RawClient observer(broker, {"general/logger"});
     // A researcher never forwards.
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
@@ -164,7 +164,7 @@ protected:
 };
 
 TEST(LogForwarding, ARecordLoggedWhileForwardingIsNotForwardedAgain) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     RawClient observer(broker, {"general/logger"});
     const std::string id = "NODE_" + unique_suffix();
     Messaging node(nullptr, ComponentType::node, id, options_for(broker));

@@ -135,7 +135,7 @@ TEST(MessagingApi, InvalidOptionsAreRefused) {
 }
 
 TEST(MessagingApi, ReferenceConstructorConnectsToTheGivenBroker) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Recorder recorder;
     Messaging node(recorder.handler(), ComponentType::node, "node_refctor_" + unique_suffix(), broker.host(),
                    broker.port());
@@ -147,7 +147,7 @@ TEST(MessagingApi, ReferenceConstructorConnectsToTheGivenBroker) {
 }
 
 TEST(MessagingApi, ResearcherReceivesOnItsThreeTopicsOnly) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Recorder recorder;
     Messaging researcher(recorder.handler(), ComponentType::researcher, "researcher_" + unique_suffix(),
                          options_for(broker));
@@ -171,7 +171,7 @@ TEST(MessagingApi, ResearcherReceivesOnItsThreeTopicsOnly) {
 }
 
 TEST(MessagingApi, NodeReceivesBroadcastsAndItsOwnTopicOnly) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Recorder recorder;
     const std::string id = "node_" + unique_suffix();
     Messaging node(recorder.handler(), ComponentType::node, id, options_for(broker));
@@ -192,7 +192,7 @@ TEST(MessagingApi, NodeReceivesBroadcastsAndItsOwnTopicOnly) {
 }
 
 TEST(MessagingApi, SendMessageUsesTheReferenceTopicsAndBytes) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     RawClient observer(broker, {"general/#"});
     const std::string node_id = "node_" + unique_suffix();
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
@@ -238,7 +238,7 @@ TEST(MessagingApi, SendMessageUsesTheReferenceTopicsAndBytes) {
 }
 
 TEST(MessagingApi, ResearcherAndNodeTalkBothWays) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string node_id = "node_" + unique_suffix();
     const std::string researcher_id = "researcher_" + unique_suffix();
     Recorder researcher_inbox;
@@ -341,7 +341,7 @@ TEST(MessagingApi, StopSendsACleanDisconnectAndIsSafeTwiceAndFromTheDestructor) 
 }
 
 TEST(MessagingApi, StartCanBeCalledAgainAfterStop) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Recorder recorder;
     const std::string id = "node_" + unique_suffix();
     Messaging node(recorder.handler(), ComponentType::node, id, options_for(broker));
@@ -356,7 +356,7 @@ TEST(MessagingApi, StartCanBeCalledAgainAfterStop) {
 }
 
 TEST(MessagingApi, BlockingStartReturnsWhenStopIsCalled) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), options_for(broker));
     std::atomic<bool> returned{false};
     std::thread runner([&] {
@@ -372,7 +372,7 @@ TEST(MessagingApi, BlockingStartReturnsWhenStopIsCalled) {
 }
 
 TEST(MessagingApi, SendWhileNotConnectedFailsClearly) {
-    Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), options_for(shared_broker()));
+    Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), options_for(test_broker()));
     Delivery before = node.send_message(pong("R", "N", 1));
     EXPECT_TRUE(before.wait_for(std::chrono::milliseconds(0)));
     EXPECT_EQ(before.state(), Delivery::State::failed);
@@ -392,7 +392,7 @@ TEST(MessagingApi, SendWhileNotConnectedFailsClearly) {
 }
 
 TEST(MessagingApi, SendMessageRefusesBadClientsBadMessagesAndOversize) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     auto options = options_for(broker);
     options.max_payload_bytes = 200;
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(), options);
@@ -422,7 +422,7 @@ TEST(MessagingApi, SendMessageRefusesBadClientsBadMessagesAndOversize) {
 }
 
 TEST(MessagingApi, SendErrorFromANodeHasTheReferenceShape) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     RawClient observer(broker, {"general/researcher"});
     Messaging node(nullptr, ComponentType::node, "NODE_A", options_for(broker));
     node.start();
@@ -443,7 +443,7 @@ TEST(MessagingApi, SendErrorFromANodeHasTheReferenceShape) {
 
 TEST(MessagingApi, SendErrorFromAResearcherIsAClearError) {
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
-                         options_for(shared_broker()));
+                         options_for(test_broker()));
     researcher.start();
     try {
         researcher.send_error(ErrorNumbers::FB301, "x");
@@ -481,7 +481,7 @@ TEST(MessagingApi, MqttVersionIsExplicit) {
 }
 
 TEST(MessagingApi, QosZeroWorksLikeTheReference) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Recorder recorder;
     auto options = options_for(broker);
     options.qos = 0;

@@ -196,14 +196,13 @@ TEST(MessagingConnect, StartSucceedsOnceTheBrokerIsBack) {
 }
 
 TEST(MessagingConnect, TlsToAPlainListenerIsAnFb101AboutTls) {
-    auto& broker = shared_broker();
-    auto options = options_for(broker);
+    const int port = test_broker().port();
+    auto options = options_for(port);
     options.tls.enabled = true;
     options.connect_timeout = std::chrono::milliseconds(3000);
     Messaging node(nullptr, ComponentType::node, "node_tls_plain", options);
     const std::string what = start_failure(node);
-    EXPECT_NE(what.find("TLS connection to 127.0.0.1:" + std::to_string(broker.port()) + " failed"),
-              std::string::npos)
+    EXPECT_NE(what.find("TLS connection to 127.0.0.1:" + std::to_string(port) + " failed"), std::string::npos)
         << what;
 }
 

@@ -18,7 +18,7 @@ using fedbiomed::Json;
 using fedbiomed::Messaging;
 
 TEST(MessagingDelivery, ABurstIsDeliveredCompletelyAndInOrder) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     RawClient observer(broker, {"general/nodes"});
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
                          options_for(broker));
@@ -43,7 +43,7 @@ TEST(MessagingDelivery, ABurstIsDeliveredCompletelyAndInOrder) {
 }
 
 TEST(MessagingDelivery, SendingFromManyThreadsIsSafe) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     RawClient observer(broker, {"general/researcher"});
     Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), options_for(broker));
     node.start();
@@ -88,7 +88,7 @@ TEST(MessagingDelivery, StopFailsWhatTheBrokerNeverAcknowledged) {
 }
 
 TEST(MessagingDelivery, StopWaitsForPendingAcknowledgements) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     RawClient observer(broker, {"general/researcher"});
     Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), options_for(broker));
     node.start();

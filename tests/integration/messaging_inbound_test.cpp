@@ -48,7 +48,7 @@ std::string ping_text(int sequence, const std::string& version = "\"1\"") {
 }
 
 TEST(MessagingInbound, HostilePayloadsAreReportedAndTheNextMessageArrives) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Recorder recorder;
     const std::string id = "node_" + unique_suffix();
     auto handler = [&](const Json& msg, const std::string& topic) {
@@ -122,7 +122,7 @@ TEST(MessagingInbound, HostilePayloadsAreReportedAndTheNextMessageArrives) {
 }
 
 TEST(MessagingInbound, AResearcherSurvivesHostilePayloadsToo) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Recorder recorder;
     Messaging researcher(recorder.handler(), ComponentType::researcher, "researcher_" + unique_suffix(),
                          options_for(broker));
@@ -142,7 +142,7 @@ TEST(MessagingInbound, AResearcherSurvivesHostilePayloadsToo) {
 }
 
 TEST(MessagingInbound, HandlerRunsOnOneDispatcherThreadAndMaySendAndWait) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     std::mutex mutex;
     std::set<std::thread::id> threads;
@@ -184,7 +184,7 @@ TEST(MessagingInbound, HandlerRunsOnOneDispatcherThreadAndMaySendAndWait) {
 }
 
 TEST(MessagingInbound, ABlockedHandlerDoesNotStallTheConnection) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     Gate gate;
     Recorder recorder;
@@ -221,7 +221,7 @@ TEST(MessagingInbound, ABlockedHandlerDoesNotStallTheConnection) {
 }
 
 TEST(MessagingInbound, AFullQueueDropsTheOldestAndSaysSo) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     auto options = options_for(broker);
     options.inbound_queue_capacity = 2;
@@ -272,7 +272,7 @@ TEST(MessagingInbound, AFullQueueDropsTheOldestAndSaysSo) {
 }
 
 TEST(MessagingInbound, OversizedPayloadsAreRejectedWithoutDecoding) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     auto options = options_for(broker);
     options.max_payload_bytes = 100;
@@ -297,7 +297,7 @@ TEST(MessagingInbound, OversizedPayloadsAreRejectedWithoutDecoding) {
 }
 
 TEST(MessagingInbound, NestingDeeperThanTheLimitIsAFault) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     auto options = options_for(broker);
     options.max_json_depth = 8;
@@ -316,7 +316,7 @@ TEST(MessagingInbound, NestingDeeperThanTheLimitIsAFault) {
 }
 
 TEST(MessagingInbound, WithoutAHandlerMessagesAreIgnored) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     Messaging node(nullptr, ComponentType::node, id, options_for(broker));
     node.start();
@@ -329,7 +329,7 @@ TEST(MessagingInbound, WithoutAHandlerMessagesAreIgnored) {
 }
 
 TEST(MessagingInbound, AThrowingFaultHandlerIsContained) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     Recorder recorder;
     std::atomic<int> fault_calls{0};
@@ -347,7 +347,7 @@ TEST(MessagingInbound, AThrowingFaultHandlerIsContained) {
 }
 
 TEST(MessagingInbound, LifecycleCallsFromCallbacksAreRefusedOrSafe) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     Recorder recorder;
     std::unique_ptr<Messaging> node;
@@ -373,7 +373,7 @@ TEST(MessagingInbound, LifecycleCallsFromCallbacksAreRefusedOrSafe) {
 }
 
 TEST(MessagingInbound, StopFromTheHandlerDoesNotDeadlock) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string id = "node_" + unique_suffix();
     std::unique_ptr<Messaging> node;
     std::atomic<bool> stopped{false};

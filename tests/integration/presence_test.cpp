@@ -27,7 +27,7 @@ PresenceEvent wait_presence(const PresenceRecorder& presence, const std::string&
 }
 
 TEST(Presence, AResearcherFollowsNodesComingAndGoing) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string early = "node_early_" + unique_suffix();
     Messaging early_node(nullptr, ComponentType::node, early, quiet_options(broker));
     early_node.start();
@@ -83,7 +83,7 @@ TEST(Presence, AResearcherFollowsNodesComingAndGoing) {
 // A node process that hangs (here: stopped by SIGSTOP) keeps its TCP connection open, so the broker
 // publishes no will until the keep-alive runs out; its heartbeats stop at once.
 TEST(Presence, ANodeThatStopsBeatingIsTakenOfflineAndComesBackWithItsNextHeartbeat) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     PresenceRecorder presence;
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
                          quiet_options(broker));
@@ -204,7 +204,7 @@ TEST(Presence, ReferenceTopicsCarryNothingButTheReferenceTraffic) {
 }
 
 TEST(Presence, MalformedAnnouncementsAreReportedAndIgnored) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     Recorder recorder;
     Messaging researcher(recorder.handler(), ComponentType::researcher, "researcher_" + unique_suffix(),
                          options_for(broker));

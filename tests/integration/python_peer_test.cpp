@@ -22,7 +22,7 @@ using fedbiomed::Messaging;
 
 constexpr std::chrono::milliseconds kPythonTimeout{60000};
 
-RunResult run_peer(const MosquittoBroker& broker, const std::string& scenario, const std::string& node_id,
+RunResult run_peer(TestBroker& broker, const std::string& scenario, const std::string& node_id,
                    const std::string& researcher_id) {
     if (::access(FBM_PYTHON3, X_OK) != 0) {
         ADD_FAILURE() << "python3 with paho-mqtt not found at '" << FBM_PYTHON3
@@ -35,7 +35,7 @@ RunResult run_peer(const MosquittoBroker& broker, const std::string& scenario, c
 }
 
 TEST(PythonPeer, OurNodeAnswersAPythonResearcher) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string node_id = "node_" + unique_suffix();
     Recorder recorder;
     std::unique_ptr<Messaging> node;
@@ -73,7 +73,7 @@ TEST(PythonPeer, OurNodeAnswersAPythonResearcher) {
 }
 
 TEST(PythonPeer, OurResearcherReceivesAPythonNodesNanScalar) {
-    auto& broker = shared_broker();
+    auto& broker = test_broker();
     const std::string researcher_id = "researcher_" + unique_suffix();
     const std::string python_node = "node_python_" + unique_suffix();
     Recorder recorder;

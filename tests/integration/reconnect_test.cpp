@@ -245,7 +245,7 @@ TEST(Reconnect, WithReconnectionDisabledALostConnectionIsFinal) {
 }
 
 TEST(Reconnect, KeepTryingStartGivesUpAtItsDeadlineWithFb101) {
-    auto options = options_for(shared_broker());
+    auto options = options_for(test_broker());
     options.port = free_loopback_port();  // nothing listens there
     options.first_connect = fedbiomed::FirstConnect::keep_trying;
     options.first_connect_deadline = std::chrono::milliseconds(600);
@@ -265,7 +265,7 @@ TEST(Reconnect, KeepTryingStartGivesUpAtItsDeadlineWithFb101) {
 }
 
 TEST(Reconnect, AClientIdTheMqttClientRefusesIsNotRetriedUntilTheDeadline) {
-    auto options = options_for(shared_broker());
+    auto options = options_for(test_broker());
     options.client_id = std::string("fbm-\xff\xfe-not-utf8");  // MQTT client ids are UTF-8
     options.first_connect = fedbiomed::FirstConnect::keep_trying;
     options.first_connect_deadline = std::chrono::minutes(5);
@@ -283,7 +283,7 @@ TEST(Reconnect, AClientIdTheMqttClientRefusesIsNotRetriedUntilTheDeadline) {
 }
 
 TEST(Reconnect, StopInterruptsAKeepTryingStart) {
-    auto options = options_for(shared_broker());
+    auto options = options_for(test_broker());
     options.port = free_loopback_port();
     options.first_connect = fedbiomed::FirstConnect::keep_trying;
     options.first_connect_deadline = std::chrono::milliseconds::max();

@@ -99,6 +99,15 @@ RawClient::RawClient(const MosquittoBroker& broker, const std::vector<std::strin
     connect_to(broker.port(), topics, client_id, persistent);
 }
 
+RawClient::RawClient(TestBroker& broker, const std::vector<std::string>& topics) {
+    connect_to(broker.port(), topics, "", false);
+}
+
+RawClient::RawClient(TestBroker& broker, const std::vector<std::string>& topics, const std::string& client_id,
+                     bool persistent) {
+    connect_to(broker.port(), topics, client_id, persistent);
+}
+
 RawClient::RawClient(int port, const std::vector<std::string>& topics, const std::string& client_id,
                      bool persistent) {
     connect_to(port, topics, client_id, persistent);

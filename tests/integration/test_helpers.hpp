@@ -18,6 +18,7 @@
 #include "child_process.hpp"
 #include "event_recorder.hpp"
 #include "mosquitto_broker.hpp"
+#include "test_broker.hpp"
 #include "test_options.hpp"
 #include "wait.hpp"
 
@@ -55,6 +56,10 @@ public:
     /// then keeps the subscriptions and queues QoS 1 messages while this client is away.
     RawClient(const MosquittoBroker& broker, const std::vector<std::string>& topics,
               const std::string& client_id, bool persistent);
+    /// Same on the test broker (test_broker.hpp): on the next node of a cluster.
+    explicit RawClient(TestBroker& broker, const std::vector<std::string>& topics = {});
+    RawClient(TestBroker& broker, const std::vector<std::string>& topics, const std::string& client_id,
+              bool persistent);
     /// Same, on any port (e.g. a proxy in front of the broker).
     RawClient(int port, const std::vector<std::string>& topics, const std::string& client_id,
               bool persistent);

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "child_process.hpp"
+#include "test_broker.hpp"
 #include "test_failure.hpp"
 #include <signal.h>
 #include <sys/stat.h>
@@ -60,6 +61,14 @@ void remove_tree(const std::string& dir) {
 MosquittoBroker::MosquittoBroker(Options options)
     : options_(std::move(options)),
       binary_(options_.binary.empty() ? std::string(FBM_MOSQUITTO_BINARY) : options_.binary) {
+    if (on_cluster()) {
+        // A test that starts a Mosquitto of its own does not test the cluster: it must either take its
+        // broker from test_broker() or be in the cluster run's exclusion list, with its reason.
+        throw std::runtime_error(
+            "MosquittoBroker started in the cluster run (FBM_RMQ_BASE is set): this test must take its "
+            "broker "
+            "from test_broker() or be excluded in tests/cluster/cluster_run.cmake");
+    }
     if (binary_.empty() || ::access(binary_.c_str(), X_OK) != 0) {
         throw std::runtime_error("MosquittoBroker: the mosquitto binary was not found ('" + binary_ +
                                  "'); install the mosquitto package and re-run cmake");

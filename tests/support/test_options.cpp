@@ -46,4 +46,23 @@ fedbiomed::MessagingOptions stream_options(const MosquittoBroker& broker) {
     return stream_options(broker.port());
 }
 
+fedbiomed::MessagingOptions options_for(TestBroker& broker) {
+    return options_for(broker.port());
+}
+
+fedbiomed::MessagingOptions quiet_options(TestBroker& broker) {
+    return quiet_options(broker.port());
+}
+
+fedbiomed::MessagingOptions fast_reconnect(TestBroker& broker) {
+    auto options = options_for(broker);
+    options.reconnect.min_delay = std::chrono::milliseconds(20);
+    options.reconnect.max_delay = std::chrono::milliseconds(200);
+    return options;
+}
+
+fedbiomed::MessagingOptions stream_options(TestBroker& broker) {
+    return stream_options(broker.port());
+}
+
 }  // namespace fbm_test

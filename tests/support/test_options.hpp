@@ -6,6 +6,7 @@
 #include <fedbiomed/messaging.hpp>
 
 #include "mosquitto_broker.hpp"
+#include "test_broker.hpp"
 
 namespace fbm_test {
 
@@ -28,5 +29,15 @@ fedbiomed::MessagingOptions fast_reconnect(const MosquittoBroker& broker);
 /// delays of 50 to 500 ms and a stop_timeout of 5 s (a long outbox to finish).
 fedbiomed::MessagingOptions stream_options(int port);
 fedbiomed::MessagingOptions stream_options(const MosquittoBroker& broker);
+
+/// @name The same builders for the test broker (test_broker.hpp): each call connects to
+/// TestBroker::port(), the next node of a cluster, so that the components of one test are spread over
+/// its nodes.
+/// @{
+fedbiomed::MessagingOptions options_for(TestBroker& broker);
+fedbiomed::MessagingOptions quiet_options(TestBroker& broker);
+fedbiomed::MessagingOptions fast_reconnect(TestBroker& broker);
+fedbiomed::MessagingOptions stream_options(TestBroker& broker);
+/// @}
 
 }  // namespace fbm_test

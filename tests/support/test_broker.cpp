@@ -1,0 +1,128 @@
+#include "test_broker.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "child_process.hpp"
+#include "mosquitto_broker.hpp"
+
+#ifndef FBM_RMQ_SCRIPT
+#define FBM_RMQ_SCRIPT "rabbitmq_cluster.sh"
+#endif
+
+namespace fbm_test {
+namespace {
+
+// Restarting a killed RabbitMQ node takes 8 to 12 s on an idle machine, more under load.
+constexpr std::chrono::milliseconds kClusterCommandTimeout{180000};
+
+std::string cluster_base() {
+    const char* value = std::getenv("FBM_RMQ_BASE");
+    return value == nullptr ? std::string() : std::string(value);
+}
+
+class MosquittoTestBroker final : public TestBroker {
+public:
+    BrokerKind kind() const override { return BrokerKind::mosquitto; }
+    int nodes() const override { return 1; }
+    int port_of(int node) const override {
+        check(node);
+        return shared_broker().port();
+    }
+    void kill(int node) override {
+        check(node);
+        shared_broker().kill();
+    }
+    void restart(int node) override {
+        check(node);
+        shared_broker().start();
+    }
+
+private:
+    static void check(int node) {
+        if (node != 1) {
+            throw std::out_of_range("Mosquitto has one node, not node " + std::to_string(node));
+        }
+    }
+};
+
+/// The cluster the `cluster.start` fixture runs (tests/support/rabbitmq_cluster.sh): its ports are in
+/// BASE/cluster.env, the script kills and restarts its nodes.
+class RabbitMqClusterBroker final : public TestBroker {
+public:
+    explicit RabbitMqClusterBroker(std::string base) : base_(std::move(base)) {
+        std::ifstream file(base_ + "/cluster.env");
+        std::string line;
+        std::getline(file, line);  // RMQ_MQTT_PORTS="p1 p2 p3"
+        const auto open = line.find('"');
+        if (open != std::string::npos) {
+            std::istringstream ports(line.substr(open + 1, line.rfind('"') - open - 1));
+            for (int port = 0; ports >> port;) {
+                ports_.push_back(port);
+            }
+        }
+        if (ports_.size() != 3) {
+            throw std::runtime_error("FBM_RMQ_BASE=" + base_ +
+                                     ": no 3-node cluster there (run the tests labelled cluster through "
+                                     "ctest: its cluster.start fixture starts one)");
+        }
+    }
+    BrokerKind kind() const override { return BrokerKind::rabbitmq_cluster; }
+    int nodes() const override { return static_cast<int>(ports_.size()); }
+    int port_of(int node) const override {
+        if (node < 1 || node > nodes()) {
+            throw std::out_of_range("the cluster has no node " + std::to_string(node));
+        }
+        return ports_[static_cast<std::size_t>(node - 1)];
+    }
+    void kill(int node) override { run({"kill", std::to_string(node)}); }
+    void restart(int node) override { run({"restart", std::to_string(node)}); }
+
+private:
+    void run(const std::vector<std::string>& args) const {
+        std::vector<std::string> argv = {"/bin/bash", FBM_RMQ_SCRIPT, args.at(0), base_};
+        argv.insert(argv.end(), args.begin() + 1, args.end());
+        const RunResult result = run_program(argv, kClusterCommandTimeout);
+        if (result.status != 0) {
+            throw std::runtime_error("rabbitmq_cluster.sh " + args.at(0) + " failed:\n" + result.out +
+                                     result.err);
+        }
+    }
+
+    std::string base_;
+    std::vector<int> ports_;
+};
+
+}  // namespace
+
+int TestBroker::next_node() {
+    return turn_++ % nodes() + 1;
+}
+
+std::string TestBroker::address(int node) const {
+    return host() + ":" + std::to_string(port_of(node));
+}
+
+std::vector<std::string> TestBroker::brokers_from(int first) const {
+    std::vector<std::string> list;
+    for (int i = 0; i < nodes(); ++i) {
+        list.push_back(address((first - 1 + i) % nodes() + 1));
+    }
+    return list;
+}
+
+bool on_cluster() {
+    return !cluster_base().empty();
+}
+
+TestBroker& test_broker() {
+    static const std::unique_ptr<TestBroker> broker =
+        on_cluster() ? std::unique_ptr<TestBroker>(std::make_unique<RabbitMqClusterBroker>(cluster_base()))
+                     : std::unique_ptr<TestBroker>(std::make_unique<MosquittoTestBroker>());
+    return *broker;
+}
+
+}  // namespace fbm_test
