@@ -519,7 +519,7 @@ TEST(Cluster, APersistentSessionIsResumedAfterItsRabbitMqNodeIsKilledAndRestarte
 // another node never sees a node's retained "online" record, and no will is published when the node's
 // RabbitMQ node dies. The heartbeats are what tells, both ways.
 TEST(Cluster, PresenceFollowsANodeOnAnotherRabbitMqNodeThroughItsHeartbeats) {
-    Cluster cluster;
+    TestBroker& cluster = the_cluster();
     const std::string nid = unique("node");
     MessagingOptions node_options = cluster_options(cluster, {1});  // no other broker to fail over to
     node_options.presence_heartbeat = milliseconds(300);
@@ -536,7 +536,7 @@ TEST(Cluster, PresenceFollowsANodeOnAnotherRabbitMqNodeThroughItsHeartbeats) {
     };
     ASSERT_TRUE(presence.wait_first(online, milliseconds(10000)));
 
-    cluster.kill(1);
+    KilledNode killed(cluster, 1);
     const auto gone = presence.wait_first(
         [&](const fedbiomed::PresenceEvent& event) { return event.id == nid && !event.online; },
         milliseconds(10000));
@@ -544,9 +544,9 @@ TEST(Cluster, PresenceFollowsANodeOnAnotherRabbitMqNodeThroughItsHeartbeats) {
     EXPECT_EQ(gone->reason.rfind("no heartbeat for ", 0), 0U) << gone->reason;
     EXPECT_TRUE(researcher.online_nodes().empty());
 
-    cluster.restart(1);
+    killed.restart();
     // The node reconnects by itself, and its next record brings it back.
-    EXPECT_TRUE(presence.wait_count_if(online, 2, kNodeRestart));
+    EXPECT_TRUE(presence.wait_count_if(online, 2, milliseconds(60000)));
     node.stop();
     researcher.stop();
 }
