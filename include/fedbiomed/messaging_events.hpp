@@ -79,6 +79,17 @@ struct MessagingStats {
     /// Presence records of another instance found on this component's own presence topic: another process
     /// with the same id, or a forgery. None of them changes the component's state by itself.
     std::uint64_t foreign_presence_records = 0;
+    // Signed messages (MessagingOptions::signing). Each refused publication is counted once, under its
+    // cause, and is not delivered (nor acknowledged end to end, nor taken as presence).
+    /// Publications whose signature was checked and accepted (messages, acknowledgements, presence).
+    std::uint64_t signatures_verified = 0;
+    std::uint64_t signature_unsigned = 0;        ///< refused: no signature (require_signed)
+    std::uint64_t signature_unknown_signer = 0;  ///< refused: signer without a trusted key (require_signed)
+    std::uint64_t signature_invalid = 0;   ///< refused: malformed, unknown scheme, forged or tampered with
+    std::uint64_t signature_stale = 0;     ///< refused: outside signing.max_age / max_clock_skew
+    std::uint64_t signature_replayed = 0;  ///< refused: a signature already accepted (a replay)
+    /// Refused: validly signed, but by another component than the message's sender.
+    std::uint64_t signature_wrong_signer = 0;
 };
 
 /// @brief Where the connection to the broker stands, as told to a ConnectionStateHandler.
