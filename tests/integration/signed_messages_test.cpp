@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -453,6 +454,74 @@ TEST(SignedMessages, AFloodOfForgeriesIsCountedInFullAndReportedAtMostOncePerSec
     RecordProperty("forgeries_reports", static_cast<int>(inbox.faults().size()));
     EXPECT_EQ(researcher.stats().handled, 0U);
     researcher.stop();
+}
+
+}  // namespace
+}  // namespace fbm_test
+
+namespace fbm_test {
+namespace {
+
+// The round trip a researcher sees (ping to a node, whose handler answers pong), with and without
+// signatures: recorded, not asserted (docs/security.md quotes the ci preset's figures).
+double median_round_trip_us(Federation& federation, bool signing) {
+    MessagingOptions researcher_options = federation.options(federation.researcher_id, signing);
+    MessagingOptions node_options = federation.options(federation.node_a, signing);
+    if (!signing) {
+        researcher_options.signing = fedbiomed::SigningOptions{};
+        node_options.signing = fedbiomed::SigningOptions{};
+    }
+    std::mutex mutex;
+    std::condition_variable answered;
+    int last = -1;
+    Messaging researcher(
+        [&](const Json& msg, const std::string&) {
+            std::lock_guard<std::mutex> lock(mutex);
+            last = msg.at("sequence").get<int>();
+            answered.notify_all();
+        },
+        ComponentType::researcher, federation.researcher_id, researcher_options);
+    Messaging* node_ref = nullptr;
+    Messaging node(
+        [&](const Json& msg, const std::string&) {
+            node_ref->send_message(pong(msg.at("researcher_id").get<std::string>(), federation.node_a,
+                                        msg.at("sequence").get<int>()));
+        },
+        ComponentType::node, federation.node_a, node_options);
+    node_ref = &node;
+    node.start();
+    researcher.start();
+    std::vector<double> times;
+    constexpr int kRounds = 300;
+    for (int i = 0; i < kRounds; ++i) {
+        const auto began = std::chrono::steady_clock::now();
+        researcher.send_message(ping(federation.researcher_id, i), federation.node_a);
+        std::unique_lock<std::mutex> lock(mutex);
+        if (!answered.wait_for(lock, kWait, [&] { return last == i; })) {
+            ADD_FAILURE() << "no pong " << i;
+            break;
+        }
+        times.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - began).count());
+    }
+    researcher.stop();
+    node.stop();
+    std::sort(times.begin(), times.end());
+    return times.empty() ? 0.0 : times[times.size() / 2];
+}
+
+TEST(SignedMessagesCost, RecordsTheRoundTripWithAndWithoutSignatures) {
+    Federation federation;
+    const double plain = median_round_trip_us(federation, false);
+    const double signed_trip = median_round_trip_us(federation, true);
+    const double plain_again = median_round_trip_us(federation, false);
+    const double signed_again = median_round_trip_us(federation, true);
+    RecordProperty("round_trip_p50_unsigned_us", std::to_string(plain) + " " + std::to_string(plain_again));
+    RecordProperty("round_trip_p50_signed_us",
+                   std::to_string(signed_trip) + " " + std::to_string(signed_again));
+    std::printf(
+        "ping/pong round trip p50 (QoS 1, end to end): unsigned %.0f / %.0f us, signed %.0f / %.0f us\n",
+        plain, plain_again, signed_trip, signed_again);
 }
 
 }  // namespace

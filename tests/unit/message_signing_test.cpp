@@ -4,9 +4,12 @@
 #include "message_signing.hpp"
 
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -236,6 +239,44 @@ TEST_F(MessageSigningTest, TheOptionsThatCannotWorkAreRefusedAtConstruction) {
     what = refusal_of(
         [&] { fedbiomed::Messaging m(nullptr, fedbiomed::ComponentType::node, "node_a", options); });
     EXPECT_NE(what.find("absent.key"), std::string::npos) << what;
+}
+
+// What signing costs per publication, recorded (not asserted): the CPU time of sign() and of verify() with
+// the replay check, for a ping-sized payload and a 64 KiB one. docs/security.md quotes the ci preset's.
+TEST_F(MessageSigningTest, RecordsTheCostPerPublication) {
+    const MessageSigning node(options_of(keys, "node_a"), "node_a");
+    SigningOptions researcher_options = options_of(keys, "researcher_1");
+    researcher_options.replay_cache_capacity = 1000000;
+    const MessageSigning researcher(researcher_options, "researcher_1");
+    for (const std::size_t size : {kPayload.size(), std::size_t{65536}}) {
+        const std::string payload = size == kPayload.size() ? kPayload : std::string(size, 'x');
+        constexpr int kRounds = 2000;
+        std::vector<SignatureTag> signatures;
+        signatures.reserve(kRounds);
+        const auto cpu = [] { return std::clock(); };
+        const auto signing_began = cpu();
+        for (int i = 0; i < kRounds; ++i) {
+            signatures.push_back(node.sign_at(kTopic, payload, std::nullopt, kNow + i));
+        }
+        const auto verifying_began = cpu();
+        for (int i = 0; i < kRounds; ++i) {
+            ASSERT_EQ(researcher
+                          .verify(kTopic, payload, std::nullopt, signatures[static_cast<std::size_t>(i)], {},
+                                  Freshness::fresh, kNow + i)
+                          .problem,
+                      SignatureProblem::none);
+        }
+        const auto ended = cpu();
+        const double sign_us =
+            1e6 * static_cast<double>(verifying_began - signing_began) / CLOCKS_PER_SEC / kRounds;
+        const double verify_us =
+            1e6 * static_cast<double>(ended - verifying_began) / CLOCKS_PER_SEC / kRounds;
+        const std::string name = "payload_" + std::to_string(size);
+        RecordProperty(name + "_sign_us", std::to_string(sign_us));
+        RecordProperty(name + "_verify_us", std::to_string(verify_us));
+        std::printf("signing cost, %zu-byte payload: sign %.1f us, verify %.1f us (CPU per publication)\n",
+                    size, sign_us, verify_us);
+    }
 }
 
 // The replay cache never holds more than its capacity, and never lets a replay through for it: what it
