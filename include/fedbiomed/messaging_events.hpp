@@ -18,8 +18,10 @@ namespace fedbiomed {
 /// instead of thrown.
 struct MessagingFault {
     /// FB601 undecodable payload, not an object, or larger than max_payload_bytes (also a malformed
-    /// presence announcement); FB104 / FB625 incompatible or mistyped protocol version; FB100 inbound queue
-    /// overflow (oldest messages dropped) or connection to the broker lost; FB103 an exception from the
+    /// presence announcement); FB104 / FB625 incompatible or mistyped protocol version; FB104 a publication
+    /// refused by its signature (MessagingOptions::signing: forged, tampered, replayed, stale, unsigned or
+    /// unknown signer with require_signed, signer not the sender; one per cause per second); FB100 inbound
+    /// queue overflow (oldest messages dropped) or connection to the broker lost; FB103 an exception from the
     /// MessageHandler (or that exception's own code when it is a FedbiomedError), or publications refused
     /// or dropped because the outbox was full (one fault per burst, with the counts: "outbox full (...):
     /// N new message(s) not sent, M older message(s) dropped"); FB102 no end-to-end acknowledgement in time.
