@@ -21,6 +21,7 @@
 #include <fedbiomed/json.hpp>
 #include <fedbiomed/messaging.hpp>
 
+#include "stalling_proxy.hpp"
 #include "test_helpers.hpp"
 #include "test_signing_keys.hpp"
 
@@ -405,6 +406,65 @@ TEST(SignedMessages, AForgedPresenceRecordIsNotTaken) {
     node.stop();
     EXPECT_TRUE(wait_until([&] { return researcher.online_nodes().empty(); }, kWait));
     late.stop();
+    researcher.stop();
+}
+
+TEST(SignedMessages, TheWillIsSignedAndTakenWhenTheConnectionDies) {
+    Federation federation;
+    Mqtt5Peer spy(federation.broker, "spy_" + federation.suffix,
+                  {"fedbiomed-messaging/presence/node/" + federation.node_a});
+    Messaging researcher(nullptr, ComponentType::researcher, federation.researcher_id,
+                         federation.options(federation.researcher_id, true));
+    researcher.start();
+    StallingProxy proxy(federation.broker.port());
+    MessagingOptions node_options = federation.options(federation.node_a, true);
+    node_options.port = proxy.port();
+    node_options.reconnect.enabled = false;  // the will stays the last word
+    Messaging node(nullptr, ComponentType::node, federation.node_a, node_options);
+    node.start();
+    ASSERT_TRUE(wait_until(
+        [&] { return researcher.online_nodes() == std::vector<std::string>{federation.node_a}; }, kWait));
+    proxy.drop_connections();  // the broker publishes the node's will, signed when it connected
+    ASSERT_TRUE(wait_until([&] { return researcher.online_nodes().empty(); }, kWait));
+    ASSERT_TRUE(spy.wait_for_count(2));
+    const auto will = spy.messages().back();
+    EXPECT_NE(will->get_payload_str().find("connection lost"), std::string::npos) << will->get_payload_str();
+    EXPECT_EQ(user_property(will->get_properties(), "fbm-sig-by"), federation.node_a);
+    const MessagingStats stats = researcher.stats();
+    EXPECT_EQ(stats.signature_invalid + stats.signature_unsigned + stats.signature_stale, 0U);
+    node.stop();
+    researcher.stop();
+}
+
+// The documented trade-off of the window: a message that waited in the node's persistent session longer
+// than max_age is refused as stale when the node returns; what is sent afterwards is taken.
+TEST(SignedMessages, AMessageQueuedLongerThanTheWindowIsRefusedAsStale) {
+    Federation federation;
+    MessagingOptions node_options = federation.options(federation.node_a, true);
+    node_options.signing.max_age = std::chrono::milliseconds(500);
+    Recorder node_inbox;
+    Messaging node(node_inbox.handler(), ComponentType::node, federation.node_a, node_options);
+    node.start();
+    node.stop();  // its session (subscriptions, queued QoS 1 messages) stays on the broker
+    MessagingOptions researcher_options = federation.options(federation.researcher_id, true);
+    researcher_options.end_to_end_ack = fedbiomed::EndToEndAck::off;
+    Messaging researcher(nullptr, ComponentType::researcher, federation.researcher_id, researcher_options);
+    researcher.start();
+    const auto signed_before = std::chrono::system_clock::now();
+    ASSERT_TRUE(
+        researcher.send_message(ping(federation.researcher_id, 1), federation.node_a).wait_for(kWait));
+    // The message waits in the broker for longer than the node's window (the condition waited for is the
+    // clock itself).
+    ASSERT_TRUE(wait_until(
+        [&] { return std::chrono::system_clock::now() - signed_before > std::chrono::milliseconds(700); },
+        kWait));
+    node.start();
+    ASSERT_TRUE(wait_stats(node, [](const MessagingStats& s) { return s.signature_stale == 1; }));
+    ASSERT_TRUE(
+        researcher.send_message(ping(federation.researcher_id, 2), federation.node_a).wait_for(kWait));
+    ASSERT_TRUE(node_inbox.wait_messages(1));
+    EXPECT_EQ(node_inbox.messages().front().first["sequence"], 2);
+    node.stop();
     researcher.stop();
 }
 
