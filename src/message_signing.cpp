@@ -338,10 +338,13 @@ MessageSigning::Verdict MessageSigning::verify(const std::string& topic, const s
         switch (replay_.check(*signed_ms, nonce, now_ms)) {
         case ReplayGuard::Verdict::fresh: break;
         case ReplayGuard::Verdict::stale:
-            return refused(SignatureProblem::stale,
-                           "signed by " + signature->signer + " " +
-                               std::to_string((now_ms - *signed_ms) / 1000) +
-                               " s ago, outside the accepted window (signing.max_age, max_clock_skew)");
+            return refused(
+                SignatureProblem::stale,
+                "signed by " + signature->signer + " " +
+                    (now_ms >= *signed_ms ? std::to_string(now_ms - *signed_ms) + " ms ago"
+                                          : std::to_string(*signed_ms - now_ms) + " ms ahead") +
+                    ", outside the accepted window (signing.max_age, max_clock_skew) or older than "
+                    "the replay cache remembers");
         case ReplayGuard::Verdict::replayed:
             return refused(SignatureProblem::replayed,
                            "a signature of " + signature->signer + " already accepted");
