@@ -400,8 +400,9 @@ TEST(SignedMessages, AForgedPresenceRecordIsNotTaken) {
     Messaging late(late_inbox.handler(), ComponentType::researcher, late_id,
                    federation.options(late_id, true));
     late.start();
-    EXPECT_EQ(late.online_nodes(), std::vector<std::string>{federation.node_a});
-    EXPECT_EQ(late.stats().signature_unsigned, 1U);
+    EXPECT_TRUE(wait_until([&] { return late.online_nodes() == std::vector<std::string>{federation.node_a}; },
+                           kWait));
+    EXPECT_TRUE(wait_stats(late, [](const MessagingStats& s) { return s.signature_unsigned == 1; }));
     // The node's departure (its "offline" record, signed) is taken too.
     node.stop();
     EXPECT_TRUE(wait_until([&] { return researcher.online_nodes().empty(); }, kWait));
