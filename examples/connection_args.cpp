@@ -36,10 +36,12 @@ const char* const kSecurityHelp =
                      and never logged.
 
 Signed messages (between components of this library; see docs/security.md):
-  --signing-key FILE this component's Ed25519 private key (PEM, unencrypted:
+  --signing-key FILE
+                     this component's Ed25519 private key (PEM, unencrypted:
                      openssl genpkey -algorithm ed25519 -out FILE): everything it
                      publishes is signed, and signed messages it receives are checked
-  --trusted-keys DIR directory of the trusted components' public keys, one file
+  --trusted-keys DIR
+                     directory of the trusted components' public keys, one file
                      <component id>.pem each (openssl pkey -in KEY -pubout); a message
                      signed by one of them must carry a valid, fresh, unreplayed
                      signature by its sender, or it is refused (FB104, counted)
