@@ -50,14 +50,14 @@ public:
         });
         auto options =
             mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).clean_start(true).finalize();
-        client_.connect(options)->wait();
+        wait(client_.connect(options));
         for (const auto& topic : topics) {
-            client_.subscribe(topic, 1)->wait();
+            wait(client_.subscribe(topic, 1));
         }
     }
     ~Mqtt5Peer() {
         try {
-            client_.disconnect()->wait();
+            wait(client_.disconnect());
         } catch (...) {
         }
     }
@@ -66,7 +66,7 @@ public:
 
     void publish(const std::string& topic, const std::string& payload, const mqtt::properties& properties,
                  bool retained = false) {
-        client_.publish(mqtt::message::create(topic, payload, 1, retained, properties))->wait();
+        wait(client_.publish(mqtt::message::create(topic, payload, 1, retained, properties)));
     }
 
     bool wait_for_count(std::size_t count) const {
@@ -80,6 +80,15 @@ public:
     }
 
 private:
+    // Kept until the client is gone: Paho's thread may still signal a token after its wait() returned
+    // (ThreadSanitizer sees the token destroyed under it otherwise), as the library's session does.
+    template <class Token>
+    void wait(Token token) {
+        tokens_.push_back(token);
+        token->wait();
+    }
+
+    std::vector<mqtt::token_ptr> tokens_;  // before client_: destroyed after it
     mqtt::async_client client_;
     mutable std::mutex mutex_;
     mutable std::condition_variable changed_;
