@@ -34,6 +34,20 @@ const char* const kSecurityHelp =
                      file whose first line is the MQTT password (default: the environment
                      variable FBM_PASSWORD). Passwords are never accepted on the command line
                      and never logged.
+
+Signed messages (between components of this library; see docs/security.md):
+  --signing-key FILE
+                     this component's Ed25519 private key (PEM, unencrypted:
+                     openssl genpkey -algorithm ed25519 -out FILE): everything it
+                     publishes is signed, and signed messages it receives are checked
+  --trusted-keys DIR
+                     directory of the trusted components' public keys, one file
+                     <component id>.pem each (openssl pkey -in KEY -pubout); a message
+                     signed by one of them must carry a valid, fresh, unreplayed
+                     signature by its sender, or it is refused (FB104, counted)
+  --require-signed   also refuse unsigned messages (reference components) and signers
+                     not in --trusted-keys; needs --signing-key. Signing needs MQTT 5:
+                     a broker that only speaks MQTT 3.1.1 is refused (FB101)
 )";
 
 bool ConnectionArgs::parse(ArgCursor& args, const std::string& option) {
@@ -58,6 +72,13 @@ bool ConnectionArgs::parse(ArgCursor& args, const std::string& option) {
         username = require_non_empty(option, args.value(option));
     } else if (option == "--password-file") {
         password_file = require_non_empty(option, args.value(option));
+    } else if (option == "--signing-key") {
+        signing_key = require_non_empty(option, args.value(option));
+    } else if (option == "--trusted-keys") {
+        trusted_keys = require_non_empty(option, args.value(option));
+    } else if (option == "--require-signed") {
+        args.no_value(option);
+        require_signed = true;
     } else if (option == "--password" || option == "--tls-key-password") {
         throw UsageError("option " + option +
                          " does not exist: a password on the command line is visible to every local user; "
@@ -79,6 +100,10 @@ void ConnectionArgs::check() const {
     }
     if (!password_file.empty() && username.empty()) {
         throw UsageError("option --password-file needs --username");
+    }
+    if (signing_key.empty() && (require_signed || !trusted_keys.empty())) {
+        throw UsageError(std::string("option ") + (require_signed ? "--require-signed" : "--trusted-keys") +
+                         " needs --signing-key");
     }
 }
 
@@ -113,6 +138,9 @@ void ConnectionArgs::apply(fedbiomed::MessagingOptions& options) const {
             options.tls.key_password = env;
         }
     }
+    options.signing.key_file = signing_key;
+    options.signing.trusted_keys = trusted_keys;
+    options.signing.require_signed = require_signed;
     if (!username.empty()) {
         options.username = username;
         if (!password_file.empty()) {

@@ -1,7 +1,7 @@
 /// @file connection_args.hpp
-/// @brief The broker-security options fbm-node and fbm-researcher share: TLS files, user name, and
-/// passwords read from files or the environment (never from the command line, where any local user can
-/// read them in /proc, and never logged).
+/// @brief The security options fbm-node and fbm-researcher share: TLS files, user name, passwords read
+/// from files or the environment, and the keys of signed messages (never from the command line, where any
+/// local user can read them in /proc, and never logged).
 #pragma once
 
 #include <string>
@@ -28,20 +28,24 @@ struct ConnectionArgs {
     std::string key_password_file;   ///< --tls-key-password-file FILE
     std::string identity_attribute;  ///< --tls-identity ATTRIBUTE ("" = the library's default, CN)
     bool identity_attribute_set = false;
-    std::string username;       ///< --username USER
-    std::string password_file;  ///< --password-file FILE
+    std::string username;         ///< --username USER
+    std::string password_file;    ///< --password-file FILE
+    std::string signing_key;      ///< --signing-key FILE (MessagingOptions::signing.key_file)
+    std::string trusted_keys;     ///< --trusted-keys DIR
+    bool require_signed = false;  ///< --require-signed
 
     /// @brief When @p option is one of these options, consumes its value from @p args and returns true;
     /// otherwise returns false and consumes nothing. @throws UsageError for a missing or empty value.
     bool parse(ArgCursor& args, const std::string& option);
 
-    /// @brief Checks the combination (a key needs a certificate, a password file needs a user name).
+    /// @brief Checks the combination (a key needs a certificate, a password file needs a user name,
+    /// --trusted-keys and --require-signed need --signing-key).
     /// @throws UsageError saying what is wrong.
     void check() const;
 
-    /// @brief Sets the TLS settings, the user name and the passwords of @p options, reading the password
-    /// files (first line, without its line end) or the environment. @throws std::runtime_error naming
-    /// the file that cannot be read (never its content).
+    /// @brief Sets the TLS settings, the signing keys, the user name and the passwords of @p options, reading
+    /// the password files (first line, without its line end) or the environment. @throws std::runtime_error
+    /// naming the file that cannot be read (never its content).
     void apply(fedbiomed::MessagingOptions& options) const;
 };
 

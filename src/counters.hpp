@@ -37,6 +37,14 @@ struct Counters {
     std::atomic<std::uint64_t> errors_rate_limited{0};
     std::atomic<std::uint64_t> logs_rate_limited{0};
     std::atomic<std::uint64_t> foreign_presence_records{0};
+    // Signed messages (InboundPipeline::check_signature()).
+    std::atomic<std::uint64_t> signatures_verified{0};
+    std::atomic<std::uint64_t> signature_unsigned{0};
+    std::atomic<std::uint64_t> signature_unknown_signer{0};
+    std::atomic<std::uint64_t> signature_invalid{0};
+    std::atomic<std::uint64_t> signature_stale{0};
+    std::atomic<std::uint64_t> signature_replayed{0};
+    std::atomic<std::uint64_t> signature_wrong_signer{0};
 
     static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
         counter.fetch_add(by, std::memory_order_relaxed);
@@ -69,6 +77,13 @@ struct Counters {
         stats.errors_rate_limited = errors_rate_limited.load(std::memory_order_relaxed);
         stats.logs_rate_limited = logs_rate_limited.load(std::memory_order_relaxed);
         stats.foreign_presence_records = foreign_presence_records.load(std::memory_order_relaxed);
+        stats.signatures_verified = signatures_verified.load(std::memory_order_relaxed);
+        stats.signature_unsigned = signature_unsigned.load(std::memory_order_relaxed);
+        stats.signature_unknown_signer = signature_unknown_signer.load(std::memory_order_relaxed);
+        stats.signature_invalid = signature_invalid.load(std::memory_order_relaxed);
+        stats.signature_stale = signature_stale.load(std::memory_order_relaxed);
+        stats.signature_replayed = signature_replayed.load(std::memory_order_relaxed);
+        stats.signature_wrong_signer = signature_wrong_signer.load(std::memory_order_relaxed);
         return stats;
     }
 };

@@ -17,6 +17,9 @@ struct InboundMessage {
     std::string topic;
     std::string payload;
     std::optional<EndToEndTag> tag;  ///< its end-to-end id and acknowledgement topic, when it carries one
+    /// The component whose signature was verified on receipt (MessagingOptions::signing): it must be the
+    /// decoded message's sender. Empty: accepted unsigned.
+    std::string signer;
 };
 
 /// A presence announcement (fedbiomed-messaging/presence/...).

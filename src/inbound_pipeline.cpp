@@ -40,6 +40,13 @@ InboundPipeline::InboundPipeline(Config config, Counters& counters, const UserCa
       callbacks_(callbacks),
       hooks_(std::move(hooks)),
       recent_ids_(kRecentIds),
+      signature_reports_([] {
+          std::vector<std::unique_ptr<RateLimiter>> limiters;
+          for (int i = 0; i <= static_cast<int>(SignatureProblem::wrong_signer); ++i) {
+              limiters.push_back(std::make_unique<RateLimiter>(1.0, 1.0));
+          }
+          return limiters;
+      }()),
       dispatcher_(
           config_.queue_capacity, [this](InboundItem& item) { process(item); },
           [this](std::uint64_t dropped) { report_drops(dropped); }) {
@@ -57,12 +64,22 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
             // A receiver acknowledged one of our messages: complete it here, like a PUBACK. The receiver is
             // named by the topic's last level, which a broker ACL can tie to the receiver's identity.
             const std::string receiver = topic.substr(config_.own_ack_prefix.size());
-            if (topic_level_problem(receiver).empty()) {
+            std::string signer;
+            // Signed: a forged acknowledgement would complete a Delivery the receiver never had.
+            if (topic_level_problem(receiver).empty() &&
+                check_signature(message, receiver, MessageSigning::Freshness::fresh, signer)) {
                 hooks_.acknowledged(message.payload, receiver);
             }
             return;
         }
         const bool presence = is_presence_topic(topic);
+        std::string signer;
+        // A presence record is signed by the component it announces (the topic's last level); retained state,
+        // so its signature is checked for authenticity only (docs/security.md says what a replay can do).
+        if (presence && !check_signature(message, topic.substr(topic.rfind('/') + 1),
+                                         MessageSigning::Freshness::authentic_only, signer)) {
+            return;
+        }
         if (presence && !config_.peer_presence_prefix.empty() &&
             topic.compare(0, config_.peer_presence_prefix.size(), config_.peer_presence_prefix) == 0) {
             hooks_.peer_presence(topic, message.payload);
@@ -83,6 +100,21 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
                        topic});
             return;
         }
+        // Checked before the end-to-end acknowledgement below: a refused message is neither handled nor
+        // acknowledged. Its sender (a member of the payload) is compared with the signer once decoded.
+        if (!presence) {
+            if (!check_signature(message, {}, MessageSigning::Freshness::fresh, signer)) {
+                return;
+            }
+            if (!signer.empty() && message.tag &&
+                message.tag->ack_topic != ack_topic(config_.peer_type, signer)) {
+                // Our acknowledgement would go, in our name, to another component than the signer.
+                reject_signature(
+                    SignatureProblem::wrong_signer, topic,
+                    "signed by " + signer + ", acknowledgement asked on " + message.tag->ack_topic);
+                return;
+            }
+        }
         // Inbound memory bound: may hold this thread (push-back on the broker) or drop (counted, reported).
         if (!dispatcher_.admit(payload.size(), message.qos > 0)) {
             return;
@@ -91,7 +123,7 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
         // inside libpaho-mqttpp3, where ThreadSanitizer cannot follow it to our thread).
         if (presence) {
             push(InboundPresence{topic, payload, message.retained});
-        } else if (push(InboundMessage{topic, payload, message.tag}) && message.tag) {
+        } else if (push(InboundMessage{topic, payload, message.tag, std::move(signer)}) && message.tag) {
             // Acknowledged once queued for the handler, not once handled: a handler may run for an hour
             // (training) and the sender must not take that for a loss. A copy already handled is
             // acknowledged again too (the first acknowledgement may have been lost); the dispatcher drops it.
@@ -133,14 +165,15 @@ void InboundPipeline::handle_message(InboundMessage& message) {
         // Taken already (acknowledged again on receipt): not delivered twice.
         Counters::bump(counters_.duplicates_dropped);
     } else {
-        handle_payload(message.topic, message.payload);
+        handle_payload(message.topic, message.payload, message.signer);
     }
     if (message.tag && hooks_.flush_acks) {
         hooks_.flush_acks();
     }
 }
 
-void InboundPipeline::handle_payload(const std::string& topic, const std::string& payload) {
+void InboundPipeline::handle_payload(const std::string& topic, const std::string& payload,
+                                     const std::string& signer) {
     if (!callbacks_.has_message_handler()) {
         return;  // as the reference: without a handler the payload is ignored (warned at construction)
     }
@@ -158,6 +191,9 @@ void InboundPipeline::handle_payload(const std::string& topic, const std::string
     if (fault) {
         Counters::bump(counters_.decode_errors);
         callbacks_.fault(std::move(*fault));
+        return;
+    }
+    if (!signer.empty() && !signer_is_sender(decoded, topic, signer)) {
         return;
     }
     const std::string ignored = " (message on " + topic + " ignored)";
@@ -198,6 +234,73 @@ void InboundPipeline::log_version_warning(const std::string& warning, const std:
             config_.id, warning, topic, allowance.refused_before);
     } else {
         library_logger()->warn("Messaging {}: {} (message on {})", config_.id, warning, topic);
+    }
+}
+
+bool InboundPipeline::check_signature(const ReceivedMessage& message, const std::string& expected_signer,
+                                      MessageSigning::Freshness freshness, std::string& signer) {
+    if (config_.signing == nullptr) {
+        return true;
+    }
+    const auto verdict =
+        config_.signing->verify(message.topic, message.payload, message.tag, message.signature,
+                                expected_signer, freshness, wall_clock_ms());
+    if (verdict.problem != SignatureProblem::none) {
+        reject_signature(verdict.problem, message.topic, verdict.detail);
+        return false;
+    }
+    if (!verdict.signer.empty()) {
+        Counters::bump(counters_.signatures_verified);
+    }
+    signer = verdict.signer;
+    return true;
+}
+
+// Dispatcher thread: the verified signer must be the sender the message names (a node cannot sign a
+// message in the researcher's name, nor in another node's).
+bool InboundPipeline::signer_is_sender(const Json& decoded, const std::string& topic,
+                                       const std::string& signer) {
+    const char* member = config_.peer_type == ComponentType::node ? "node_id" : "researcher_id";
+    const auto found = decoded.find(member);
+    if (found != decoded.end() && found->is_string() && found->get<std::string>() == signer) {
+        return true;
+    }
+    reject_signature(
+        SignatureProblem::wrong_signer, topic,
+        "signed by " + signer + ", but its " + member + " is " +
+            (found != decoded.end() && found->is_string() ? found->get<std::string>().substr(0, 128)
+                                                          : std::string("missing")));
+    return false;
+}
+
+// Counted always; reported at most once per cause per second, with the count of those not reported, so that
+// a flood of forgeries costs bounded work and log (docs/reliability.md, "Under attack").
+void InboundPipeline::reject_signature(SignatureProblem problem, const std::string& topic,
+                                       const std::string& detail) noexcept {
+    switch (problem) {
+    case SignatureProblem::none: return;
+    case SignatureProblem::unsigned_message: Counters::bump(counters_.signature_unsigned); break;
+    case SignatureProblem::unknown_signer: Counters::bump(counters_.signature_unknown_signer); break;
+    case SignatureProblem::invalid: Counters::bump(counters_.signature_invalid); break;
+    case SignatureProblem::stale: Counters::bump(counters_.signature_stale); break;
+    case SignatureProblem::replayed: Counters::bump(counters_.signature_replayed); break;
+    case SignatureProblem::wrong_signer: Counters::bump(counters_.signature_wrong_signer); break;
+    }
+    const auto outcome =
+        signature_reports_[static_cast<std::size_t>(problem)]->take(RateLimiter::Clock::now());
+    if (!outcome.allowed) {
+        return;
+    }
+    try {
+        std::string text =
+            "publication on " + topic + " refused: " + signature_problem_text(problem) + " (" + detail + ")";
+        if (outcome.refused_before != 0) {
+            text += "; " + std::to_string(outcome.refused_before) +
+                    " more refused for this cause since the last report";
+        }
+        push(Fault{ErrorNumbers::FB104, with_code(ErrorNumbers::FB104, text), topic});
+    } catch (...) {
+        // Out of memory: counted above, not reported.
     }
 }
 

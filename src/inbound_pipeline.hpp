@@ -10,13 +10,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "counters.hpp"
 #include "dispatcher.hpp"
 #include "end_to_end.hpp"
 #include "fedbiomed/json.hpp"
 #include "inbound_item.hpp"
+#include "message_signing.hpp"
 #include "rate_limiter.hpp"
 #include "transport/session.hpp"
 #include "user_callbacks.hpp"
@@ -39,6 +42,12 @@ public:
         std::size_t max_bytes = static_cast<std::size_t>(-1);
         std::chrono::milliseconds hold_patience{15000};  ///< the longest one hold of the client thread
         DecodeLimits limits;
+        /// Signed messages (MessagingOptions::signing): null when off. Owned by the composition root.
+        const MessageSigning* signing = nullptr;
+        /// The kind of component our messages come from (a node's come from researchers and the reverse):
+        /// the member naming their sender (`node_id` / `researcher_id`), which must be the signer, and the
+        /// acknowledgement topic their end-to-end tag must name.
+        ComponentType peer_type = ComponentType::node;
     };
 
     /// Given by the composition root.
@@ -78,7 +87,14 @@ public:
 private:
     void process(InboundItem& item);
     void handle_message(InboundMessage& message);
-    void handle_payload(const std::string& topic, const std::string& payload);
+    void handle_payload(const std::string& topic, const std::string& payload, const std::string& signer);
+    // Signed messages: true when accepted, with the verified signer in @p signer (empty: accepted unsigned);
+    // otherwise counted and reported, and the publication must be dropped. Client thread.
+    bool check_signature(const ReceivedMessage& message, const std::string& expected_signer,
+                         MessageSigning::Freshness freshness, std::string& signer);
+    bool signer_is_sender(const Json& decoded, const std::string& topic, const std::string& signer);
+    void reject_signature(SignatureProblem problem, const std::string& topic,
+                          const std::string& detail) noexcept;
     void report_drops(std::uint64_t dropped);
     void report_bound_drops(std::uint64_t dropped);
     void log_version_warning(const std::string& warning, const std::string& topic);
@@ -91,6 +107,8 @@ private:
     // A peer of another protocol version: the reference logs a warning per message; 5 at once, then 1 a
     // second, the rest counted (MessagingStats::version_warnings).
     RateLimiter version_warning_limiter_{1.0, 5.0};
+    // One report per cause of signature refusal per second at most (indexed by SignatureProblem).
+    std::vector<std::unique_ptr<RateLimiter>> signature_reports_;
 
     // Last: its thread uses everything above, and it is stopped before they are destroyed.
     Dispatcher dispatcher_;

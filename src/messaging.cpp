@@ -29,6 +29,7 @@
 #include "inbound_pipeline.hpp"
 #include "log_forwarder.hpp"
 #include "log_hub.hpp"
+#include "message_signing.hpp"
 #include "messaging_options_check.hpp"
 #include "presence_service.hpp"
 #include "publisher.hpp"
@@ -104,6 +105,7 @@ public:
           researcher_topic_ref_(shared(std::string(detail::kResearcherTopic))),
           logger_topic_ref_(shared(std::string(detail::kLoggerTopic))),
           presence_topic_ref_(shared(detail::presence_topic(type_, id_))),
+          signing_(detail::MessageSigning::make(options_.signing, id_)),
           callbacks_(id_, std::move(on_message)),
           takeover_(options_.takeover_threshold, options_.takeover_window),
           error_limiter_(options_.error_rate, options_.error_burst),
@@ -313,6 +315,12 @@ private:
         hooks.request_work = [this] { supervisor_.request_work(); };
         hooks.report_overflow = [this] { inbound_.push(detail::OverflowReport{}); };
         hooks.fault = [this](detail::Fault fault) { inbound_.push(std::move(fault)); };
+        if (signing_) {
+            hooks.sign = [this](const std::string& topic, const std::string& payload,
+                                const std::optional<detail::EndToEndTag>& tag) {
+                return signing_->sign(topic, payload, tag);
+            };
+        }
         hooks.control_refused = [this](const std::string& topic, int reason) {
             control_refused(topic, reason);
         };
@@ -487,6 +495,8 @@ private:
         config.max_bytes = options_.inbound_max_bytes;
         config.hold_patience = detail::hold_patience(options_.keepalive);
         config.limits = DecodeLimits{options_.max_json_depth, options_.max_payload_bytes};
+        config.signing = signing_.get();
+        config.peer_type = type_ == ComponentType::node ? ComponentType::researcher : ComponentType::node;
         return config;
     }
 
@@ -521,6 +531,14 @@ private:
         if (broker.tls && !options_.tls.cert_file.empty()) {
             detail::check_client_certificate(options_.tls.cert_file, options_.tls.identity_attribute, id_);
         }
+        if (signing_ && version != MqttVersion::v5) {
+            // Never unsigned behind the operator's back: the signature needs MQTT 5's user properties.
+            throw MessagingError(
+                ErrorNumbers::FB101,
+                "signed messages need MQTT 5, and the broker " + broker.display() +
+                    " speaks MQTT 3.1.1 only (mqtt_version automatic fell back): refusing to "
+                    "connect unsigned (signing.key_file is set)");
+        }
         detail::SessionSettings settings;
         settings.broker = broker;
         // fallback: the persistent session cannot be resumed there (connection_supervisor.cpp).
@@ -529,7 +547,12 @@ private:
         settings.mqtt_version = version;
         if (options_.presence) {
             settings.will = detail::SessionSettings::Will{
-                *presence_topic_ref_, presence_.payload("offline", "connection lost", seq)};
+                *presence_topic_ref_, presence_.payload("offline", "connection lost", seq), std::nullopt};
+            if (signing_) {
+                // Signed now, published by the broker when the connection dies: presence records are checked
+                // for authenticity only, not freshness (docs/security.md).
+                settings.will->signature = signing_->sign(settings.will->topic, settings.will->payload, {});
+            }
         }
         detail::SessionCallbacks callbacks;
         callbacks.on_message = [this](const detail::ReceivedMessage& message) { inbound_.received(message); };
@@ -644,6 +667,8 @@ private:
     const SharedText researcher_topic_ref_;
     const SharedText logger_topic_ref_;
     const SharedText presence_topic_ref_;
+    // Signed messages: our key and the trusted keys (null when signing is off). Before the parts that use it.
+    const std::unique_ptr<const detail::MessageSigning> signing_;
 
     // The parts, in dependency order: each is destroyed before what it uses.
     Counters counters_;

@@ -26,6 +26,8 @@ const char* too_long(const MessagingOptions& options) {
         {"takeover_window", options.takeover_window},
         {"end_to_end_timeout", options.end_to_end_timeout},
         {"end_to_end_resend_interval", options.end_to_end_resend_interval},
+        {"signing.max_age", options.signing.max_age},
+        {"signing.max_clock_skew", options.signing.max_clock_skew},
     };
     for (const auto& [name, value] : durations) {
         if (value > kLongestDuration) {
@@ -89,6 +91,19 @@ void validate_options(const MessagingOptions& options) {
         problem =
             "end_to_end_ack on needs mqtt_version v5 or automatic (the message id travels in MQTT 5 user "
             "properties)";
+    } else if (options.signing.key_file.empty() &&
+               (options.signing.require_signed || !options.signing.trusted_keys.empty())) {
+        problem =
+            "signing.require_signed and signing.trusted_keys need signing.key_file (this component's own "
+            "key: a component that checks signatures signs what it sends)";
+    } else if (!options.signing.key_file.empty() && options.mqtt_version == MqttVersion::v3_1_1) {
+        problem =
+            "signing needs mqtt_version v5 or automatic (the signature travels in MQTT 5 user properties)";
+    } else if (options.signing.max_age.count() <= 0 || options.signing.max_clock_skew.count() < 0 ||
+               options.signing.replay_cache_capacity == 0) {
+        problem =
+            "signing.max_age and signing.replay_cache_capacity must be positive, signing.max_clock_skew "
+            "not negative";
     } else if (options.end_to_end_ack == EndToEndAck::on && options.qos == 0) {
         problem = "end_to_end_ack on needs qos 1 or 2";
     } else if (options.end_to_end_ack != EndToEndAck::off &&

@@ -188,13 +188,20 @@ void Publisher::pump_locked() {
         bool more = batch.size() == kPumpBatch;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             Outbox::Ready& ready = batch[i];
-            Publication publication{ready.id,  std::move(ready.topic), std::move(ready.payload),
-                                    ready.qos, ready.retained,         std::nullopt};
+            Publication publication{ready.id,    std::move(ready.topic), std::move(ready.payload),
+                                    ready.qos,   ready.retained,         std::nullopt,
+                                    std::nullopt};
             if (ready.end_to_end) {
                 publication.tag = EndToEndTag{end_to_end_id(config_.instance, ready.id), config_.ack_topic};
             }
             SendResult result;
             try {
+                // Signed at each hand-over, not once: a copy sent again (reconnection, end-to-end resend)
+                // gets a fresh time and nonce, so the receiver's replay check does not take it for a replay.
+                if (hooks_.sign && session_->mqtt5()) {
+                    publication.signature =
+                        hooks_.sign(*publication.topic, *publication.payload, publication.tag);
+                }
                 result = session_->publish(publication);
             } catch (const std::exception& error) {
                 result = SendResult{SendStatus::refused, error.what()};

@@ -46,6 +46,12 @@ public:
         /// The receivers of a message on @p topic that acknowledge end to end (announced, online), as
         /// known now. Any thread.
         std::function<std::vector<std::string>(const std::string& topic)> end_to_end_receivers;
+        /// Signs a publication as it is handed to the session (MessagingOptions::signing; empty: unsigned).
+        /// Called with the send mutex held, on any thread that pumps. May throw (the publication is then
+        /// refused).
+        std::function<SignatureTag(const std::string& topic, const std::string& payload,
+                                   const std::optional<EndToEndTag>& tag)>
+            sign;
     };
 
     /// A control publication to make as soon as a session is attached (presence "online").

@@ -61,7 +61,7 @@ public:
               int port = 1883);
 
     /// @brief Constructor with every option. No network activity; nothing checks that the broker or the TLS
-    /// files exist (start() reports those).
+    /// files exist (start() reports those); the signing keys are loaded here.
     /// @throws MessagingError (FB103) for a hostile id (see above), or "invalid messaging options: ..."
     ///         naming the first of these problems: broker empty (and brokers empty); more than 64 brokers;
     ///         port outside 1..65535; qos not 0, 1 or 2;
@@ -74,7 +74,11 @@ public:
     ///         takeover_window not positive; session_expiry negative; with end_to_end_ack: mqtt_version not
     ///         v5, qos 0, or end_to_end_timeout or end_to_end_resend_interval not positive; error_rate or
     ///         forwarded_log_rate outside 0..1e9 or their bursts outside 1..1e9; a duration above 366 days;
-    ///         an entry of brokers that is not a broker address ("broker address 'x': why").
+    ///         an entry of brokers that is not a broker address ("broker address 'x': why");
+    ///         signing.require_signed or signing.trusted_keys without signing.key_file, signing.key_file with
+    ///         mqtt_version v3_1_1, signing.max_age or replay_cache_capacity not positive. Also FB103
+    ///         "message signing: ..." naming a key file or the trusted-key directory that cannot be used
+    ///         (SigningOptions: read here, unlike the TLS files).
     Messaging(MessageHandler on_message, ComponentType type, std::string id, MessagingOptions options);
 
     /// @brief Stops (see stop()) if still running. @throws nothing.

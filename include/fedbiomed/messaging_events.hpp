@@ -18,8 +18,10 @@ namespace fedbiomed {
 /// instead of thrown.
 struct MessagingFault {
     /// FB601 undecodable payload, not an object, or larger than max_payload_bytes (also a malformed
-    /// presence announcement); FB104 / FB625 incompatible or mistyped protocol version; FB100 inbound queue
-    /// overflow (oldest messages dropped) or connection to the broker lost; FB103 an exception from the
+    /// presence announcement); FB104 / FB625 incompatible or mistyped protocol version; FB104 a publication
+    /// refused by its signature (MessagingOptions::signing: forged, tampered, replayed, stale, unsigned or
+    /// unknown signer with require_signed, signer not the sender; one per cause per second); FB100 inbound
+    /// queue overflow (oldest messages dropped) or connection to the broker lost; FB103 an exception from the
     /// MessageHandler (or that exception's own code when it is a FedbiomedError), or publications refused
     /// or dropped because the outbox was full (one fault per burst, with the counts: "outbox full (...):
     /// N new message(s) not sent, M older message(s) dropped"); FB102 no end-to-end acknowledgement in time.
@@ -79,6 +81,17 @@ struct MessagingStats {
     /// Presence records of another instance found on this component's own presence topic: another process
     /// with the same id, or a forgery. None of them changes the component's state by itself.
     std::uint64_t foreign_presence_records = 0;
+    // Signed messages (MessagingOptions::signing). Each refused publication is counted once, under its
+    // cause, and is not delivered (nor acknowledged end to end, nor taken as presence).
+    /// Publications whose signature was checked and accepted (messages, acknowledgements, presence).
+    std::uint64_t signatures_verified = 0;
+    std::uint64_t signature_unsigned = 0;        ///< refused: no signature (require_signed)
+    std::uint64_t signature_unknown_signer = 0;  ///< refused: signer without a trusted key (require_signed)
+    std::uint64_t signature_invalid = 0;   ///< refused: malformed, unknown scheme, forged or tampered with
+    std::uint64_t signature_stale = 0;     ///< refused: outside signing.max_age / max_clock_skew
+    std::uint64_t signature_replayed = 0;  ///< refused: a signature already accepted (a replay)
+    /// Refused: validly signed, but by another component than the message's sender.
+    std::uint64_t signature_wrong_signer = 0;
 };
 
 /// @brief Where the connection to the broker stands, as told to a ConnectionStateHandler.

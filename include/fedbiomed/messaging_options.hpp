@@ -77,6 +77,51 @@ struct TlsOptions {
     std::string identity_attribute = "CN";
 };
 
+/// @brief Signed messages between components of this library (MessagingOptions::signing): each component
+/// signs what it publishes with its own Ed25519 key, and checks what it receives against the public keys
+/// of the components it trusts. The signature travels in MQTT 5 user properties, so reference (Python)
+/// components receive the very same payload bytes and never see it. Needs MQTT 5: see docs/security.md
+/// ("Signed messages") for what it protects against and what remains open.
+///
+/// Signing is on when @ref key_file is set. What is published is then signed: messages, log records,
+/// end-to-end acknowledgements, presence records and the will. What arrives is checked: a message claiming
+/// a known signer must carry a valid signature by that signer's key, be fresh (@ref max_age) and not seen
+/// before (a replay), and the signer must be its sender (the `node_id` of a message to a researcher, the
+/// `researcher_id` of a message to a node, the id in the topic of an acknowledgement or a presence
+/// record). Each rejection is counted (MessagingStats::signature_*) and reported as a fault (FB104, at most
+/// one per cause per second, with the count of those not reported).
+struct SigningOptions {
+    /// This component's Ed25519 private key (PEM, unencrypted: `openssl genpkey -algorithm ed25519`).
+    /// Empty: nothing is signed and nothing is checked (and the other members must keep their defaults).
+    /// A missing, unreadable, encrypted or non-Ed25519 file is refused at construction (FB103 naming it).
+    std::string key_file;
+    /// Directory of the trusted public keys, one PEM file per component named `<component id>.pem`
+    /// (`openssl pkey -in key.pem -pubout`). Read once, at construction: a key added or revoked takes
+    /// effect at the next construction. Files not ending in `.pem` are ignored; a `.pem` file that is not
+    /// an Ed25519 public key, or a name that is not a component id, is refused (FB103 naming it). This
+    /// component's own public key (from @ref key_file) is always trusted. Empty: only our own key.
+    std::string trusted_keys;
+    /// Refuse what is not signed by a trusted key: unsigned messages (reference components), unknown
+    /// signers, besides the forged, tampered, replayed and stale ones refused anyway. Off (the default):
+    /// unsigned messages and messages signed by an unknown key are accepted as unsigned, so that
+    /// reference components can still take part. Needs @ref key_file.
+    bool require_signed = false;
+    /// A signed message or acknowledgement older than this (by its signer's clock) is refused as stale:
+    /// it bounds how long a captured message can be replayed, and how long the replay cache remembers it.
+    /// It also bounds how long a message may wait in the broker: a message queued in a persistent session
+    /// while this component was away for longer is refused when it arrives (with end-to-end
+    /// acknowledgement its sender sends it again, freshly signed, until its end_to_end_timeout). Presence
+    /// records are exempt (retained state, not events): see docs/security.md.
+    std::chrono::milliseconds max_age{std::chrono::minutes(10)};
+    /// How far in the future (clocks out of step) a signature's time may be before it is refused as stale.
+    std::chrono::milliseconds max_clock_skew{std::chrono::minutes(1)};
+    /// Signatures remembered to refuse replays (about 64 bytes each): those younger than @ref max_age, at
+    /// most this many. When more arrive within max_age, the oldest is forgotten and anything signed at or
+    /// before its time is refused as stale from then on, so that no replay gets through: a burst above
+    /// this many signed messages per max_age costs the oldest of them, never the guarantee.
+    std::size_t replay_cache_capacity = 100000;
+};
+
 /// @brief What start() does when the broker cannot be reached.
 enum class FirstConnect {
     fail_fast,    ///< one attempt bounded by MessagingOptions::connect_timeout, then FB101
@@ -134,9 +179,10 @@ struct MessagingOptions {
     /// (ConnectionEvent::broker). Sessions are per broker: the outbox re-sends what the lost broker had
     /// not acknowledged, and what the lost broker held for this component comes back only if it returns.
     std::vector<std::string> brokers;
-    std::string username;  ///< MQTT user name; empty: anonymous
-    std::string password;  ///< MQTT password (used only with a user name)
-    TlsOptions tls;        ///< TLS settings
+    std::string username;    ///< MQTT user name; empty: anonymous
+    std::string password;    ///< MQTT password (used only with a user name)
+    TlsOptions tls;          ///< TLS settings
+    SigningOptions signing;  ///< signed messages between components of this library (off by default)
     /// Protocol version: MQTT 5 first, 3.1.1 with a broker that refuses it (see MqttVersion::automatic).
     MqttVersion mqtt_version = MqttVersion::automatic;
     /// MQTT client id. Empty (the default): "fbm-node-<id>" or "fbm-researcher-<id>" with a persistent

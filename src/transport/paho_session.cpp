@@ -89,14 +89,21 @@ std::string c_string(const MQTTLenString& text) {
     return text.data == nullptr ? std::string() : std::string(text.data, static_cast<std::size_t>(text.len));
 }
 
-// The end-to-end id and acknowledgement topic a received message carries (both needed), read straight from
-// the MQTT 5 property list.
-std::optional<EndToEndTag> read_end_to_end(const mqtt::message& message) {
+// What a received message carries in its MQTT 5 user properties, read straight from the property list:
+// the end-to-end id and acknowledgement topic (both needed), and the signature (all five needed).
+struct CarriedTags {
+    std::optional<EndToEndTag> tag;
+    std::optional<SignatureTag> signature;
+};
+
+CarriedTags read_tags(const mqtt::message& message) {
     const MQTTProperties& list = message.get_properties().c_struct();
+    CarriedTags carried;
     if (list.count <= 0 || list.array == nullptr) {
-        return std::nullopt;
+        return carried;
     }
     EndToEndTag tag;
+    SignatureTag signature;
     for (int i = 0; i < list.count; ++i) {
         const MQTTProperty& property = list.array[i];
         if (property.identifier != MQTTPROPERTY_CODE_USER_PROPERTY) {
@@ -107,18 +114,46 @@ std::optional<EndToEndTag> read_end_to_end(const mqtt::message& message) {
             tag.id = c_string(property.value.value);
         } else if (name == kAckProperty) {
             tag.ack_topic = c_string(property.value.value);
+        } else if (name == kSignatureAlgorithmProperty) {
+            signature.algorithm = c_string(property.value.value);
+        } else if (name == kSignerProperty) {
+            signature.signer = c_string(property.value.value);
+        } else if (name == kSignatureTimeProperty) {
+            signature.timestamp = c_string(property.value.value);
+        } else if (name == kSignatureNonceProperty) {
+            signature.nonce = c_string(property.value.value);
+        } else if (name == kSignatureProperty) {
+            signature.signature = c_string(property.value.value);
         }
     }
-    if (tag.id.empty() || tag.ack_topic.empty()) {
-        return std::nullopt;
+    if (!tag.id.empty() && !tag.ack_topic.empty()) {
+        carried.tag = std::move(tag);
     }
-    return tag;
+    // Partly there: kept, so that the verifier refuses it as malformed instead of taking it for unsigned.
+    if (!signature.algorithm.empty() || !signature.signer.empty() || !signature.signature.empty()) {
+        carried.signature = std::move(signature);
+    }
+    return carried;
 }
 
-mqtt::properties end_to_end_properties(const EndToEndTag& tag) {
+mqtt::properties user_properties(const std::optional<EndToEndTag>& tag,
+                                 const std::optional<SignatureTag>& signature) {
     mqtt::properties properties;
-    properties.add(mqtt::property(mqtt::property::USER_PROPERTY, kIdProperty, tag.id));
-    properties.add(mqtt::property(mqtt::property::USER_PROPERTY, kAckProperty, tag.ack_topic));
+    if (tag) {
+        properties.add(mqtt::property(mqtt::property::USER_PROPERTY, kIdProperty, tag->id));
+        properties.add(mqtt::property(mqtt::property::USER_PROPERTY, kAckProperty, tag->ack_topic));
+    }
+    if (signature) {
+        properties.add(
+            mqtt::property(mqtt::property::USER_PROPERTY, kSignatureAlgorithmProperty, signature->algorithm));
+        properties.add(mqtt::property(mqtt::property::USER_PROPERTY, kSignerProperty, signature->signer));
+        properties.add(
+            mqtt::property(mqtt::property::USER_PROPERTY, kSignatureTimeProperty, signature->timestamp));
+        properties.add(
+            mqtt::property(mqtt::property::USER_PROPERTY, kSignatureNonceProperty, signature->nonce));
+        properties.add(
+            mqtt::property(mqtt::property::USER_PROPERTY, kSignatureProperty, signature->signature));
+    }
     return properties;
 }
 
@@ -292,8 +327,10 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
     // Registered before connect() and never changed afterwards (Paho's rule). Nothing escapes into Paho.
     client_->set_message_callback([this](const mqtt::const_message_ptr& message) {
         try {
-            ReceivedMessage received{message->get_topic(), message->get_payload_str(), message->is_retained(),
-                                     mqtt5_ ? read_end_to_end(*message) : std::nullopt, message->get_qos()};
+            CarriedTags carried = mqtt5_ ? read_tags(*message) : CarriedTags{};
+            ReceivedMessage received{message->get_topic(),   message->get_payload_str(),
+                                     message->is_retained(), std::move(carried.tag),
+                                     message->get_qos(),     std::move(carried.signature)};
             callbacks_.on_message(received);
         } catch (...) {
             // The receiver counts what it could not take (memory exhausted) itself.
@@ -344,8 +381,14 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
     }
     if (settings.will) {
         // Retained, so that whoever subscribes later still learns that the component went away.
-        connect_options_.set_will(mqtt::will_options(settings.will->topic, settings.will->payload.data(),
-                                                     settings.will->payload.size(), options.qos, true));
+        if (settings.will->signature && settings.mqtt_version == MqttVersion::v5) {
+            connect_options_.set_will(mqtt::will_options(
+                settings.will->topic, settings.will->payload.data(), settings.will->payload.size(),
+                options.qos, true, user_properties(std::nullopt, settings.will->signature)));
+        } else {
+            connect_options_.set_will(mqtt::will_options(settings.will->topic, settings.will->payload.data(),
+                                                         settings.will->payload.size(), options.qos, true));
+        }
     }
     connect_options_.set_keep_alive_interval(static_cast<int>(options.keepalive.count()));
     const auto timeout_seconds = std::chrono::duration_cast<std::chrono::seconds>(
@@ -900,13 +943,13 @@ SendResult PahoSession::publish(const Publication& publication) {
         mqtt::string_ref topic(publication.topic);
         const std::string& payload = *publication.payload;
         mqtt::delivery_token_ptr token;
-        if (!publication.tag) {
+        if (!publication.tag && !publication.signature) {
             token = client_->publish(std::move(topic), payload.data(), payload.size(), publication.qos,
                                      publication.retained, context, completions_);
         } else {
-            auto message =
-                mqtt::message::create(std::move(topic), payload.data(), payload.size(), publication.qos,
-                                      publication.retained, end_to_end_properties(*publication.tag));
+            auto message = mqtt::message::create(std::move(topic), payload.data(), payload.size(),
+                                                 publication.qos, publication.retained,
+                                                 user_properties(publication.tag, publication.signature));
             token = client_->publish(std::move(message), context, completions_);
         }
         handed = true;

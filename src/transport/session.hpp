@@ -18,6 +18,7 @@
 #include "broker_address.hpp"
 #include "end_to_end.hpp"
 #include "fedbiomed/errors.hpp"
+#include "signature_tag.hpp"
 
 namespace fedbiomed::detail {
 
@@ -31,7 +32,8 @@ struct Publication {
     SharedText payload;
     int qos = 1;
     bool retained = false;
-    std::optional<EndToEndTag> tag;  ///< written as MQTT 5 user properties (end_to_end.hpp)
+    std::optional<EndToEndTag> tag;         ///< written as MQTT 5 user properties (end_to_end.hpp)
+    std::optional<SignatureTag> signature;  ///< written as MQTT 5 user properties (signature_tag.hpp)
 };
 
 /// What Session::publish() did with a publication.
@@ -63,6 +65,7 @@ struct ReceivedMessage {
     bool retained = false;
     std::optional<EndToEndTag> tag;  ///< read from the MQTT 5 user properties (MQTT 5 only)
     int qos = 0;                     ///< the QoS it was delivered with (1/2: the broker keeps what follows)
+    std::optional<SignatureTag> signature;  ///< read from the MQTT 5 user properties (MQTT 5 only)
 };
 
 /// Called on the client's threads. They must not block (except on_message, which may hold the receive
@@ -86,6 +89,7 @@ struct SessionSettings {
     struct Will {
         std::string topic;
         std::string payload;
+        std::optional<SignatureTag> signature;  ///< MQTT 5: the will's user properties
     };
     std::optional<Will> will;  ///< published retained by the broker if the connection dies
     /// The protocol of this connection: v3_1_1 or v5 (the connection supervisor resolves automatic).

@@ -27,7 +27,7 @@ using fedbiomed::detail::InboundMessage;
 using fedbiomed::detail::StateChange;
 
 InboundItem message(const std::string& payload) {
-    return InboundMessage{"general/nodes", payload, std::nullopt};
+    return InboundMessage{"general/nodes", payload, std::nullopt, {}};
 }
 
 InboundItem fault(const std::string& text) {
