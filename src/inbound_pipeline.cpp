@@ -73,17 +73,6 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
             return;
         }
         const bool presence = is_presence_topic(topic);
-        std::string signer;
-        // A presence record is signed by the component it announces (the topic's last level); retained state,
-        // so its signature is checked for authenticity only (docs/security.md says what a replay can do).
-        if (presence && !check_signature(message, topic.substr(topic.rfind('/') + 1),
-                                         MessageSigning::Freshness::authentic_only, signer)) {
-            return;
-        }
-        if (presence && !config_.peer_presence_prefix.empty() &&
-            topic.compare(0, config_.peer_presence_prefix.size(), config_.peer_presence_prefix) == 0) {
-            hooks_.peer_presence(topic, message.payload);
-        }
         if (!presence) {
             Counters::bump(counters_.received);  // reference traffic only: presence is the library's own
         }
@@ -99,6 +88,18 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
                                      std::to_string(limit) + "): rejected without decoding"),
                        topic});
             return;
+        }
+        // The size first: a signature is checked over the whole payload.
+        std::string signer;
+        // A presence record is signed by the component it announces (the topic's last level); retained state,
+        // so its signature is checked for authenticity only (docs/security.md says what a replay can do).
+        if (presence && !check_signature(message, topic.substr(topic.rfind('/') + 1),
+                                         MessageSigning::Freshness::authentic_only, signer)) {
+            return;
+        }
+        if (presence && !config_.peer_presence_prefix.empty() &&
+            topic.compare(0, config_.peer_presence_prefix.size(), config_.peer_presence_prefix) == 0) {
+            hooks_.peer_presence(topic, message.payload);
         }
         // Checked before the end-to-end acknowledgement below: a refused message is neither handled nor
         // acknowledged. Its sender (a member of the payload) is compared with the signer once decoded.

@@ -225,8 +225,13 @@ MessageSigning::MessageSigning(const SigningOptions& options, const std::string&
         if (error) {
             refuse("cannot read signing.trusted_keys " + options.trusted_keys + ": " + error.message());
         }
-        for (const fs::directory_entry& entry : entries) {
-            const fs::path& path = entry.path();
+        // Advancing the iterator with an error_code: the range-for's operator++ would throw filesystem_error
+        // instead of the documented FB103.
+        for (auto it = fs::begin(entries); it != fs::end(entries); it.increment(error)) {
+            if (error) {
+                refuse("cannot read signing.trusted_keys " + options.trusted_keys + ": " + error.message());
+            }
+            const fs::path& path = it->path();
             if (path.extension() != ".pem") {
                 continue;
             }

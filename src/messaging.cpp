@@ -411,7 +411,7 @@ private:
             // QoS 0, not retained: a lost one is covered by the next, and the broker stores nothing.
             publisher_.publish_control(presence_topic_ref_, std::move(payload), 0, Outbox::Retain::no);
         };
-        hooks.check_nodes = [this] { inbound_.push(detail::PresenceCheck{}); };
+        hooks.check_nodes = [this] { return inbound_.push(detail::PresenceCheck{}); };
         hooks.takeover = [this](const std::string& other) { supervisor_.request_takeover(other); };
         return hooks;
     }
@@ -452,14 +452,22 @@ private:
             publisher_.attach(std::move(session), std::move(first));
         };
         hooks.detach = [this] { return publisher_.detach(); };
-        hooks.connection_lost = [this] { publisher_.connection_lost(); };
+        hooks.connection_lost = [this] {
+            presence_.disconnected();
+            publisher_.connection_lost();
+        };
         // Always: besides the end-to-end deadlines of our messages, its periodic pump hands over the
         // acknowledgements of messages queued behind a long handler (a sender may force end to end on us).
         // With presence, the same pass sends our heartbeats and notices the peers' that stopped.
         hooks.sweep = [this] {
             const auto next = publisher_.sweep_end_to_end();
-            return options_.presence ? std::min(next, presence_.tick(detail::PresenceService::Clock::now()))
-                                     : next;
+            if (!options_.presence) {
+                return next;
+            }
+            // At most 10 passes a second for presence: the peers' announced periods (network input) must
+            // not make this thread walk the outbox at their pace.
+            const auto now = detail::PresenceService::Clock::now();
+            return std::min(next, std::max(presence_.tick(now), now + std::chrono::milliseconds(100)));
         };
         hooks.pump = [this] { publisher_.pump(); };
         hooks.fault = [this](detail::Fault fault) { inbound_.push(std::move(fault)); };

@@ -100,11 +100,14 @@ std::optional<PresenceRecord> decode_presence(const std::string& payload, const 
     }
     const auto heartbeat = object.find("heartbeat");
     if (heartbeat != object.end()) {
-        // A day at most: the deadline is added to the clock, and a longer period is no heartbeat.
+        // The bounds of MessagingOptions::presence_heartbeat: a day at most (the deadline is added to the
+        // clock), 10 ms at least (0: none), whoever wrote the record.
         constexpr std::uint64_t kLongest = 24ULL * 3600 * 1000;
-        if (!heartbeat->is_number_unsigned() || heartbeat->get<std::uint64_t>() > kLongest) {
+        constexpr std::uint64_t kShortest = 10;
+        if (!heartbeat->is_number_unsigned() || heartbeat->get<std::uint64_t>() > kLongest ||
+            (heartbeat->get<std::uint64_t>() != 0 && heartbeat->get<std::uint64_t>() < kShortest)) {
             throw MessageError(ErrorNumbers::FB601,
-                               "presence announcement: 'heartbeat' is not a period in 0..86400000 ms");
+                               "presence announcement: 'heartbeat' is not 0 or a period in 10..86400000 ms");
         }
         record.heartbeat_ms = heartbeat->get<std::uint64_t>();
     }

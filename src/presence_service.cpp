@@ -35,8 +35,27 @@ PresenceRecord PresenceService::record(const std::string& state, const std::stri
 
 void PresenceService::connected(Clock::time_point now) {
     std::lock_guard<std::mutex> lock(timing_mutex_);
+    connected_ = true;
     connected_at_ = now;
     next_heartbeat_ = config_.heartbeat.count() > 0 ? now + config_.heartbeat : Clock::time_point::max();
+}
+
+void PresenceService::disconnected() noexcept {
+    std::lock_guard<std::mutex> lock(timing_mutex_);
+    connected_ = false;
+}
+
+void PresenceService::clear() {
+    nodes_.clear();
+    peers_.clear();
+    {
+        std::lock_guard<std::mutex> lock(timing_mutex_);
+        connected_ = false;
+        next_heartbeat_ = Clock::time_point::max();
+    }
+    // A check queued for the dispatcher is discarded with its queue by stop(): the next start() must be able
+    // to queue one again.
+    check_queued_.store(false);
 }
 
 PresenceService::Clock::time_point PresenceService::tick(Clock::time_point now) noexcept {
@@ -46,6 +65,9 @@ PresenceService::Clock::time_point PresenceService::tick(Clock::time_point now) 
         auto next = Clock::time_point::max();
         {
             std::lock_guard<std::mutex> lock(timing_mutex_);
+            if (!connected_) {
+                return Clock::time_point::max();  // the supervisor's backoff passes call this too
+            }
             heard_since = connected_at_;
             if (now >= next_heartbeat_) {
                 beat = true;
@@ -55,7 +77,9 @@ PresenceService::Clock::time_point PresenceService::tick(Clock::time_point now) 
             }
             next = next_heartbeat_;
         }
-        if (beat) {
+        // Not once stop() or a duplicate-id verdict announced our end: a heartbeat after our "offline" or
+        // "duplicate" record would make us online again to everyone (the same instance and seq).
+        if (beat && hooks_.may_repair()) {
             hooks_.heartbeat(payload("online", {}));
         }
         // The peers we send to: a silent one no longer holds our messages back waiting for its
@@ -70,8 +94,8 @@ PresenceService::Clock::time_point PresenceService::tick(Clock::time_point now) 
         // The nodes' events belong to the dispatcher thread, after the records already queued for it.
         const auto nodes_due = nodes_.deadline(heard_since);
         if (now >= nodes_due) {
-            if (!check_queued_.exchange(true)) {
-                hooks_.check_nodes();
+            if (!check_queued_.exchange(true) && !hooks_.check_nodes()) {
+                check_queued_.store(false);  // not queued (memory exhausted): the next pass tries again
             }
         } else {
             next = std::min(next, nodes_due);
@@ -88,6 +112,9 @@ void PresenceService::expire_nodes() {
     Clock::time_point heard_since;
     {
         std::lock_guard<std::mutex> lock(timing_mutex_);
+        if (!connected_) {
+            return;  // queued before the connection was lost: nothing could be heard since
+        }
         heard_since = connected_at_;
     }
     for (const auto& event : nodes_.expire(Clock::now(), heard_since).offline) {

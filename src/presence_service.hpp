@@ -40,7 +40,8 @@ public:
         std::function<bool()> may_repair;  ///< connected, and not announcing our end (stop, duplicate id)
         std::function<void(std::string&& payload)> announce;   ///< publishes a retained record of ours
         std::function<void(std::string&& payload)> heartbeat;  ///< publishes a live (not retained) one
-        std::function<void()> check_nodes;  ///< queues a call of expire_nodes() for the dispatcher thread
+        /// Queues a call of expire_nodes() for the dispatcher thread; false when it could not be queued.
+        std::function<bool()> check_nodes;
         std::function<void(const std::string& other)> takeover;  ///< a duplicate-id verdict (other instance)
     };
 
@@ -83,6 +84,10 @@ public:
     /// ours go out one period from now (the "online" record goes out with the connection).
     void connected(Clock::time_point now);
 
+    /// The connection was lost (supervisor thread): no heartbeat goes out and nobody is taken offline until
+    /// the next connection (nothing can be heard meanwhile; the heartbeats count again from there).
+    void disconnected() noexcept;
+
     /// While connected, on the supervisor's periodic pass: sends our heartbeat when it is due, takes the
     /// silent peers off the end-to-end list, and has the dispatcher check the nodes when one of them is due.
     /// @return when it needs to run again. Never throws.
@@ -93,10 +98,7 @@ public:
     void expire_nodes();
 
     /// Forgets the nodes and the peers (stop()).
-    void clear() {
-        nodes_.clear();
-        peers_.clear();
-    }
+    void clear();
 
     const std::string& own_topic() const noexcept { return config_.own_topic; }
 
@@ -117,6 +119,7 @@ private:
     mutable std::mutex timing_mutex_;
     Clock::time_point connected_at_;
     Clock::time_point next_heartbeat_ = Clock::time_point::max();
+    bool connected_ = false;  // guarded by timing_mutex_
     std::atomic<bool> check_queued_{false};
 };
 

@@ -74,6 +74,7 @@ public:
     ///         takeover_window not positive; session_expiry negative; with end_to_end_ack: mqtt_version not
     ///         v5, qos 0, or end_to_end_timeout or end_to_end_resend_interval not positive; error_rate or
     ///         forwarded_log_rate outside 0..1e9 or their bursts outside 1..1e9; a duration above 366 days;
+    ///         presence_heartbeat not 0 and outside 10 ms..24 h; signing.max_clock_skew negative;
     ///         an entry of brokers that is not a broker address ("broker address 'x': why");
     ///         signing.require_signed or signing.trusted_keys without signing.key_file, signing.key_file with
     ///         mqtt_version v3_1_1, signing.max_age or replay_cache_capacity not positive. Also FB103

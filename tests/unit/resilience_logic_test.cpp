@@ -300,7 +300,8 @@ TEST(Presence, AHeartbeatPeriodRoundTripsAndAnAbsurdOneIsFb601) {
          {R"({"state": "online", "type": "node", "id": "x", "instance": "y", "heartbeat": -5})",
           R"({"state": "online", "type": "node", "id": "x", "instance": "y", "heartbeat": "10"})",
           R"({"state": "online", "type": "node", "id": "x", "instance": "y", "heartbeat": 1e30})",
-          R"({"state": "online", "type": "node", "id": "x", "instance": "y", "heartbeat": 86400001})"}) {
+          R"({"state": "online", "type": "node", "id": "x", "instance": "y", "heartbeat": 86400001})",
+          R"({"state": "online", "type": "node", "id": "x", "instance": "y", "heartbeat": 9})"}) {
         try {
             fedbiomed::detail::decode_presence(bad, fedbiomed::DecodeLimits{});
             ADD_FAILURE() << "accepted: " << bad;
