@@ -940,7 +940,10 @@ SendResult PahoSession::publish(const Publication& publication) {
         }
     };
     try {
-        mqtt::string_ref topic(publication.topic);
+        // A copy of the topic that only Paho owns: sharing our string would have its reference count
+        // dropped inside libpaho-mqttpp3 (the delivery token) and on our threads (the outbox), which
+        // ThreadSanitizer cannot order (it does not see the library's atomics). A topic is a few dozen bytes.
+        mqtt::string_ref topic(std::string(*publication.topic));
         const std::string& payload = *publication.payload;
         mqtt::delivery_token_ptr token;
         if (!publication.tag && !publication.signature) {
