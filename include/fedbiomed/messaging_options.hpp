@@ -265,8 +265,8 @@ struct MessagingOptions {
     /// "offline" itself). Researchers follow the nodes' announcements (online_nodes(), presence handler).
     /// Reference components never subscribe to these topics. Also what detects duplicate ids.
     bool presence = true;
-    /// With @ref presence: the period of this component's heartbeats, live (not retained) QoS 0 copies of its
-    /// "online" record; 0 sends none. Its "online" record announces the period, and the components that
+    /// With @ref presence on, the period of this component's heartbeats, live (not retained) QoS 0 copies of
+    /// its "online" record; 0 sends none. Its "online" record announces the period, and the components that
     /// follow it take it offline (presence event with a reason beginning "no heartbeat") when they hear
     /// nothing from it for 3 periods, counted from the start of their own current connection at the
     /// earliest. Why: the will and the retained records are not enough everywhere. A RabbitMQ cluster keeps
