@@ -63,6 +63,12 @@ public:
                 options.end_to_end_ack = fedbiomed::EndToEndAck::off;
             }
         }
+        // The same for the waker of Paho's receive thread: FBM_BENCH_KEEP_AWAKE=off.
+        if (const char* keep_awake = std::getenv("FBM_BENCH_KEEP_AWAKE")) {
+            if (std::string(keep_awake) == "off") {
+                options.keep_awake = false;
+            }
+        }
         const auto type = config_.side == Side::researcher ? fedbiomed::ComponentType::researcher
                                                            : fedbiomed::ComponentType::node;
         messaging_ = std::make_unique<fedbiomed::Messaging>(

@@ -43,7 +43,7 @@ Options:
   --out DIR               where results, charts and logs go (default: ./bench-results)
   --impls LIST            clients to run, comma-separated (default: lib,paho,paho-wait,tools; paho-wait is
                           raw Paho waiting on its tokens instead of retrying refusals)
-  --only LIST             workloads: throughput,latency,federation,connect,stream,callgrind,limits
+  --only LIST             workloads: throughput,latency,federation,idle,connect,stream,callgrind,limits
                           (default: all)
   --brokers LIST          brokers of the latency, federation and connect workloads: stock (Mosquitto's
                           own configuration: Nagle on), tuned (set_tcp_nodelay true); default stock,tuned.
@@ -58,6 +58,9 @@ Options:
   --rtt-seconds S         stop a latency run after S seconds (default 8; quick 3)
   --fed-nodes LIST        federation sizes (default 10,50; quick 10)
   --fed-rounds N          federation rounds (default 50; quick 10)
+  --idle-nodes LIST       federation sizes of the idle workload: rounds after a pause of 1.0-2.1 s, on the
+                          first broker of --brokers (default 1,20; quick 1,10)
+  --idle-rounds N         rounds of each idle run (default 20; quick 8)
   --stream-count N        messages of the long stream (default 1000000; quick 100000)
   --callgrind-counts A,B  the two message counts whose difference gives instructions per message
                           (default 1000,6000; quick 200,1200)
@@ -82,8 +85,8 @@ struct Settings {
     std::string mosquitto;
     std::string valgrind = "valgrind";
     std::vector<Impl> impls{Impl::lib, Impl::paho, Impl::paho_wait, Impl::tools};
-    std::set<std::string> workloads{"throughput", "latency",   "federation", "connect",
-                                    "stream",     "callgrind", "limits"};
+    std::set<std::string> workloads{"throughput", "latency", "federation", "idle",
+                                    "connect",    "stream",  "callgrind",  "limits"};
     // The brokers of the latency, federation and connect workloads: false = stock Mosquitto (Nagle on,
     // what most deployments run), true = set_tcp_nodelay true. Stock first: that is what users have.
     std::vector<bool> brokers{false, true};
@@ -97,6 +100,13 @@ struct Settings {
     double rtt_seconds = 8.0;
     std::vector<long long> fed_nodes{10, 50};
     long long fed_rounds = 50;
+    // Rounds after a pause: one node and a federation, on the first broker of `brokers`. The pauses cover
+    // one whole cycle of Paho's receive thread (a 1 s poll, then a 100 ms sleep), so a round meets each
+    // node where a round after any longer pause would, at a random point of that cycle.
+    std::vector<long long> idle_nodes{1, 20};
+    long long idle_rounds = 20;
+    long long idle_pause_min_ms = 1000;
+    long long idle_pause_max_ms = 2100;
     long long stream_count = 1000000;
     long long cg_small = 1000;
     long long cg_big = 6000;
@@ -141,6 +151,8 @@ Settings parse_settings(const Args& args) {
         s.rtt_seconds = 3.0;
         s.fed_nodes = {10};
         s.fed_rounds = 10;
+        s.idle_nodes = {1, 10};
+        s.idle_rounds = 8;
         s.stream_count = 100000;
         s.cg_small = 200;
         s.cg_big = 1200;
@@ -150,11 +162,11 @@ Settings parse_settings(const Args& args) {
         s.connect_rounds = 5;
     }
     if (args.has("smoke")) {
-        // A few seconds: every code path of the throughput, latency and federation workloads, lib and raw
-        // Paho only (the ctest "bench" label).
+        // A few seconds: every code path of the throughput, latency, federation, idle and connect
+        // workloads, lib and raw Paho only (the ctest "bench" label).
         s.quick = true;
         s.impls = {Impl::lib, Impl::paho};
-        s.workloads = {"throughput", "latency", "federation", "connect"};
+        s.workloads = {"throughput", "latency", "federation", "idle", "connect"};
         s.connect_rounds = 2;
         s.small_count = 1000;
         s.large_count = 0;  // no 64 KiB runs
@@ -164,6 +176,8 @@ Settings parse_settings(const Args& args) {
         s.rtt_seconds = 1.0;
         s.fed_nodes = {2};
         s.fed_rounds = 3;
+        s.idle_nodes = {2};
+        s.idle_rounds = 2;
         s.chart = false;
         s.strict = true;
     }
@@ -194,6 +208,13 @@ Settings parse_settings(const Args& args) {
         }
     }
     s.fed_rounds = args.get_int("fed-rounds", s.fed_rounds);
+    if (args.has("idle-nodes")) {
+        s.idle_nodes.clear();
+        for (const auto& n : split(args.get("idle-nodes"))) {
+            s.idle_nodes.push_back(std::stoll(n));
+        }
+    }
+    s.idle_rounds = args.get_int("idle-rounds", s.idle_rounds);
     s.stream_count = args.get_int("stream-count", s.stream_count);
     if (args.has("callgrind-counts")) {
         const auto counts = split(args.get("callgrind-counts"));
@@ -497,7 +518,8 @@ json run_throughput_repeated(const Settings& s, Impl impl, Kind kind, int qos, l
 }
 
 json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long long rounds, long long warmup,
-                double max_seconds, const std::string& name, bool nodelay) {
+                double max_seconds, const std::string& name, bool nodelay,
+                const std::vector<std::string>& researcher_extra = {}) {
     progress(name + " " + impl_name(impl) + " " + (qos < 0 ? std::string("default QoS") : qos_label(qos)) +
              " (" + std::to_string(nodes) + " node(s), up to " + std::to_string(rounds) + " rounds, " +
              broker_name(s, nodelay) + " broker)");
@@ -516,16 +538,12 @@ json run_rounds(const Settings& s, Impl impl, int qos, long long nodes, long lon
     for (auto& child : node_children) {
         expect_ready(child, "node", seconds(120));
     }
+    std::vector<std::string> researcher_args{
+        "--nodes",  std::to_string(nodes),  "--rounds",      std::to_string(rounds),
+        "--warmup", std::to_string(warmup), "--max-seconds", std::to_string(max_seconds)};
+    researcher_args.insert(researcher_args.end(), researcher_extra.begin(), researcher_extra.end());
     Child researcher =
-        spawn_role(s,
-                   {"researcher",
-                    impl,
-                    broker.port(0),
-                    qos,
-                    "researcher_1",
-                    {"--nodes", std::to_string(nodes), "--rounds", std::to_string(rounds), "--warmup",
-                     std::to_string(warmup), "--max-seconds", std::to_string(max_seconds)},
-                    {}},
+        spawn_role(s, {"researcher", impl, broker.port(0), qos, "researcher_1", researcher_args, {}},
                    tag + "-researcher");
     expect_ready(researcher, "researcher");
     const double broker_before = broker.cpu_seconds();
@@ -842,6 +860,8 @@ int run_benchmark(const Args& args) {
                            {"rtt_seconds", s.rtt_seconds},
                            {"fed_nodes", s.fed_nodes},
                            {"fed_rounds", s.fed_rounds},
+                           {"idle_rounds", s.idle_rounds},
+                           {"idle_pause_ms", {s.idle_pause_min_ms, s.idle_pause_max_ms}},
                            {"stream_count", s.stream_count},
                            {"callgrind_counts", {s.cg_small, s.cg_big}},
                            {"repeat", s.repeat},
@@ -913,6 +933,23 @@ int run_benchmark(const Args& args) {
             }
         }
     }
+    results["idle"] = json::array();
+    if (s.workloads.count("idle") != 0) {
+        const bool nodelay = s.brokers.front();
+        for (const long long nodes : s.idle_nodes) {
+            for (const Impl impl : s.impls) {
+                attempt("idle " + std::to_string(nodes) + " nodes " + impl_name(impl) + " " +
+                            broker_name(s, nodelay),
+                        [&] {
+                            results["idle"].push_back(
+                                run_rounds(s, impl, impl == Impl::lib ? -1 : 1, nodes, s.idle_rounds, 1, 1e6,
+                                           "idle", nodelay,
+                                           {"--pause-min-ms", std::to_string(s.idle_pause_min_ms),
+                                            "--pause-max-ms", std::to_string(s.idle_pause_max_ms)}));
+                        });
+            }
+        }
+    }
     results["connect"] = json::array();
     if (s.workloads.count("connect") != 0) {
         for (const bool nodelay : s.brokers) {
@@ -962,7 +999,7 @@ int run_benchmark(const Args& args) {
         for (const auto& row : results.at("throughput")) {
             problems += row.at("lost").get<long long>() + row.at("bad").get<long long>();
         }
-        for (const char* section : {"latency", "federation"}) {
+        for (const char* section : {"latency", "federation", "idle"}) {
             for (const auto& row : results.at(section)) {
                 problems += row.at("timeouts").get<long long>();
             }

@@ -317,6 +317,28 @@ void print_report(const json& results, std::FILE* out) {
         }
     }
 
+    if (results.contains("idle") && !results.at("idle").empty()) {
+        std::fprintf(
+            out,
+            "\nRound after a pause of 1.0-2.1 s (how a federation's requests come): the researcher pings "
+            "every node and waits for every pong, milliseconds; slow: rounds over 20 ms\n");
+        std::fprintf(out, "%-7s %-6s %-16s %4s %7s %9s %9s %9s %6s %9s\n", "broker", "nodes", "client", "QoS",
+                     "rounds", "p50", "p90", "max", "slow", "timeouts");
+        for (const auto& row : results.at("idle")) {
+            const json& summary = row.at("summary_us");
+            long long slow = 0;
+            for (const auto& sample : row.at("samples_us")) {
+                slow += sample.get<double>() > 20000.0 ? 1 : 0;
+            }
+            std::fprintf(out, "%-7s %-6lld %-16s %4d %7lld %9.2f %9.2f %9.2f %6lld %9lld\n",
+                         row.value("broker", std::string("tuned")).c_str(), row.at("nodes").get<long long>(),
+                         impl_title(row.at("impl").get<std::string>()), row.at("qos").get<int>(),
+                         row.at("rounds").get<long long>(), summary.at("p50").get<double>() / 1000.0,
+                         summary.at("p90").get<double>() / 1000.0, summary.at("max").get<double>() / 1000.0,
+                         slow, row.at("timeouts").get<long long>());
+        }
+    }
+
     if (results.contains("connect") && !results.at("connect").empty()) {
         std::fprintf(out,
                      "\nConnect: a researcher from nothing to connected and subscribed, milliseconds (first: "

@@ -1,11 +1,15 @@
 #include "roles.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <random>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -194,6 +198,12 @@ int run_researcher(const Args& args) {
     const long long warmup = args.get_int("warmup", 20);
     const double max_seconds = args.get_double("max-seconds", 60.0);
     const auto round_timeout = std::chrono::milliseconds(args.get_int("round-timeout-ms", 10000));
+    // A pause before each round, drawn uniformly from [pause-min-ms, pause-max-ms] (0: rounds back to back):
+    // how a federation's requests come, after seconds or minutes of training.
+    const long long pause_min_ms = args.get_int("pause-min-ms", 0);
+    const long long pause_max_ms = std::max(pause_min_ms, args.get_int("pause-max-ms", pause_min_ms));
+    std::mt19937_64 pause_random(static_cast<std::uint64_t>(::getpid()));
+    std::uniform_int_distribution<long long> pause_ms(pause_min_ms, pause_max_ms);
 
     std::mutex mutex;
     std::condition_variable done_cv;
@@ -231,6 +241,9 @@ int run_researcher(const Args& args) {
     long long timeouts = 0;
     const auto started = Clock::now();
     for (long long round = 0; round < warmup + rounds; ++round) {
+        if (pause_max_ms > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(pause_random)));
+        }
         {
             std::lock_guard<std::mutex> lock(mutex);
             current = round;

@@ -80,4 +80,8 @@ void ClientThreadHold::wake() noexcept {
     notify_holders(state());
 }
 
+bool ClientThreadHold::holding() noexcept {
+    return state().holders.load() != 0;
+}
+
 }  // namespace fedbiomed::detail

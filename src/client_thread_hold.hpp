@@ -56,6 +56,10 @@ public:
 
     /// What a ready() reads has changed: a hold re-evaluates it. Cheap when nothing is held. Never throws.
     static void wake() noexcept;
+
+    /// True while the receive thread is held: it is then in a callback, not waiting for the sockets, and a
+    /// Use begun only to wake it would end the hold for nothing. Never throws.
+    static bool holding() noexcept;
 };
 
 }  // namespace fedbiomed::detail

@@ -214,6 +214,15 @@ struct MessagingOptions {
     /// interval, and gives up one interval later), then reconnected. 0 turns keepalive, and with it the
     /// detection of a silent connection, off (MQTT's rule).
     std::chrono::seconds keepalive{60};
+    /// Keep the MQTT client reading while nothing happens. Paho C 1.3 reads every connection of the process
+    /// on one thread, which stops reading for 100 ms after each second without traffic: a request that
+    /// arrives after a pause waits up to 100 ms about 9 % of the time, at every component it passes, and a
+    /// round over many idle nodes meets such a wait often (docs/performance.md, "Change 6"). On: while
+    /// connected, the process exchanges an UNSUBSCRIBE of an unused topic and the broker's UNSUBACK every
+    /// 500 ms (about 40 bytes each way; once per process, whatever its number of components; nothing
+    /// changes at the broker), which keeps that thread reading. Off: no such traffic through this
+    /// component; the waits come back unless another component of the process keeps it on.
+    bool keep_awake = true;
     /// QoS of publications and subscriptions (0, 1 or 2). The reference uses 0; 1 (the default) lets a
     /// Delivery report the broker's acknowledgement and lets the broker keep messages for absent
     /// components. 2 needs a broker that grants it: one that grants less for a QoS 2 subscription (RabbitMQ)

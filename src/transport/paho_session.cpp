@@ -4,17 +4,20 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
 #include <system_error>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "client_thread_hold.hpp"
 #include "fedbiomed/logger.hpp"
+#include "transport/receive_thread_waker.hpp"
 #include "transport/socket_tuning.hpp"
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -199,32 +202,75 @@ constexpr milliseconds kFirstNudgePause{2};
 constexpr milliseconds kLongestNudgePause{256};
 constexpr std::size_t kKeptNudgeTokens = 64;
 
-// The sessions of the process that are connected (guarded by the mutex): the ones that can nudge.
-std::mutex& sessions_mutex() {
-    static std::mutex mutex;
-    return mutex;
+// The sessions of the process that are connected, the ones that can nudge, and the waker that keeps Paho's
+// receive thread from its blind 100 ms (receive_thread_waker.hpp) while there is at least one. Never
+// destroyed: Paho's threads and a session the application never destroyed may still use it at exit.
+struct ConnectedSessions {
+    std::mutex mutex;
+    std::vector<PahoSession*> sessions;  // guarded by mutex
+    // Guarded by mutex; present while a session of `sessions` keeps the process awake (keeps_awake()).
+    std::unique_ptr<ReceiveThreadWaker> waker;
+};
+
+ConnectedSessions& connected() {
+    static ConnectedSessions* const instance = new ConnectedSessions;
+    return *instance;
 }
 
-std::vector<PahoSession*>& connected_sessions() {
-    static std::vector<PahoSession*> sessions;
-    return sessions;
-}
-
-// Nudges one other connected session of the process, if there is one; false when there is none.
-bool nudge_others(const PahoSession* self) {
-    std::lock_guard<std::mutex> lock(sessions_mutex());
-    for (PahoSession* other : connected_sessions()) {
-        if (other != self && other->nudge()) {
+// Nudges one connected session of the process other than @p self (among those that keep the process awake
+// with @p keeping_awake), if there is one; false when there is none. Under the registry's mutex, so that the
+// session nudged cannot be destroyed meanwhile.
+bool nudge_others(const PahoSession* self, bool keeping_awake = false) {
+    ConnectedSessions& registry = connected();
+    std::lock_guard<std::mutex> lock(registry.mutex);
+    for (PahoSession* other : registry.sessions) {
+        if (other != self && (!keeping_awake || other->keeps_awake()) && other->nudge()) {
             return true;  // one suffices: the poll ends on the first answer
         }
     }
     return false;
 }
 
+// The waker's periodic nudge. Skipped while a hold keeps the receive thread in a callback: it is not in
+// poll() then, and the nudge's Use would end the hold (client_thread_hold.hpp).
+void keep_receive_thread_awake() noexcept {
+    try {
+        if (!ClientThreadHold::holding()) {
+            nudge_others(nullptr, true);
+        }
+    } catch (...) {
+        // The registry's mutex could not be taken: the next period tries again.
+    }
+}
+
+bool any_keeps_awake(const std::vector<PahoSession*>& sessions) {
+    return std::any_of(sessions.begin(), sessions.end(),
+                       [](const PahoSession* session) { return session->keeps_awake(); });
+}
+
+void remember_session(PahoSession* session) {
+    ConnectedSessions& registry = connected();
+    std::lock_guard<std::mutex> lock(registry.mutex);
+    registry.sessions.push_back(session);
+    if (!registry.waker && session->keeps_awake()) {
+        registry.waker = std::make_unique<ReceiveThreadWaker>(keep_receive_thread_awake, kReceiveWakePeriod);
+    }
+}
+
 void forget_session(const PahoSession* session) noexcept {
-    std::lock_guard<std::mutex> lock(sessions_mutex());
-    auto& sessions = connected_sessions();
-    sessions.erase(std::remove(sessions.begin(), sessions.end(), session), sessions.end());
+    std::unique_ptr<ReceiveThreadWaker> idle;
+    try {
+        ConnectedSessions& registry = connected();
+        std::lock_guard<std::mutex> lock(registry.mutex);
+        auto& sessions = registry.sessions;
+        sessions.erase(std::remove(sessions.begin(), sessions.end(), session), sessions.end());
+        if (!any_keeps_awake(sessions)) {
+            idle = std::move(registry.waker);
+        }
+    } catch (...) {
+    }
+    // Joined outside the registry's mutex, which its thread takes to nudge.
+    idle.reset();
 }
 
 }  // namespace
@@ -299,6 +345,7 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
       tls_(settings.broker.tls),
       mqtt5_(settings.mqtt_version == MqttVersion::v5),
       connect_timeout_(options.connect_timeout),
+      keep_awake_(options.keep_awake),
       callbacks_(std::move(callbacks)) {
     if (tls_) {
         tls_probe_ =
@@ -790,10 +837,9 @@ void PahoSession::connect(Clock::time_point deadline) {
         // No readable connect response: keep the protocol's default.
     }
     try {
-        std::lock_guard<std::mutex> lock(sessions_mutex());
-        connected_sessions().push_back(this);  // from now on it can wake Paho for the next session
+        remember_session(this);  // from now on it can wake Paho for the next session, and keep it awake
     } catch (...) {
-        // Out of memory: the next session of the process waits for Paho's own timer, as before.
+        // Out of memory or no thread: Paho's receive thread keeps its own timers, as before.
     }
     if (tls_ && !tls_probe_.verify_server) {
         library_logger()->warn(

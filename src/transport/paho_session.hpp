@@ -76,6 +76,9 @@ public:
     /// nothing at the broker. Never throws.
     /// @return false when it could not be sent (this session is not connected any more).
     bool nudge() noexcept;
+    /// MessagingOptions::keep_awake: this session lets the process's waker (receive_thread_waker.hpp) run
+    /// and nudge through it while it is connected.
+    bool keeps_awake() const noexcept { return keep_awake_; }
 
 private:
     // Throws ConnectRefused when the broker granted less than QoS 2 for a QoS 2 subscription.
@@ -152,6 +155,7 @@ private:
     TlsProbeSettings tls_probe_;  // what a diagnostic handshake uses when a TLS connection fails
     const bool mqtt5_;
     const std::chrono::milliseconds connect_timeout_;
+    const bool keep_awake_;
     SessionCallbacks callbacks_;
     std::string endpoint_;
     std::string uri_;

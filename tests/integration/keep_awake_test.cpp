@@ -1,0 +1,88 @@
+// MessagingOptions::keep_awake: while connected, a process exchanges an UNSUBSCRIBE of an unused topic and
+// its UNSUBACK with the broker every 500 ms, which keeps Paho's shared receive thread from its 100 ms pause
+// after each quiet second (src/transport/receive_thread_waker.hpp). Observed in Mosquitto's log, which names
+// the client of every UNSUBSCRIBE; the latency it saves is measured in bench/ (the idle workload), never
+// asserted here.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include <fedbiomed/messaging.hpp>
+
+#include "test_helpers.hpp"
+
+namespace fbm_test {
+namespace {
+
+using fedbiomed::ComponentType;
+using fedbiomed::Messaging;
+
+std::size_t unsubscribes_from(const MosquittoBroker& broker, const std::string& client_id) {
+    return count_occurrences(broker.log(), "Received UNSUBSCRIBE from " + client_id + "\n");
+}
+
+TEST(KeepAwake, AQuietConnectedComponentKeepsExchangingWithTheBroker) {
+    auto& broker = shared_broker();
+    auto options = options_for(broker);
+    options.client_id = "fbm-awake-" + unique_suffix();
+    Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), options);
+    node.start();
+    // Nothing is sent or received meanwhile: the exchanges are the waker's, twice a second.
+    EXPECT_TRUE(wait_until([&] { return unsubscribes_from(broker, options.client_id) >= 4; }, kWait))
+        << broker.log();
+    EXPECT_TRUE(node.is_connected());
+    node.stop();
+}
+
+TEST(KeepAwake, AComponentWithItOffSendsNothingWhileAnotherOfTheProcessKeepsItOn) {
+    auto& broker = shared_broker();
+    auto awake = options_for(broker);
+    awake.client_id = "fbm-awake-" + unique_suffix();
+    auto quiet = options_for(broker);
+    quiet.client_id = "fbm-quiet-" + unique_suffix();
+    quiet.keep_awake = false;
+    Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(), awake);
+    researcher.start();
+    // Started second: its own connection is helped by the first one (a nudge the first one sends), and
+    // the first one never nudges through it.
+    Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), quiet);
+    node.start();
+    const std::size_t before = unsubscribes_from(broker, awake.client_id);
+    ASSERT_TRUE(wait_until([&] { return unsubscribes_from(broker, awake.client_id) >= before + 4; }, kWait))
+        << broker.log();
+    EXPECT_EQ(unsubscribes_from(broker, quiet.client_id), 0U) << broker.log();
+    node.stop();
+    researcher.stop();
+}
+
+TEST(KeepAwake, OffEverywhereInTheProcessNothingIsExchanged) {
+    auto& broker = shared_broker();
+    auto quiet = options_for(broker);
+    quiet.client_id = "fbm-quiet-" + unique_suffix();
+    quiet.keep_awake = false;
+    auto witness = options_for(broker);
+    witness.client_id = "fbm-witness-" + unique_suffix();
+    witness.keep_awake = false;
+    Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), quiet);
+    node.start();
+    // A window to look in, closed by events rather than a sleep: another component of the process, also
+    // with keep_awake off, whose presence heartbeats (every 100 ms) the broker's log counts.
+    witness.presence_heartbeat = std::chrono::milliseconds(100);
+    Messaging clock(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(), witness);
+    clock.start();
+    const std::string heartbeat = "Received PUBLISH from " + witness.client_id;
+    const std::size_t seen = count_occurrences(broker.log(), heartbeat);
+    // The witness's connection was helped along by nudges through the node (any connected component of
+    // the process serves for that, keep_awake or not); what counts is what follows.
+    const std::size_t connect_nudges = unsubscribes_from(broker, quiet.client_id);
+    // 15 heartbeats of the witness: 1.5 s, three of the waker's periods.
+    ASSERT_TRUE(wait_until([&] { return count_occurrences(broker.log(), heartbeat) >= seen + 15; }, kWait))
+        << broker.log();
+    EXPECT_EQ(unsubscribes_from(broker, quiet.client_id), connect_nudges) << broker.log();
+    EXPECT_EQ(unsubscribes_from(broker, witness.client_id), 0U) << broker.log();
+    clock.stop();
+    node.stop();
+}
+
+}  // namespace
+}  // namespace fbm_test
