@@ -346,7 +346,8 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
       mqtt5_(settings.mqtt_version == MqttVersion::v5),
       connect_timeout_(options.connect_timeout),
       keep_awake_(options.keep_awake),
-      callbacks_(std::move(callbacks)) {
+      callbacks_(std::move(callbacks)),
+      stall_bound_(std::chrono::duration_cast<std::chrono::milliseconds>(options.keepalive) * 3 / 2) {
     if (tls_) {
         tls_probe_ =
             TlsProbeSettings{settings.broker.host, options.tls.ca_file,      options.tls.cert_file,
@@ -495,8 +496,32 @@ void PahoSession::acknowledge_now() const noexcept {
 
 bool PahoSession::nudge() noexcept {
     try {
+        const std::int64_t now =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+        const std::int64_t since = unanswered_since_ns_.load();
+        if (since != 0 && stall_bound_.count() > 0 &&
+            std::chrono::nanoseconds(now - since) >= std::chrono::nanoseconds(stall_bound_)) {
+            if (alive_.exchange(false)) {
+                // What Paho's connection-lost callback does, from this thread: the supervisor replaces the
+                // session (and ignores Paho's own callback, should it come later, by its generation).
+                { const std::lock_guard<std::mutex> lock(wait_mutex_); }
+                wait_cv_.notify_all();
+                callbacks_.on_connection_lost(
+                    "no answer from the broker for " +
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::nanoseconds(now - since))
+                                       .count()) +
+                    " ms (1.5 x keepalive): the connection is stalled");
+            }
+            return false;
+        }
+        if (!alive_.load()) {
+            return false;
+        }
         const ClientThreadHold::Use use(ClientThreadHold::Kind::brief);
-        auto token = client_->unsubscribe(kNudgeTopic);
+        auto token = client_->unsubscribe(kNudgeTopic, nullptr, nudge_answers_);
+        std::int64_t none = 0;
+        unanswered_since_ns_.compare_exchange_strong(none, now);
         std::lock_guard<std::mutex> lock(nudge_mutex_);
         // A long-lived session nudges for every connection of the others: keep the list short.
         if (nudge_tokens_.size() >= kKeptNudgeTokens) {

@@ -61,6 +61,7 @@ set(FBM_CLUSTER_EXCLUDED
     "Fault.KeepTryingConnectsWhenTheBrokerAppears"   # a broker absent at start (one of its own)
     "Fault.FailFastStartGivesUpWithFb101AfterOneAttempt"  # a broker absent at start (one of its own)
     "Fault.AStalledNetworkIsDetectedAndRecovered"    # a stalling proxy in front of a broker of its own
+    "Fault.AStalledNetworkIsDetectedOnTheComponentThatKeepsItsProcessAwake"  # the same
     "Fault.DuplicateIdsAreDetectedOnBothProcessesWithMqtt5"  # MQTT 5: RabbitMQ 3.10 speaks 3.1.1 only
     "Presence.AResearcherFollowsNodesComingAndGoing"  # retained presence records are per node on the
                                 # cluster: a researcher on node 1 does not see a node announced on node 2

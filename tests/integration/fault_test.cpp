@@ -510,6 +510,41 @@ TEST(Fault, AStalledNetworkIsDetectedAndRecovered) {
     measure("stall.duplicates_received", counter.total() - counter.distinct());
 }
 
+// The component that carries its process's keep-awake nudges (MessagingOptions::keep_awake: the first
+// connected one) sends something every 500 ms, so Paho never sends it a PINGREQ: the nudges' answers watch
+// the connection instead, and a stall must still be detected, and recovered from.
+TEST(Fault, AStalledNetworkIsDetectedOnTheComponentThatKeepsItsProcessAwake) {
+    MosquittoBroker broker;
+    StallingProxy proxy(broker.port());
+    auto options = stream_options(broker);
+    options.port = proxy.port();
+    options.keepalive = std::chrono::seconds(2);
+    StateRecorder states;
+    const std::string node_id = "node_" + unique_suffix();
+    Recorder node_inbox;
+    Messaging node(node_inbox.handler(), ComponentType::node, node_id, options);
+    node.set_connection_state_handler(states.handler());
+    node.start();  // first: the waker nudges through it
+    Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
+                         stream_options(broker));
+    researcher.start();
+    ASSERT_TRUE(states.wait_count(1));
+
+    proxy.pause();
+    ASSERT_TRUE(states.wait_count(2, kStallDetectionWait));
+    const auto detected = states.entries()[1];
+    EXPECT_EQ(detected.event.state, ConnectionState::disconnected);
+    EXPECT_NE(detected.event.reason.find("no answer from the broker"), std::string::npos)
+        << detected.event.reason;
+    EXPECT_FALSE(node.is_connected());
+    proxy.resume();
+    ASSERT_TRUE(states.wait_count(3));
+    EXPECT_EQ(states.entries()[2].event.state, ConnectionState::connected);
+    // And the node receives again.
+    ASSERT_TRUE(researcher.send_message(ping("R", 1), node_id).wait_for(kWait));
+    ASSERT_TRUE(node_inbox.wait_messages(1));
+}
+
 // ---- 6. Hostile payloads on every subscribed topic ----
 
 TEST(Fault, AHostileBarrageOnEverySubscribedTopicIsReportedOnceEachAndPingStillWorks) {
