@@ -211,8 +211,10 @@ struct MessagingOptions {
     ReconnectOptions reconnect;  ///< automatic reconnection
     /// MQTT keepalive interval. A silent connection (stalled network) is detected as lost within about
     /// three times this interval (Paho sends a PINGREQ after one interval of silence, checking once per
-    /// interval, and gives up one interval later), then reconnected. 0 turns keepalive, and with it the
-    /// detection of a silent connection, off (MQTT's rule).
+    /// interval, and gives up one interval later), then reconnected. The component that carries its
+    /// process's @ref keep_awake exchanges is never silent, so Paho sends it no PINGREQ: there an exchange
+    /// unanswered for 1.5 intervals reports the connection lost instead (detected sooner). 0 turns
+    /// keepalive, and with it the detection of a silent connection, off (MQTT's rule).
     std::chrono::seconds keepalive{60};
     /// Keep the MQTT client reading while nothing happens. Paho C 1.3 reads every connection of the process
     /// on one thread, which stops reading for 100 ms after each second without traffic: a request that
