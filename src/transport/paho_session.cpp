@@ -19,6 +19,7 @@
 #include "fedbiomed/logger.hpp"
 #include "transport/receive_thread_waker.hpp"
 #include "transport/socket_tuning.hpp"
+#include "transport/tcp_send_progress.hpp"
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -501,6 +502,16 @@ bool PahoSession::nudge() noexcept {
         const std::int64_t since = unanswered_since_ns_.load();
         if (since != 0 && stall_bound_.count() > 0 &&
             std::chrono::nanoseconds(now - since) >= std::chrono::nanoseconds(stall_bound_)) {
+            // Paho sends nothing behind a message it is still writing, nudges included: a long upload on a
+            // slow link is not a stall as long as the broker keeps acknowledging its bytes. (Bytes
+            // acknowledged with nothing left to send prove nothing: a paused proxy's kernel, or a hung
+            // broker's, acknowledges a nudge it will never answer.)
+            const std::optional<TcpSendProgress> progress = tcp_send_progress(quick_.load());
+            if (progress && progress->unacknowledged > 0 && progress->bytes_acked != acked_at_nudge_.load()) {
+                acked_at_nudge_.store(progress->bytes_acked);
+                unanswered_since_ns_.store(now);
+                return true;
+            }
             if (alive_.exchange(false)) {
                 // What Paho's connection-lost callback does, from this thread: the supervisor replaces the
                 // session (and ignores Paho's own callback, should it come later, by its generation).
@@ -521,7 +532,10 @@ bool PahoSession::nudge() noexcept {
         const ClientThreadHold::Use use(ClientThreadHold::Kind::brief);
         auto token = client_->unsubscribe(kNudgeTopic, nullptr, nudge_answers_);
         std::int64_t none = 0;
-        unanswered_since_ns_.compare_exchange_strong(none, now);
+        if (unanswered_since_ns_.compare_exchange_strong(none, now)) {
+            const std::optional<TcpSendProgress> progress = tcp_send_progress(quick_.load());
+            acked_at_nudge_.store(progress ? progress->bytes_acked : 0);
+        }
         std::lock_guard<std::mutex> lock(nudge_mutex_);
         // A long-lived session nudges for every connection of the others: keep the list short.
         if (nudge_tokens_.size() >= kKeptNudgeTokens) {

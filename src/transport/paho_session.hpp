@@ -79,7 +79,8 @@ public:
     /// Nudges silence Paho's keepalive on this connection (Paho sends a PINGREQ only after a keepalive
     /// without sending anything), so they watch the connection instead: when a nudge has waited for its
     /// answer for 1.5 keepalives (Paho's own patience for a PINGRESP), the connection is stalled and is
-    /// reported lost, as Paho would have. With keepalive 0, never (MQTT's rule: no detection).
+    /// reported lost, as Paho would have, unless it is still sending and the broker still acknowledges
+    /// bytes (a long upload: the nudge waits behind it). With keepalive 0, never (MQTT's rule).
     /// @return false when it could not be sent (this session is not connected any more, or stalled).
     bool nudge() noexcept;
     /// MessagingOptions::keep_awake: this session lets the process's waker (receive_thread_waker.hpp) run
@@ -211,6 +212,8 @@ private:
     // Steady-clock time (ns since its epoch) of the oldest nudge sent since the broker last answered one;
     // 0 when none waits.
     std::atomic<std::int64_t> unanswered_since_ns_{0};
+    // The bytes the broker had acknowledged when that nudge was sent (tcp_send_progress.hpp).
+    std::atomic<std::uint64_t> acked_at_nudge_{0};
     // How long a nudge may wait for its answer before the connection counts as stalled; 0: forever.
     const std::chrono::milliseconds stall_bound_;
     std::unique_ptr<mqtt::async_client> client_;

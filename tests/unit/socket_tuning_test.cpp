@@ -5,13 +5,17 @@
 // real Mosquitto: tests/integration/broker_socket_test.cpp.)
 #include "transport/socket_tuning.hpp"
 
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "transport/tcp_send_progress.hpp"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -216,4 +220,33 @@ TEST(SocketTuning, HostNamesResolveToTheAddressPahoConnectsTo) {
     EXPECT_TRUE(resolve_broker("no-such-host.invalid", 1883, &error).empty());
     EXPECT_FALSE(error.empty());
     EXPECT_FALSE(connection_address({}).has_value());
+}
+
+// The send progress that tells a long upload from a stalled connection (tcp_send_progress.hpp): the
+// acknowledged bytes grow with what the peer's kernel takes, and nothing is left unacknowledged then.
+TEST(TcpSendProgress, CountsTheBytesThePeerAcknowledged) {
+    Fd listener(tcp_socket());
+    const int port = listen_on_loopback(listener);
+    Fd client(tcp_socket());
+    connect_to(client, port);
+    Fd server(::accept(listener.get(), nullptr, nullptr));
+    ASSERT_GE(server.get(), 0);
+    const auto before = fedbiomed::detail::tcp_send_progress(client.get());
+    ASSERT_TRUE(before.has_value());
+    const std::string data(1000, 'x');
+    ASSERT_EQ(::send(client.get(), data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+    // Loopback acknowledges within microseconds; poll the kernel's counters for up to 10 s.
+    std::optional<fedbiomed::detail::TcpSendProgress> after;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    do {
+        after = fedbiomed::detail::tcp_send_progress(client.get());
+        ASSERT_TRUE(after.has_value());
+        if (after->bytes_acked >= before->bytes_acked + data.size()) {
+            break;
+        }
+        std::this_thread::yield();
+    } while (std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(after->bytes_acked, before->bytes_acked + data.size());
+    EXPECT_EQ(after->unacknowledged, 0U);
+    EXPECT_FALSE(fedbiomed::detail::tcp_send_progress(-1).has_value());
 }
