@@ -211,9 +211,9 @@ struct MessagingOptions {
     ReconnectOptions reconnect;  ///< automatic reconnection
     /// MQTT keepalive interval. A silent connection (stalled network) is detected as lost within about
     /// three times this interval (Paho sends a PINGREQ after one interval of silence, checking once per
-    /// interval, and gives up one interval later), then reconnected. The component that carries its
-    /// process's @ref keep_awake exchanges is never silent, so Paho sends it no PINGREQ: there an exchange
-    /// unanswered for 1.5 intervals reports the connection lost instead (detected sooner). 0 turns
+    /// interval, and gives up one interval later), then reconnected. A connection that carries
+    /// @ref keep_awake exchanges is never silent, so Paho sends it no PINGREQ: there an exchange unanswered
+    /// for 1.5 intervals while the connection moved no data reports it lost instead. 0 turns
     /// keepalive, and with it the detection of a silent connection, off (MQTT's rule).
     std::chrono::seconds keepalive{60};
     /// Keep the MQTT client reading while nothing happens. Paho C 1.3 reads every connection of the process
@@ -222,8 +222,9 @@ struct MessagingOptions {
     /// round over many idle nodes meets such a wait often (docs/performance.md, "Change 6"). On: while
     /// connected, the process exchanges an UNSUBSCRIBE of an unused topic and the broker's UNSUBACK every
     /// 500 ms (about 40 bytes each way; once per process, whatever its number of components; nothing
-    /// changes at the broker), which keeps that thread reading. Off: no such traffic through this
-    /// component; the waits come back unless another component of the process keeps it on.
+    /// changes at the broker), which keeps that thread reading. Off: no periodic traffic through this
+    /// component (another component of the process connecting may still nudge through it once); the waits
+    /// come back unless another component of the process keeps it on.
     bool keep_awake = true;
     /// QoS of publications and subscriptions (0, 1 or 2). The reference uses 0; 1 (the default) lets a
     /// Delivery report the broker's acknowledgement and lets the broker keep messages for absent

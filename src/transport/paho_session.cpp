@@ -19,7 +19,7 @@
 #include "fedbiomed/logger.hpp"
 #include "transport/receive_thread_waker.hpp"
 #include "transport/socket_tuning.hpp"
-#include "transport/tcp_send_progress.hpp"
+#include "transport/tcp_progress.hpp"
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -199,6 +199,13 @@ constexpr milliseconds kGateHold{500};
 // First right after the attempt starts (Paho handles its commands in order, so the new socket exists by the
 // time the answer arrives), then with growing pauses while no CONNACK came.
 constexpr const char* kNudgeTopic = "fedbiomed/$nudge";
+
+// The steady clock in nanoseconds since its epoch: what the nudges' atomics hold.
+std::int64_t steady_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 constexpr milliseconds kFirstNudgePause{2};
 constexpr milliseconds kLongestNudgePause{256};
 constexpr std::size_t kKeptNudgeTokens = 64;
@@ -396,12 +403,14 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
         }
     });
     client_->set_connection_lost_handler([this](const std::string& cause) {
-        alive_.store(false);
+        const bool first = alive_.exchange(false);
         try {
             // Paho leaves the SUBSCRIBE tokens of a connection the broker closed pending: wake subscribe().
             { const std::lock_guard<std::mutex> lock(wait_mutex_); }
             wait_cv_.notify_all();
-            callbacks_.on_connection_lost(cause);
+            if (first) {  // not when a stalled nudge (report_stall) reported it already, with its own cause
+                callbacks_.on_connection_lost(cause);
+            }
         } catch (...) {
         }
     });
@@ -497,44 +506,34 @@ void PahoSession::acknowledge_now() const noexcept {
 
 bool PahoSession::nudge() noexcept {
     try {
-        const std::int64_t now =
-            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+        if (!alive_.load()) {
+            return false;  // lost or being destroyed: its descriptor may already be another connection's
+        }
+        const std::int64_t now = steady_ns();
         const std::int64_t since = unanswered_since_ns_.load();
-        if (since != 0 && stall_bound_.count() > 0 &&
-            std::chrono::nanoseconds(now - since) >= std::chrono::nanoseconds(stall_bound_)) {
-            // Paho sends nothing behind a message it is still writing, nudges included: a long upload on a
-            // slow link is not a stall as long as the broker keeps acknowledging its bytes. (Bytes
-            // acknowledged with nothing left to send prove nothing: a paused proxy's kernel, or a hung
-            // broker's, acknowledges a nudge it will never answer.)
-            const std::optional<TcpSendProgress> progress = tcp_send_progress(quick_.load());
-            if (progress && progress->unacknowledged > 0 && progress->bytes_acked != acked_at_nudge_.load()) {
-                acked_at_nudge_.store(progress->bytes_acked);
-                unanswered_since_ns_.store(now);
+        if (since != 0) {
+            // A nudge is on its way: its answer will wake Paho's thread, and more would only pile up behind
+            // it (Paho sends no command while it is still writing a message).
+            if (stall_bound_.count() == 0 || std::chrono::nanoseconds(now - since) < stall_bound_ ||
+                still_moving(now)) {
                 return true;
             }
-            if (alive_.exchange(false)) {
-                // What Paho's connection-lost callback does, from this thread: the supervisor replaces the
-                // session (and ignores Paho's own callback, should it come later, by its generation).
-                { const std::lock_guard<std::mutex> lock(wait_mutex_); }
-                wait_cv_.notify_all();
-                callbacks_.on_connection_lost(
-                    "no answer from the broker for " +
-                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::nanoseconds(now - since))
-                                       .count()) +
-                    " ms (1.5 x keepalive): the connection is stalled");
-            }
+            report_stall(std::chrono::nanoseconds(now - since));
             return false;
         }
-        if (!alive_.load()) {
-            return false;
-        }
-        const ClientThreadHold::Use use(ClientThreadHold::Kind::brief);
-        auto token = client_->unsubscribe(kNudgeTopic, nullptr, nudge_answers_);
         std::int64_t none = 0;
-        if (unanswered_since_ns_.compare_exchange_strong(none, now)) {
-            const std::optional<TcpSendProgress> progress = tcp_send_progress(quick_.load());
-            acked_at_nudge_.store(progress ? progress->bytes_acked : 0);
+        if (!unanswered_since_ns_.compare_exchange_strong(none, now)) {
+            return true;  // another thread's nudge went out meanwhile
+        }
+        // Before the UNSUBSCRIBE, whose answer may come (and reset the clock) before unsubscribe() returns.
+        progress_at_nudge_ = tcp_progress(quick_.load());
+        mqtt::token_ptr token;
+        try {
+            const ClientThreadHold::Use use(ClientThreadHold::Kind::brief);
+            token = client_->unsubscribe(kNudgeTopic, nullptr, nudge_answers_);
+        } catch (...) {
+            unanswered_since_ns_.store(0);
+            return false;  // not connected any more: another session may nudge instead
         }
         std::lock_guard<std::mutex> lock(nudge_mutex_);
         // A long-lived session nudges for every connection of the others: keep the list short.
@@ -550,7 +549,44 @@ bool PahoSession::nudge() noexcept {
         nudge_tokens_.push_back(std::move(token));
         return true;
     } catch (...) {
-        return false;  // not connected any more (or out of memory): another session may nudge instead
+        return false;  // out of memory: another session may nudge instead
+    }
+}
+
+bool PahoSession::still_moving(std::int64_t now) noexcept {
+    // An answer can wait behind a long transfer without the connection being stalled: Paho sends nothing
+    // behind a message it is still writing, and reads the UNSUBACK only after a message it is still
+    // receiving (or after a push-back hold, which leaves it unread in the socket). Bytes acknowledged with
+    // nothing left to send prove nothing: a paused proxy's kernel, or a hung broker's, acknowledges a nudge
+    // it will never answer.
+    const std::optional<TcpProgress> progress = tcp_progress(quick_.load());
+    if (!progress || !progress_at_nudge_) {
+        return false;  // the socket is unknown: judged on the answer alone, as Paho judges a PINGRESP
+    }
+    const TcpProgress& then = *progress_at_nudge_;
+    const bool moving = progress->unread > 0 || progress->bytes_received != then.bytes_received ||
+                        (progress->unacknowledged > 0 && progress->bytes_acked != then.bytes_acked);
+    if (moving) {
+        progress_at_nudge_ = progress;  // a new window, from now
+        unanswered_since_ns_.store(now);
+    }
+    return moving;
+}
+
+void PahoSession::report_stall(std::chrono::nanoseconds waited) noexcept {
+    if (!alive_.exchange(false)) {
+        return;  // Paho reported the loss first
+    }
+    try {
+        // What Paho's connection-lost handler does, from this thread (under the registry's mutex: the
+        // callback must only signal, as it does, never create or destroy a session).
+        { const std::lock_guard<std::mutex> lock(wait_mutex_); }
+        wait_cv_.notify_all();
+        callbacks_.on_connection_lost(
+            "no answer from the broker for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()) +
+            " ms (1.5 x keepalive): the connection is stalled");
+    } catch (...) {
     }
 }
 

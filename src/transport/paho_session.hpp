@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -26,6 +27,7 @@
 #include "fedbiomed/messaging_options.hpp"
 #include "transport/session.hpp"
 #include "transport/socket_tuning.hpp"
+#include "transport/tcp_progress.hpp"
 #include "transport/tls_probe.hpp"
 
 namespace fedbiomed::detail {
@@ -78,9 +80,10 @@ public:
     ///
     /// Nudges silence Paho's keepalive on this connection (Paho sends a PINGREQ only after a keepalive
     /// without sending anything), so they watch the connection instead: when a nudge has waited for its
-    /// answer for 1.5 keepalives (Paho's own patience for a PINGRESP), the connection is stalled and is
-    /// reported lost, as Paho would have, unless it is still sending and the broker still acknowledges
-    /// bytes (a long upload: the nudge waits behind it). With keepalive 0, never (MQTT's rule).
+    /// answer for 1.5 keepalives (Paho's own patience for a PINGRESP) while the connection moved no data
+    /// (a long transfer in either direction delays the answer without stalling anything), the connection is
+    /// stalled and is reported lost. With keepalive 0, never (MQTT's rule). One nudge at a time: while one
+    /// waits for its answer, nudge() sends nothing more and returns true.
     /// @return false when it could not be sent (this session is not connected any more, or stalled).
     bool nudge() noexcept;
     /// MessagingOptions::keep_awake: this session lets the process's waker (receive_thread_waker.hpp) run
@@ -143,6 +146,10 @@ private:
     // wait() for the CONNACK, waking Paho's receive thread through the other connected sessions of the
     // process while it does not come (paho_session.cpp: the second client's stall).
     bool wait_connect(const mqtt::token_ptr& token, Clock::time_point deadline);
+    // nudge(), an answer overdue: true (and a new window begins) when the connection still moves data.
+    bool still_moving(std::int64_t now) noexcept;
+    // nudge(): the connection is stalled; reported lost as Paho would report it, once.
+    void report_stall(std::chrono::nanoseconds waited) noexcept;
     // Re-arms TCP_QUICKACK on our socket: the acknowledgement of what was just read leaves at once.
     // Called on Paho's receive thread right after an answer the session waited for. Never throws.
     void acknowledge_now() const noexcept;
@@ -212,8 +219,9 @@ private:
     // Steady-clock time (ns since its epoch) of the oldest nudge sent since the broker last answered one;
     // 0 when none waits.
     std::atomic<std::int64_t> unanswered_since_ns_{0};
-    // The bytes the broker had acknowledged when that nudge was sent (tcp_send_progress.hpp).
-    std::atomic<std::uint64_t> acked_at_nudge_{0};
+    // The connection's progress when that nudge was sent (tcp_progress.hpp); written and read by nudge()
+    // only, which its callers serialise (under the registry's mutex).
+    std::optional<TcpProgress> progress_at_nudge_;
     // How long a nudge may wait for its answer before the connection counts as stalled; 0: forever.
     const std::chrono::milliseconds stall_bound_;
     std::unique_ptr<mqtt::async_client> client_;

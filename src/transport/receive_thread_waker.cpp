@@ -14,9 +14,13 @@ ReceiveThreadWaker::~ReceiveThreadWaker() {
             stopping_ = true;
         }
         stop_cv_.notify_all();
-        thread_.join();
+        if (thread_.get_id() == std::this_thread::get_id()) {
+            thread_.detach();  // destroyed from wake(), which the header forbids: at least no std::terminate
+        } else {
+            thread_.join();
+        }
     } catch (...) {
-        // join() fails only for a thread that is not joinable: there is nothing left to stop.
+        // A lock or a join that failed: nothing else can be done in a destructor.
     }
 }
 

@@ -33,7 +33,8 @@ public:
     /// Starts the thread. @p wake must not throw, and must not wait for anything that waits for this
     /// waker's destruction. @throws std::system_error when no thread can be started.
     ReceiveThreadWaker(std::function<void()> wake, std::chrono::milliseconds period);
-    /// Stops and joins the thread; a wake() under way finishes first. Never throws.
+    /// Stops and joins the thread; a wake() under way finishes first. Not to be destroyed from wake(): the
+    /// loop would read its members after they are gone. Never throws.
     ~ReceiveThreadWaker();
 
     ReceiveThreadWaker(const ReceiveThreadWaker&) = delete;

@@ -524,7 +524,7 @@ TEST(Fault, AStalledNetworkIsDetectedOnTheComponentThatKeepsItsProcessAwake) {
     Recorder node_inbox;
     Messaging node(node_inbox.handler(), ComponentType::node, node_id, options);
     node.set_connection_state_handler(states.handler());
-    node.start();  // first: the waker nudges through it
+    node.start();  // first of the process (ctest runs each case alone): the waker nudges through it
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(),
                          stream_options(broker));
     researcher.start();

@@ -71,6 +71,9 @@ TEST(KeepAwake, OffEverywhereInTheProcessNothingIsExchanged) {
     Messaging clock(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(), witness);
     clock.start();
     const std::string heartbeat = "Received PUBLISH from " + witness.client_id;
+    // One heartbeat first: by then the broker has logged every nudge of the witness's connect.
+    const std::size_t first = count_occurrences(broker.log(), heartbeat);
+    ASSERT_TRUE(wait_until([&] { return count_occurrences(broker.log(), heartbeat) > first; }, kWait));
     const std::size_t seen = count_occurrences(broker.log(), heartbeat);
     // The witness's connection was helped along by nudges through the node (any connected component of
     // the process serves for that, keep_awake or not); what counts is what follows.

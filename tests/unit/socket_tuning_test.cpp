@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "transport/tcp_send_progress.hpp"
+#include "transport/tcp_progress.hpp"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -222,31 +222,39 @@ TEST(SocketTuning, HostNamesResolveToTheAddressPahoConnectsTo) {
     EXPECT_FALSE(connection_address({}).has_value());
 }
 
-// The send progress that tells a long upload from a stalled connection (tcp_send_progress.hpp): the
-// acknowledged bytes grow with what the peer's kernel takes, and nothing is left unacknowledged then.
-TEST(TcpSendProgress, CountsTheBytesThePeerAcknowledged) {
+// The progress that tells a long transfer from a stalled connection (tcp_progress.hpp): what the peer's
+// kernel acknowledged on one side, what arrived and waits unread on the other.
+TEST(TcpProgress, CountsWhatThePeerAcknowledgedAndWhatArrivedUnread) {
     Fd listener(tcp_socket());
     const int port = listen_on_loopback(listener);
     Fd client(tcp_socket());
     connect_to(client, port);
     Fd server(::accept(listener.get(), nullptr, nullptr));
     ASSERT_GE(server.get(), 0);
-    const auto before = fedbiomed::detail::tcp_send_progress(client.get());
-    ASSERT_TRUE(before.has_value());
+    const auto sender_before = fedbiomed::detail::tcp_progress(client.get());
+    const auto receiver_before = fedbiomed::detail::tcp_progress(server.get());
+    ASSERT_TRUE(sender_before.has_value());
+    ASSERT_TRUE(receiver_before.has_value());
     const std::string data(1000, 'x');
     ASSERT_EQ(::send(client.get(), data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
-    // Loopback acknowledges within microseconds; poll the kernel's counters for up to 10 s.
-    std::optional<fedbiomed::detail::TcpSendProgress> after;
+    // Loopback acknowledges within microseconds; no event says so: poll the kernel's counters, 10 s at most.
+    std::optional<fedbiomed::detail::TcpProgress> sender;
+    std::optional<fedbiomed::detail::TcpProgress> receiver;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     do {
-        after = fedbiomed::detail::tcp_send_progress(client.get());
-        ASSERT_TRUE(after.has_value());
-        if (after->bytes_acked >= before->bytes_acked + data.size()) {
+        sender = fedbiomed::detail::tcp_progress(client.get());
+        receiver = fedbiomed::detail::tcp_progress(server.get());
+        ASSERT_TRUE(sender.has_value());
+        ASSERT_TRUE(receiver.has_value());
+        if (sender->bytes_acked >= sender_before->bytes_acked + data.size() &&
+            receiver->unread >= data.size()) {
             break;
         }
         std::this_thread::yield();
     } while (std::chrono::steady_clock::now() < deadline);
-    EXPECT_EQ(after->bytes_acked, before->bytes_acked + data.size());
-    EXPECT_EQ(after->unacknowledged, 0U);
-    EXPECT_FALSE(fedbiomed::detail::tcp_send_progress(-1).has_value());
+    EXPECT_EQ(sender->bytes_acked, sender_before->bytes_acked + data.size());
+    EXPECT_EQ(sender->unacknowledged, 0U);
+    EXPECT_EQ(receiver->bytes_received, receiver_before->bytes_received + data.size());
+    EXPECT_EQ(receiver->unread, data.size());
+    EXPECT_FALSE(fedbiomed::detail::tcp_progress(-1).has_value());
 }
