@@ -21,6 +21,11 @@ constexpr std::chrono::seconds kStableConnection{10};
 constexpr std::size_t kTopicsNamed = 3;
 // Waits bounded by this when the component announces its end.
 constexpr std::chrono::milliseconds kDisconnectTimeout{1000};
+// How long unwritten QoS 0 publications may go without any completion before the client is woken
+// (watch_writes()): a partial write otherwise waits up to a second for Paho's next pass.
+constexpr std::chrono::microseconds kWriteCheck{500};
+// While wake-ups bring no progress (a broker that reads nothing), the looks space out up to this.
+constexpr std::chrono::microseconds kLongestWriteCheck{4000};
 
 ConnectionSupervisor::Clock::time_point saturating_add(ConnectionSupervisor::Clock::time_point from,
                                                        std::chrono::milliseconds span) {
@@ -205,6 +210,20 @@ void ConnectionSupervisor::request_work() noexcept {
     }
 }
 
+void ConnectionSupervisor::watch_writes() noexcept {
+    try {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (signals_.writes) {
+                return;  // already asked: no second wake-up
+            }
+            signals_.writes = true;
+        }
+        wake_.notify_all();
+    } catch (...) {
+    }
+}
+
 void ConnectionSupervisor::request_takeover(const std::string& other) noexcept {
     try {
         {
@@ -342,6 +361,15 @@ void ConnectionSupervisor::supervise() {
             last_error = result.detail;
             library_logger()->debug("Messaging {}: connection attempt {} failed: {}", config_.id, attempts,
                                     result.detail);
+            if (ever_connected && result.lost_after_connack && takeover_sign_at_loss(attempt_seq_.load())) {
+                // As after a lost connection (above): take the session back once, then leave for good.
+                if (attempt().kind == Attempt::connected) {
+                    give_up_duplicate();
+                } else {
+                    fail_duplicate();
+                }
+                break;
+            }
             if (config_.brokers.size() > 1) {
                 round_errors += (round_errors.empty() ? "" : "; ") + result.detail;
             }
@@ -564,6 +592,11 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion
         std::lock_guard<std::mutex> lock(mutex_);
         connecting_ = nullptr;
     }
+    if (result.kind != Attempt::connected && answered && session && !session->connected()) {
+        // Another process with our client id takes the session over as soon as we have it: the faster
+        // both reconnect, the likelier its takeover lands while we are still subscribing.
+        result.lost_after_connack = true;
+    }
     if (result.kind != Attempt::connected) {
         // Destroying the client is what cancels a connection attempt still running in its threads.
         session.reset();
@@ -624,6 +657,8 @@ ConnectionSupervisor::Ending ConnectionSupervisor::watch() {
     // The end-to-end sweep walks the whole outbox: on its period only, not at every wake-up (the
     // pump is woken every half window of completions under a stream).
     auto next_sweep = Clock::now();
+    WriteWatch writes;  // the watch on stalled writes (watch_writes())
+    const bool write_watch = hooks_.writes && hooks_.wake_client && hooks_.kick_sender;
     for (;;) {
         auto until = Clock::time_point::max();
         if (hooks_.sweep) {
@@ -632,12 +667,20 @@ ConnectionSupervisor::Ending ConnectionSupervisor::watch() {
             }
             until = next_sweep;
         }
+        if (write_watch && Clock::now() >= writes.next) {
+            check_writes(writes);
+        }
+        until = std::min(until, writes.next);
         bool work = false;
+        bool watch = false;
         {
             std::unique_lock<std::mutex> lock(mutex_);
             wake_.wait_until(lock, until, [&] {
-                return signals_.stop || signals_.lost || signals_.takeover || signals_.work;
+                return signals_.stop || signals_.lost || signals_.takeover || signals_.work ||
+                       signals_.writes;
             });
+            watch = signals_.writes;
+            signals_.writes = false;
             if (signals_.stop) {
                 return Ending::stop;
             }
@@ -650,10 +693,47 @@ ConnectionSupervisor::Ending ConnectionSupervisor::watch() {
             work = signals_.work;
             signals_.work = false;
         }
+        if (watch && write_watch && writes.next == Clock::time_point::max()) {
+            writes.completions_seen = hooks_.writes().completions;
+            writes.interval = kWriteCheck;
+            writes.rung = false;
+            writes.next = Clock::now() + writes.interval;
+        }
         if (work || (hooks_.sweep && Clock::now() >= next_sweep)) {
             hooks_.pump();
         }
     }
+}
+
+// The writes watched (watch_writes()). Paho C leaves two threads asleep around a write to a full socket:
+// - its receive thread goes on with the write only at its next pass (data arriving, or its 1 s poll
+//   timeout): nothing completed since the last look while QoS 0 publications are unwritten, so the client
+//   is woken (the doorbell);
+// - its send thread, which found the socket busy, then sleeps until a new command comes (or a second):
+//   something completed after such a wake-up and publications are still unwritten, so it is given one.
+// Looks every kWriteCheck, twice as late after each wake-up that brought nothing (a broker that reads
+// nothing), and stops once everything is written: the next large or blocked hand-over starts it again.
+void ConnectionSupervisor::check_writes(WriteWatch& watch) {
+    const Outbox::Writes writes = hooks_.writes();
+    if (writes.unwritten == 0) {
+        watch.next = Clock::time_point::max();
+        return;
+    }
+    if (writes.completions == watch.completions_seen) {
+        if (hooks_.wake_client()) {
+            Counters::bump(counters_.stalled_writes_woken);
+        }
+        watch.rung = true;
+        watch.interval = std::min(watch.interval * 2, kLongestWriteCheck);
+    } else {
+        if (watch.rung) {
+            hooks_.kick_sender();
+        }
+        watch.rung = false;
+        watch.interval = kWriteCheck;
+    }
+    watch.completions_seen = writes.completions;
+    watch.next = Clock::now() + watch.interval;
 }
 
 std::string ConnectionSupervisor::take_loss_cause() {

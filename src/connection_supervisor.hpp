@@ -23,6 +23,7 @@
 #include "fedbiomed/messaging_events.hpp"
 #include "fedbiomed/messaging_options.hpp"
 #include "inbound_item.hpp"
+#include "outbox.hpp"
 #include "takeover_detector.hpp"
 #include "transport/session.hpp"
 
@@ -81,6 +82,11 @@ public:
         std::function<void(const std::string& error)> close_outbox;  ///< a sticky failure: fail what is owed
         /// Another process uses our id: tell it (@p other: its instance, @p why), bounded wait.
         std::function<void(const std::string& other, const std::string& why)> farewell;
+        /// The watch on stalled writes (watch_writes()): what the writes are doing, and a wake-up of the
+        /// client (false when none was possible). Both null: no watch.
+        std::function<Outbox::Writes()> writes;
+        std::function<bool()> wake_client;
+        std::function<bool()> kick_sender;
     };
 
     ConnectionSupervisor(Config config, Counters& counters, TakeoverDetector& takeover, Hooks hooks);
@@ -125,6 +131,10 @@ public:
     void connection_lost(std::uint64_t generation, const std::string& cause) noexcept;
     void disconnect_packet(std::uint64_t generation, int reason) noexcept;
     void request_work() noexcept;
+    /// A QoS 0 write may be left unfinished by the client: while QoS 0 publications stay unwritten, check
+    /// every kWriteCheck whether any publication completed, and wake the client when none did (Paho C
+    /// continues a partial socket write only on a pass of its receive thread, up to a second later).
+    void watch_writes() noexcept;
     void request_takeover(const std::string& other) noexcept;
 
     /// Successful connections so far (orders presence records).
@@ -148,6 +158,9 @@ private:
         // The broker may not speak this protocol version: it hung up on our CONNECT without a CONNACK, or
         // its refusal says so.
         bool version_in_doubt = false;
+        // The broker answered the CONNECT, and the connection was then lost before the attempt finished
+        // (during the subscriptions): to the takeover detector, a lost connection like any other.
+        bool lost_after_connack = false;
     };
     enum class Ending : std::uint8_t { stop, lost, takeover };
     // Wake-up reasons of the supervisor thread (guarded by mutex_).
@@ -156,10 +169,19 @@ private:
         bool lost = false;
         bool work = false;
         bool takeover = false;
+        bool writes = false;
     };
 
     void run() noexcept;
     void supervise();
+    // The watch on stalled writes between two looks (watch_writes()).
+    struct WriteWatch {
+        Clock::time_point next = Clock::time_point::max();  // never: not watching
+        std::uint64_t completions_seen = 0;
+        std::chrono::microseconds interval{0};
+        bool rung = false;  // the last look woke the client
+    };
+    void check_writes(WriteWatch& watch);
     void abandon(const char* what) noexcept;
     AttemptResult attempt();
     // attempt() falls back to a clean session; attempt_versions() to MQTT 3.1.1; attempt_in() is one try.

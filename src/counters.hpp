@@ -30,6 +30,7 @@ struct Counters {
     std::atomic<std::uint64_t> connection_losses{0};
     std::atomic<std::uint64_t> reconnections{0};
     std::atomic<std::uint64_t> resent{0};
+    std::atomic<std::uint64_t> stalled_writes_woken{0};
     std::atomic<std::uint64_t> outbox_overflows{0};
     std::atomic<std::uint64_t> duplicates_dropped{0};
     std::atomic<std::uint64_t> end_to_end_timeouts{0};
@@ -71,6 +72,7 @@ struct Counters {
         stats.connection_losses = connection_losses.load(std::memory_order_relaxed);
         stats.reconnections = reconnections.load(std::memory_order_relaxed);
         stats.resent = resent.load(std::memory_order_relaxed);
+        stats.stalled_writes_woken = stalled_writes_woken.load(std::memory_order_relaxed);
         stats.outbox_overflows = outbox_overflows.load(std::memory_order_relaxed);
         stats.duplicates_dropped = duplicates_dropped.load(std::memory_order_relaxed);
         stats.end_to_end_timeouts = end_to_end_timeouts.load(std::memory_order_relaxed);

@@ -37,6 +37,7 @@
 #include "takeover_detector.hpp"
 #include "topics.hpp"
 #include "transport/paho_session.hpp"
+#include "transport/receive_thread_doorbell.hpp"
 #include "user_callbacks.hpp"
 
 namespace fedbiomed {
@@ -50,6 +51,10 @@ namespace {
 
 // Bounded wait for the "duplicate" record to leave before a duplicate id's sticky failure.
 constexpr std::chrono::milliseconds kFarewellTimeout{2000};
+// At most this long setting up the doorbell of Paho's receive thread (a loopback connection: about a
+// millisecond, 110 ms when Paho's thread starts before its socket exists); without it, connections only
+// take longer.
+constexpr std::chrono::milliseconds kDoorbellBudget{500};
 
 std::string effective_client_id(ComponentType type, const std::string& id, const MessagingOptions& options) {
     if (!options.client_id.empty()) {
@@ -313,6 +318,7 @@ private:
     detail::Publisher::Hooks publisher_hooks() {
         detail::Publisher::Hooks hooks;
         hooks.request_work = [this] { supervisor_.request_work(); };
+        hooks.watch_writes = [this] { supervisor_.watch_writes(); };
         hooks.report_overflow = [this] { inbound_.push(detail::OverflowReport{}); };
         hooks.fault = [this](detail::Fault fault) { inbound_.push(std::move(fault)); };
         if (signing_) {
@@ -473,6 +479,9 @@ private:
         hooks.fault = [this](detail::Fault fault) { inbound_.push(std::move(fault)); };
         hooks.state = [this](ConnectionEvent event) { inbound_.push(detail::StateChange{std::move(event)}); };
         hooks.close_outbox = [this](const std::string& error) { publisher_.close(error); };
+        hooks.writes = [this] { return publisher_.writes(); };
+        hooks.wake_client = [this] { return publisher_.wake_client(); };
+        hooks.kick_sender = [this] { return publisher_.kick_sender(); };
         hooks.farewell = [this](const std::string& other, const std::string& why) {
             if (!options_.presence || !publisher_.link_up()) {
                 return;
@@ -549,6 +558,12 @@ private:
         }
         detail::SessionSettings settings;
         settings.broker = broker;
+        if (!doorbell_) {
+            // Once per component (and per process while one holds it), on the first attempt: from then on
+            // every connection is noticed by Paho's receive thread at once (receive_thread_doorbell.hpp).
+            doorbell_ = detail::ReceiveThreadDoorbell::acquire(kDoorbellBudget);
+        }
+        settings.doorbell = doorbell_;
         // fallback: the persistent session cannot be resumed there (connection_supervisor.cpp).
         settings.client_id = fallback ? detail::fallback_client_id(client_id_) : client_id_;
         settings.clean_session = fallback || !options_.persistent_session;
@@ -689,6 +704,10 @@ private:
     std::set<std::string> refused_topics_;  // topics whose refusal was reported since start()
     detail::Publisher publisher_;
     detail::PresenceService presence_;
+    // Paho's receive thread's doorbell (transport/receive_thread_doorbell.hpp), acquired at the first
+    // connection attempt and kept until this component is destroyed, so that reconnections find it ready.
+    // Used by make_session() only, on one attempt at a time; released after the supervisor's sessions.
+    std::shared_ptr<detail::ReceiveThreadDoorbell> doorbell_;
     detail::ConnectionSupervisor supervisor_;
     // Last: its dispatcher thread uses everything above, and it is stopped before they are destroyed.
     detail::InboundPipeline inbound_;

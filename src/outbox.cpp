@@ -90,6 +90,7 @@ void Outbox::leave_flight_locked(Entry& entry) {
         return;
     }
     entry.state = State::waiting;  // the caller sets the next state; this room is not freed twice
+    ++left_flight_;
     std::size_t& count = entry.qos == 0 ? in_flight_qos0_ : in_flight_;
     if (count != 0) {
         --count;
@@ -525,6 +526,11 @@ bool Outbox::wait_empty(std::chrono::milliseconds timeout) const {
 std::size_t Outbox::size() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return entries_.size();
+}
+
+Outbox::Writes Outbox::writes() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return Writes{in_flight_qos0_, blocked_, left_flight_};
 }
 
 void Outbox::published(std::uint64_t id) {

@@ -183,6 +183,15 @@ public:
     /// Publications owed (all kinds).
     std::size_t size() const;
 
+    /// What the writes of the current connection are doing, for the watch on stalled writes
+    /// (ConnectionSupervisor::watch_writes()).
+    struct Writes {
+        std::size_t unwritten = 0;      ///< QoS 0 publications handed to the client and not written yet
+        bool blocked = false;           ///< publications wait for room in the window
+        std::uint64_t completions = 0;  ///< publications that left the flight since the outbox was made
+    };
+    Writes writes() const;
+
 private:
     enum class State : std::uint8_t { waiting, in_flight, awaiting_receiver };
 
@@ -244,6 +253,7 @@ private:
     std::size_t in_flight_qos0_ = 0;   // QoS 0 publications in flight
     std::size_t in_flight_bytes_ = 0;  // their payload bytes, all QoS
     bool blocked_ = false;             // take() stopped for lack of room in the window
+    std::uint64_t left_flight_ = 0;    // publications that left the flight (progress, see writes())
     bool wake_ = false;                // room was made since: someone must take the waiting publications
     std::uint64_t next_id_ = 1;
     // End-to-end, per receiver ("" for the messages meant for no receiver in particular): its latest

@@ -22,6 +22,10 @@ constexpr std::size_t kPumpBatch = 512;
 constexpr std::size_t kFlowWindow = 16;
 constexpr std::size_t kUnacknowledgedWindow = 64;
 constexpr std::size_t kFlowWindowBytes = std::size_t{1} << 20U;
+// A QoS 0 publication this large may fill the socket's buffer and be left half written by Paho, which goes
+// on only at the next pass of its receive thread: its hand-over starts the watch on stalled writes
+// (ConnectionSupervisor::watch_writes()).
+constexpr std::size_t kLargeWrite = std::size_t{64} << 10U;
 // End-to-end acknowledgements: ids per publication (about 20 bytes each), and how many may wait for a pump.
 constexpr std::size_t kAcksPerPublication = 256;
 constexpr std::size_t kPendingAcknowledgements = 100000;
@@ -169,11 +173,32 @@ void Publisher::pump() {
     pump_locked();
 }
 
+bool Publisher::wake_client() {
+    std::unique_lock<std::mutex> send(send_mutex_, std::try_to_lock);
+    return send.owns_lock() && session_ && session_->wake_client();
+}
+
+bool Publisher::kick_sender() {
+    std::unique_lock<std::mutex> send(send_mutex_, std::try_to_lock);
+    return send.owns_lock() && session_ && link_up() && session_->kick_sender();
+}
+
 // send_mutex_ held: the session cannot change, and publications leave in the outbox's order.
 void Publisher::pump_locked() {
     if (!session_ || !link_up()) {
         return;
     }
+    const bool large = pump_batches();
+    if (hooks_.watch_writes) {
+        const Outbox::Writes writes = outbox_.writes();
+        if (writes.unwritten != 0 && (large || writes.blocked)) {
+            hooks_.watch_writes();
+        }
+    }
+}
+
+bool Publisher::pump_batches() {
+    bool large = false;
     // Acknowledgements first: they are older than whatever this pump was called for (often the reply to
     // the message they acknowledge), and they then leave in one publication per sender.
     flush_acknowledgements();
@@ -181,7 +206,7 @@ void Publisher::pump_locked() {
     for (;;) {
         std::vector<Outbox::Ready> batch = outbox_.take(kPumpBatch, tags);
         if (batch.empty()) {
-            return;
+            return large;
         }
         // A short batch means take() found nothing more it may hand over; whoever adds or frees room
         // later pumps again. Only a full batch may leave more behind.
@@ -203,6 +228,7 @@ void Publisher::pump_locked() {
                         hooks_.sign(*publication.topic, *publication.payload, publication.tag);
                 }
                 result = session_->publish(publication);
+                large = large || (publication.qos == 0 && publication.payload->size() >= kLargeWrite);
             } catch (const std::exception& error) {
                 result = SendResult{SendStatus::refused, error.what()};
             }
@@ -211,7 +237,7 @@ void Publisher::pump_locked() {
                 for (std::size_t j = i; j < batch.size(); ++j) {
                     outbox_.handed_back(batch[j].id);
                 }
-                return;
+                return large;
             }
             if (result.status == SendStatus::refused) {
                 outbox_.refused(ready.id,
@@ -221,7 +247,7 @@ void Publisher::pump_locked() {
             }
         }
         if (!more) {
-            return;
+            return large;
         }
     }
 }

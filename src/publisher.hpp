@@ -52,6 +52,10 @@ public:
         std::function<SignatureTag(const std::string& topic, const std::string& payload,
                                    const std::optional<EndToEndTag>& tag)>
             sign;
+        /// A QoS 0 write may be left unfinished by the client (a large one, or a full window): someone
+        /// should watch the writes and wake the client when they stop moving (the supervisor's thread).
+        /// Called with the send mutex held; must not block.
+        std::function<void()> watch_writes;
     };
 
     /// A control publication to make as soon as a session is attached (presence "online").
@@ -88,6 +92,15 @@ public:
 
     /// Hands what waits in the outbox to the session, oldest first, within the window.
     void pump();
+
+    /// See Outbox::writes().
+    Outbox::Writes writes() const { return outbox_.writes(); }
+
+    /// Wakes the session's client so that an unfinished write goes on (Session::wake_client()). Skipped,
+    /// false, while another thread pumps (publications are moving) or no session is attached.
+    bool wake_client();
+    /// Session::kick_sender(), under the same conditions as wake_client().
+    bool kick_sender();
 
     /// A connection is up: @p session becomes the one publications go to; @p first are added before what
     /// waited is pumped.
@@ -131,6 +144,8 @@ public:
 
 private:
     void pump_locked();
+    // Hands over batch after batch; @return whether a QoS 0 publication of kLargeWrite bytes or more left.
+    bool pump_batches();
     // Moves the acknowledgements gathered by acknowledge_later() into the outbox (send_mutex_ held).
     void flush_acknowledgements();
     void note_overflow(const Outbox::Added& added);

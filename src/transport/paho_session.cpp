@@ -197,7 +197,9 @@ constexpr milliseconds kGateHold{500};
 // Traffic on any socket of that poll ends it, so the connecting session asks the connected sessions of the
 // process for an UNSUBSCRIBE of a topic nobody uses: the broker answers with an UNSUBACK and changes nothing.
 // First right after the attempt starts (Paho handles its commands in order, so the new socket exists by the
-// time the answer arrives), then with growing pauses while no CONNACK came.
+// time the answer arrives), then with growing pauses while no CONNACK came. A session given the process's
+// doorbell (receive_thread_doorbell.hpp) rings that instead: no broker round trip, and it also serves the
+// first client of a process, which has nobody to nudge. The nudges remain for a session without one.
 constexpr const char* kNudgeTopic = "fedbiomed/$nudge";
 
 // The steady clock in nanoseconds since its epoch: what the nudges' atomics hold.
@@ -207,6 +209,8 @@ std::int64_t steady_ns() noexcept {
         .count();
 }
 constexpr milliseconds kFirstNudgePause{2};
+// With the doorbell (receive_thread_doorbell.hpp) a wake-up costs a system call, not a broker round trip.
+constexpr std::chrono::microseconds kFirstRingPause{100};
 constexpr milliseconds kLongestNudgePause{256};
 constexpr std::size_t kKeptNudgeTokens = 64;
 
@@ -356,6 +360,7 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
       keep_awake_(options.keep_awake),
       callbacks_(std::move(callbacks)),
       stall_bound_(std::chrono::duration_cast<std::chrono::milliseconds>(options.keepalive) * 3 / 2) {
+    doorbell_ = settings.doorbell;
     if (tls_) {
         tls_probe_ =
             TlsProbeSettings{settings.broker.host, options.tls.ca_file,      options.tls.cert_file,
@@ -500,6 +505,14 @@ PahoSession::~PahoSession() {
     socket_ = BrokerSocket();
 }
 
+bool PahoSession::wake_client() noexcept {
+    if (!doorbell_) {
+        return false;
+    }
+    doorbell_->ring();
+    return true;
+}
+
 void PahoSession::acknowledge_now() const noexcept {
     quickack_on(quick_.load(std::memory_order_relaxed));
 }
@@ -535,21 +548,42 @@ bool PahoSession::nudge() noexcept {
             unanswered_since_ns_.store(0);
             return false;  // not connected any more: another session may nudge instead
         }
-        std::lock_guard<std::mutex> lock(nudge_mutex_);
-        // A long-lived session nudges for every connection of the others: keep the list short.
-        if (nudge_tokens_.size() >= kKeptNudgeTokens) {
-            // Only in the older half: a token that completed a moment ago may still be in use on Paho's
-            // thread, one added dozens of nudges ago is not.
-            const auto older_end = nudge_tokens_.begin() + static_cast<std::ptrdiff_t>(kKeptNudgeTokens / 2);
-            const auto done =
-                std::stable_partition(nudge_tokens_.begin(), older_end,
-                                      [](const mqtt::token_ptr& kept) { return !kept->is_complete(); });
-            nudge_tokens_.erase(done, older_end);
-        }
-        nudge_tokens_.push_back(std::move(token));
+        keep_nudge_token(std::move(token));
         return true;
     } catch (...) {
         return false;  // out of memory: another session may nudge instead
+    }
+}
+
+void PahoSession::keep_nudge_token(mqtt::token_ptr token) {
+    std::lock_guard<std::mutex> lock(nudge_mutex_);
+    // A long-lived session nudges for every connection of the others: keep the list short.
+    if (nudge_tokens_.size() >= kKeptNudgeTokens) {
+        // Only in the older half: a token that completed a moment ago may still be in use on Paho's
+        // thread, one added dozens of nudges ago is not.
+        const auto older_end = nudge_tokens_.begin() + static_cast<std::ptrdiff_t>(kKeptNudgeTokens / 2);
+        const auto done =
+            std::stable_partition(nudge_tokens_.begin(), older_end,
+                                  [](const mqtt::token_ptr& kept) { return !kept->is_complete(); });
+        nudge_tokens_.erase(done, older_end);
+    }
+    nudge_tokens_.push_back(std::move(token));
+}
+
+bool PahoSession::kick_sender() noexcept {
+    try {
+        if (!alive_.load()) {
+            return false;
+        }
+        mqtt::token_ptr token;
+        {
+            const ClientThreadHold::Use use(ClientThreadHold::Kind::brief);
+            token = client_->unsubscribe(kNudgeTopic, nullptr, nudge_answers_);
+        }
+        keep_nudge_token(std::move(token));
+        return true;
+    } catch (...) {
+        return false;  // not connected any more, or out of memory
     }
 }
 
@@ -813,6 +847,22 @@ std::string PahoSession::tls_failure_cause(Clock::time_point deadline) const {
 }
 
 bool PahoSession::wait_connect(const mqtt::token_ptr& token, Clock::time_point deadline) {
+    if (doorbell_) {
+        // Each ring is one more pass of Paho's receive thread: the pass after the send thread made the
+        // socket adds it to the poll, the next one sees the TCP connection and sends CONNECT (TLS: the
+        // first handshake message). Rung at once, then with growing pauses while no CONNACK came.
+        std::chrono::microseconds pause = kFirstRingPause;
+        for (;;) {
+            doorbell_->ring();
+            if (wait(token, std::min(deadline, Clock::now() + pause))) {
+                return true;
+            }
+            if (interrupted_.load() || Clock::now() >= deadline) {
+                return false;
+            }
+            pause = std::min(pause * 2, std::chrono::microseconds(kLongestNudgePause));
+        }
+    }
     milliseconds pause = kFirstNudgePause;
     while (nudge_others(this)) {
         if (wait(token, std::min(deadline, Clock::now() + pause))) {

@@ -25,6 +25,7 @@
 #include <mqtt/async_client.h>
 
 #include "fedbiomed/messaging_options.hpp"
+#include "transport/receive_thread_doorbell.hpp"
 #include "transport/session.hpp"
 #include "transport/socket_tuning.hpp"
 #include "transport/tcp_progress.hpp"
@@ -50,6 +51,13 @@ public:
     /// message object created here would have its last reference dropped inside libpaho-mqttpp3 on Paho's
     /// thread, a hand-over ThreadSanitizer cannot see); with MQTT 5 properties a message object is needed.
     SendResult publish(const Publication& publication) override;
+    /// Rings the process's doorbell (receive_thread_doorbell.hpp): Paho continues a partial socket write
+    /// only on a pass of its receive thread, which otherwise waits for data or its 1 s poll timeout.
+    bool wake_client() noexcept override;
+    /// Sends a nudge (an UNSUBSCRIBE of a topic nobody uses): the only way to wake Paho's send thread is to
+    /// give it a command (MQTTAsync_addCommand() signals it), and it sleeps up to 1 s after it found the
+    /// socket busy with a partial write.
+    bool kick_sender() noexcept override;
 
     bool disconnect(std::chrono::milliseconds timeout) noexcept override;
     bool connected() const noexcept override;
@@ -191,6 +199,9 @@ private:
     // subscription, released after the client is destroyed; quick_ is its descriptor for Paho's threads
     // (-1 until claimed).
     BrokerSocket socket_;
+    // Rung while connecting (receive_thread_doorbell.hpp); null when the process has none. Set by the
+    // constructor, read by connect().
+    std::shared_ptr<ReceiveThreadDoorbell> doorbell_;
     std::atomic<int> quick_{-1};
     // QoS 1/2 publications handed to Paho and not completed: the PUBACK that brings this to 0 re-arms
     // quick-ack at once; with more in flight only when nothing more waits in the socket.
@@ -198,6 +209,7 @@ private:
     // Tokens of the nudges other sessions sent through this one (they run on other threads).
     std::mutex nudge_mutex_;
     std::vector<mqtt::token_ptr> nudge_tokens_;
+    void keep_nudge_token(mqtt::token_ptr token);  // bounded list (nudge_mutex_ taken inside)
     // Marks the broker's answer to a nudge (nudge(): a stalled connection), and acknowledges it at once: a
     // stock broker's Nagle would otherwise hold its next write to us (a request) until our delayed ACK of
     // the UNSUBACK, up to 40 ms (measured: a 50-node round on a stock broker took twice the tuned one's

@@ -22,6 +22,8 @@
 
 namespace fedbiomed::detail {
 
+class ReceiveThreadDoorbell;  // receive_thread_doorbell.hpp
+
 /// Text shared between the outbox and the client without copying (topics, payloads).
 using SharedText = std::shared_ptr<const std::string>;
 
@@ -94,6 +96,9 @@ struct SessionSettings {
     std::optional<Will> will;  ///< published retained by the broker if the connection dies
     /// The protocol of this connection: v3_1_1 or v5 (the connection supervisor resolves automatic).
     MqttVersion mqtt_version = MqttVersion::v5;
+    /// The process's doorbell for Paho's receive thread (receive_thread_doorbell.hpp): rung while the
+    /// connection is being made, so that it does not wait for the thread's next pass. May be null.
+    std::shared_ptr<ReceiveThreadDoorbell> doorbell;
 };
 
 /// The broker refused the connection with a CONNACK code (@ref code): bad credentials, not authorised,
@@ -145,6 +150,16 @@ public:
 
     /// Hands one publication to the client without waiting. Never throws except std::bad_alloc.
     virtual SendResult publish(const Publication& publication) = 0;
+
+    /// Makes the client's network thread look at its sockets again now, so that a write it left unfinished
+    /// (the socket was full) goes on as soon as there is room. Any thread; never blocks, never throws.
+    /// @return false when the session has no way to do it.
+    virtual bool wake_client() noexcept { return false; }
+
+    /// Makes the client's sending thread look at its queue again now: after it found the socket busy with
+    /// an unfinished write, it waits for a new command (or a second) even once that write is done. Any
+    /// thread; never blocks, never throws. @return false when the session has no way to do it.
+    virtual bool kick_sender() noexcept { return false; }
 
     /// Sends DISCONNECT and waits at most @p timeout for it to complete. Never throws.
     virtual bool disconnect(std::chrono::milliseconds timeout) noexcept = 0;

@@ -16,9 +16,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fedbiomed/messaging.hpp>
+
 #include "mosquitto_broker.hpp"
 #include "test_options.hpp"
 #include "transport/paho_session.hpp"
+#include "transport/receive_thread_doorbell.hpp"
 #include "wait.hpp"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -267,3 +270,35 @@ TEST_P(BrokerSocket, AHostNameIsResolvedAsTheConnectionResolvesIt) {
 
 INSTANTIATE_TEST_SUITE_P(Versions, BrokerSocket, ::testing::Values(MqttVersion::v3_1_1, MqttVersion::v5),
                          version_name);
+
+namespace {
+
+// The doorbell of Paho's receive thread (src/transport/receive_thread_doorbell.hpp) in a component's life:
+// its connections ring it, every component of the process shares it, and it goes with the last of them.
+TEST(Doorbell, ComponentsRingTheOneDoorbellOfTheProcessAndReleaseItWithTheLastOfThem) {
+    auto broker = stock_broker();
+    const auto options = fbm_test::options_for(broker);
+    std::weak_ptr<fedbiomed::detail::ReceiveThreadDoorbell> held;
+    {
+        fedbiomed::Messaging node(nullptr, fedbiomed::ComponentType::node, "node_doorbell", options);
+        node.start();
+        auto doorbell = fedbiomed::detail::ReceiveThreadDoorbell::acquire(fbm_test::kWait);
+        ASSERT_NE(doorbell, nullptr);
+        EXPECT_GT(doorbell->rings(), 0U) << "the node's connection did not ring the doorbell";
+        const unsigned long after_node = doorbell->rings();
+        fedbiomed::Messaging researcher(nullptr, fedbiomed::ComponentType::researcher, "researcher_doorbell",
+                                        options);
+        researcher.start();
+        EXPECT_GT(doorbell->rings(), after_node) << "the second component did not ring the same doorbell";
+        EXPECT_TRUE(node.is_connected());
+        EXPECT_TRUE(researcher.is_connected());
+        held = doorbell;
+        doorbell.reset();
+        researcher.stop();
+        node.stop();
+        EXPECT_FALSE(held.expired()) << "released while components of the process still live";
+    }
+    EXPECT_TRUE(held.expired()) << "still held after the last component of the process was destroyed";
+}
+
+}  // namespace

@@ -43,7 +43,7 @@ TEST(KeepAwake, AComponentWithItOffSendsNothingWhileAnotherOfTheProcessKeepsItOn
     quiet.keep_awake = false;
     Messaging researcher(nullptr, ComponentType::researcher, "researcher_" + unique_suffix(), awake);
     researcher.start();
-    // Started second: its own connection is helped by the first one (a nudge the first one sends), and
+    // Started second: its own connection is helped along by the process's doorbell (no nudge at all), and
     // the first one never nudges through it.
     Messaging node(nullptr, ComponentType::node, "node_" + unique_suffix(), quiet);
     node.start();
@@ -75,8 +75,9 @@ TEST(KeepAwake, OffEverywhereInTheProcessNothingIsExchanged) {
     const std::size_t first = count_occurrences(broker.log(), heartbeat);
     ASSERT_TRUE(wait_until([&] { return count_occurrences(broker.log(), heartbeat) > first; }, kWait));
     const std::size_t seen = count_occurrences(broker.log(), heartbeat);
-    // The witness's connection was helped along by nudges through the node (any connected component of
-    // the process serves for that, keep_awake or not); what counts is what follows.
+    // The witness's connection was helped along by the process's doorbell (without one, by nudges through
+    // the node: any connected component of the process serves for that, keep_awake or not); what counts is
+    // what follows.
     const std::size_t connect_nudges = unsubscribes_from(broker, quiet.client_id);
     // 15 heartbeats of the witness: 1.5 s, three of the waker's periods.
     ASSERT_TRUE(wait_until([&] { return count_occurrences(broker.log(), heartbeat) >= seen + 15; }, kWait))
