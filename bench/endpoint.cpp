@@ -69,6 +69,12 @@ public:
                 options.keep_awake = false;
             }
         }
+        // And for the protocol: FBM_BENCH_MQTT=3.1.1 (the default negotiates MQTT 5 with Mosquitto).
+        if (const char* version = std::getenv("FBM_BENCH_MQTT")) {
+            if (std::string(version) == "3.1.1") {
+                options.mqtt_version = fedbiomed::MqttVersion::v3_1_1;
+            }
+        }
         const auto type = config_.side == Side::researcher ? fedbiomed::ComponentType::researcher
                                                            : fedbiomed::ComponentType::node;
         messaging_ = std::make_unique<fedbiomed::Messaging>(

@@ -361,7 +361,8 @@ void ConnectionSupervisor::supervise() {
             last_error = result.detail;
             library_logger()->debug("Messaging {}: connection attempt {} failed: {}", config_.id, attempts,
                                     result.detail);
-            if (ever_connected && result.lost_after_connack && takeover_sign_at_loss(attempt_seq_.load())) {
+            if (ever_connected && result.lost_after_connack &&
+                takeover_sign_at_loss(attempt_seq_.load(), true)) {
                 // As after a lost connection (above): take the session back once, then leave for good.
                 if (attempt().kind == Attempt::connected) {
                     give_up_duplicate();
@@ -720,10 +721,10 @@ void ConnectionSupervisor::check_writes(WriteWatch& watch) {
         return;
     }
     if (writes.completions == watch.completions_seen) {
-        if (hooks_.wake_client()) {
+        watch.rung = hooks_.wake_client();
+        if (watch.rung) {
             Counters::bump(counters_.stalled_writes_woken);
         }
-        watch.rung = true;
         watch.interval = std::min(watch.interval * 2, kLongestWriteCheck);
     } else {
         if (watch.rung) {
@@ -832,7 +833,7 @@ void ConnectionSupervisor::fail_duplicate() {
 
 // After the loss of connection @p connection: whether the broker's evidence of a takeover
 // (takeover_detector.hpp) now makes a verdict.
-bool ConnectionSupervisor::takeover_sign_at_loss(std::uint64_t connection) {
+bool ConnectionSupervisor::takeover_sign_at_loss(std::uint64_t connection, bool while_subscribing) {
     bool taken_over = false;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -846,7 +847,7 @@ bool ConnectionSupervisor::takeover_sign_at_loss(std::uint64_t connection) {
     // Without the broker's word (MQTT 3.1.1 has none; Mosquitto 2.0 closes an MQTT 5 connection taken over
     // without it too): the loss counts when another instance's record explains it.
     if (config_.presence) {
-        return takeover_.connection_lost(connection, Clock::now());
+        return takeover_.connection_lost(connection, Clock::now(), while_subscribing);
     }
     return false;
 }

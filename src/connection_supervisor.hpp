@@ -82,8 +82,9 @@ public:
         std::function<void(const std::string& error)> close_outbox;  ///< a sticky failure: fail what is owed
         /// Another process uses our id: tell it (@p other: its instance, @p why), bounded wait.
         std::function<void(const std::string& other, const std::string& why)> farewell;
-        /// The watch on stalled writes (watch_writes()): what the writes are doing, and a wake-up of the
-        /// client (false when none was possible). Both null: no watch.
+        /// The watch on stalled writes (watch_writes()): what the writes are doing, a wake-up of Paho's
+        /// receive thread (the doorbell) and a command for its send thread (false when none was possible).
+        /// Any of them null: no watch.
         std::function<Outbox::Writes()> writes;
         std::function<bool()> wake_client;
         std::function<bool()> kick_sender;
@@ -203,7 +204,7 @@ private:
     void fail_sticky(ErrorNumbers code, const std::string& text);
     void give_up_duplicate();
     void fail_duplicate();
-    bool takeover_sign_at_loss(std::uint64_t connection);
+    bool takeover_sign_at_loss(std::uint64_t connection, bool while_subscribing = false);
     // Moves phase_ from one of @p from to @p to; false when it was elsewhere.
     bool move(std::initializer_list<Phase> from, Phase to) noexcept;
 

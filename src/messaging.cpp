@@ -54,7 +54,7 @@ constexpr std::chrono::milliseconds kFarewellTimeout{2000};
 // At most this long setting up the doorbell of Paho's receive thread (a loopback connection: about a
 // millisecond, 110 ms when Paho's thread starts before its socket exists); without it, connections only
 // take longer.
-constexpr std::chrono::milliseconds kDoorbellBudget{500};
+constexpr std::chrono::milliseconds kDoorbellBudget{2000};
 
 std::string effective_client_id(ComponentType type, const std::string& id, const MessagingOptions& options) {
     if (!options.client_id.empty()) {
@@ -480,7 +480,9 @@ private:
         hooks.state = [this](ConnectionEvent event) { inbound_.push(detail::StateChange{std::move(event)}); };
         hooks.close_outbox = [this](const std::string& error) { publisher_.close(error); };
         hooks.writes = [this] { return publisher_.writes(); };
-        hooks.wake_client = [this] { return publisher_.wake_client(); };
+        // Rung without the publisher's lock: a thread busy pumping does not mean the partial write moves.
+        // Supervisor thread, like make_session(), the only other user of doorbell_.
+        hooks.wake_client = [this] { return doorbell_ && doorbell_->ring(); };
         hooks.kick_sender = [this] { return publisher_.kick_sender(); };
         hooks.farewell = [this](const std::string& other, const std::string& why) {
             if (!options_.presence || !publisher_.link_up()) {
@@ -558,7 +560,7 @@ private:
         }
         detail::SessionSettings settings;
         settings.broker = broker;
-        if (!doorbell_) {
+        if (!doorbell_ || !doorbell_->working()) {
             // Once per component (and per process while one holds it), on the first attempt: from then on
             // every connection is noticed by Paho's receive thread at once (receive_thread_doorbell.hpp).
             doorbell_ = detail::ReceiveThreadDoorbell::acquire(kDoorbellBudget);

@@ -173,11 +173,6 @@ void Publisher::pump() {
     pump_locked();
 }
 
-bool Publisher::wake_client() {
-    std::unique_lock<std::mutex> send(send_mutex_, std::try_to_lock);
-    return send.owns_lock() && session_ && session_->wake_client();
-}
-
 bool Publisher::kick_sender() {
     std::unique_lock<std::mutex> send(send_mutex_, std::try_to_lock);
     return send.owns_lock() && session_ && link_up() && session_->kick_sender();

@@ -96,10 +96,8 @@ public:
     /// See Outbox::writes().
     Outbox::Writes writes() const { return outbox_.writes(); }
 
-    /// Wakes the session's client so that an unfinished write goes on (Session::wake_client()). Skipped,
-    /// false, while another thread pumps (publications are moving) or no session is attached.
-    bool wake_client();
-    /// Session::kick_sender(), under the same conditions as wake_client().
+    /// Session::kick_sender(). Skipped, false, while another thread pumps (it gives Paho's send thread a
+    /// command anyway) or no session is attached.
     bool kick_sender();
 
     /// A connection is up: @p session becomes the one publications go to; @p first are added before what

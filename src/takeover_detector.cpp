@@ -53,8 +53,15 @@ bool contains(const std::deque<std::uint64_t>& list, std::uint64_t connection) {
 // other process takes the session over, then announces itself, and we find its record (retained) when we
 // subscribe again. Which connection a record is attributed to races with the reconnection by a few
 // milliseconds, hence both. Each loss counts once.
-bool TakeoverDetector::connection_lost(std::uint64_t connection, Clock::time_point now) {
+bool TakeoverDetector::connection_lost(std::uint64_t connection, Clock::time_point now,
+                                       bool while_subscribing) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (while_subscribing) {
+        if (contains(subscribing_losses_, connection)) {
+            return false;
+        }
+        remember(subscribing_losses_, connection);
+    }
     if (contains(foreign_connections_, connection) || contains(foreign_connections_, connection + 1)) {
         return add_sign_locked(now, "connection " + std::to_string(connection) +
                                         " closed by the broker while " + foreign_what_ + " was announced");
@@ -109,6 +116,7 @@ void TakeoverDetector::reset() {
     foreign_connections_.clear();
     foreign_what_.clear();
     pending_losses_.clear();
+    subscribing_losses_.clear();
 }
 
 }  // namespace fedbiomed::detail

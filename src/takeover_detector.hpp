@@ -36,9 +36,11 @@ public:
 
     /// Connection number @p connection was lost (without the broker's 0x8E) at @p now. A sign when another
     /// instance's record was seen during it; otherwise the loss waits for such a record during the next
-    /// connection.
+    /// connection. With @p while_subscribing, the connection was lost after its CONNACK and before its
+    /// subscriptions were done (the attempt is retried under the same number): such a loss counts at most
+    /// once per number, so that one record cannot pair with every retry.
     /// @return true when this completes a verdict.
-    bool connection_lost(std::uint64_t connection, Clock::time_point now);
+    bool connection_lost(std::uint64_t connection, Clock::time_point now, bool while_subscribing = false);
 
     /// Another instance's record (@p what describes it) was seen on our own presence topic
     /// while connection number @p connection was up. @return true when this completes a verdict.
@@ -69,6 +71,7 @@ private:
     std::deque<std::uint64_t> foreign_connections_;
     std::string foreign_what_;
     std::deque<std::uint64_t> pending_losses_;
+    std::deque<std::uint64_t> subscribing_losses_;  // numbers already lost once while subscribing
 };
 
 }  // namespace fedbiomed::detail

@@ -68,9 +68,9 @@ struct MessagingStats {
     /// Publications handed to the client again: after a lost connection, or (end_to_end_ack) because the
     /// receiver's acknowledgement did not come in time. Each may reach a receiver twice.
     std::uint64_t resent = 0;
-    /// Times the MQTT client was woken to go on with a socket write that made no progress for 2 ms (large
-    /// QoS 0 messages: Paho C leaves a write to a full socket unfinished until its next pass, up to a second
-    /// later; docs/performance.md).
+    /// Times the MQTT client was woken to go on with a socket write that made no progress for 500 µs or
+    /// more (large QoS 0 messages: Paho C leaves a write to a full socket unfinished until its next pass, up
+    /// to a second later; docs/performance.md).
     std::uint64_t stalled_writes_woken = 0;
     std::uint64_t outbox_overflows = 0;  ///< publications refused or dropped because the outbox was full
     /// Inbound messages carrying an end-to-end id already handled, dropped before the MessageHandler.

@@ -505,14 +505,6 @@ PahoSession::~PahoSession() {
     socket_ = BrokerSocket();
 }
 
-bool PahoSession::wake_client() noexcept {
-    if (!doorbell_) {
-        return false;
-    }
-    doorbell_->ring();
-    return true;
-}
-
 void PahoSession::acknowledge_now() const noexcept {
     quickack_on(quick_.load(std::memory_order_relaxed));
 }
@@ -850,10 +842,10 @@ bool PahoSession::wait_connect(const mqtt::token_ptr& token, Clock::time_point d
     if (doorbell_) {
         // Each ring is one more pass of Paho's receive thread: the pass after the send thread made the
         // socket adds it to the poll, the next one sees the TCP connection and sends CONNECT (TLS: the
-        // first handshake message). Rung at once, then with growing pauses while no CONNACK came.
+        // first handshake message). Rung at once, then with growing pauses while no CONNACK came. A broken
+        // doorbell (Paho closed its end) leaves the rest to the nudges below.
         std::chrono::microseconds pause = kFirstRingPause;
-        for (;;) {
-            doorbell_->ring();
+        while (doorbell_->ring()) {
             if (wait(token, std::min(deadline, Clock::now() + pause))) {
                 return true;
             }

@@ -1,6 +1,8 @@
 #include "transport/receive_thread_doorbell.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -94,9 +96,11 @@ bool same_endpoint(const sockaddr_storage& a, socklen_t a_length, const sockaddr
                          &reinterpret_cast<const sockaddr_in6&>(b).sin6_addr, sizeof(in6_addr)) == 0));
 }
 
-// Whether @p peer (the far end of an accepted connection) is a socket of this very process: any local
-// program may connect to the listener during the instant it is open, and only Paho's client may ring.
-bool is_own_socket(const sockaddr_storage& peer, socklen_t peer_length) noexcept {
+// Whether @p peer (the far end of an accepted connection to @p listener) is a socket of this very process:
+// a TCP socket whose own address is @p peer and whose peer is the listener. Any local program may connect
+// to the listener during the instant it is open, and only Paho's client may ring.
+bool is_own_socket(const sockaddr_storage& peer, socklen_t peer_length, const sockaddr_storage& listener,
+                   socklen_t listener_length) noexcept {
     DIR* directory = ::opendir("/proc/self/fd");
     if (directory == nullptr) {
         return false;
@@ -109,10 +113,18 @@ bool is_own_socket(const sockaddr_storage& peer, socklen_t peer_length) noexcept
         if (end == entry->d_name || *end != '\0' || number == own) {
             continue;
         }
+        const int fd = static_cast<int>(number);
+        int type = 0;
+        socklen_t type_length = sizeof type;
         sockaddr_storage local{};
         socklen_t length = sizeof local;
-        if (::getsockname(static_cast<int>(number), reinterpret_cast<sockaddr*>(&local), &length) == 0 &&
-            same_endpoint(local, length, peer, peer_length)) {
+        sockaddr_storage remote{};
+        socklen_t remote_length = sizeof remote;
+        if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length) == 0 && type == SOCK_STREAM &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0 &&
+            same_endpoint(local, length, peer, peer_length) &&
+            ::getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &remote_length) == 0 &&
+            same_endpoint(remote, remote_length, listener, listener_length)) {
             found = true;
             break;
         }
@@ -123,7 +135,7 @@ bool is_own_socket(const sockaddr_storage& peer, socklen_t peer_length) noexcept
 
 // A listening socket on the loopback interface (IPv4, else IPv6), on a port the kernel picks. Only one
 // connection may wait in its backlog. -1 when there is no loopback interface.
-int open_listener(std::string& uri) noexcept {
+int open_listener(std::string& uri, sockaddr_storage& bound, socklen_t& bound_length) noexcept {
     for (const int family : {AF_INET, AF_INET6}) {
         const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
@@ -147,6 +159,8 @@ int open_listener(std::string& uri) noexcept {
             const int port = family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in&>(address).sin_port)
                                                : ntohs(reinterpret_cast<sockaddr_in6&>(address).sin6_port);
             uri = std::string(family == AF_INET ? "tcp://127.0.0.1:" : "tcp://[::1]:") + std::to_string(port);
+            bound = address;
+            bound_length = length;
             return fd;
         }
         ::close(fd);
@@ -173,6 +187,7 @@ struct ReceiveThreadDoorbell::State {
     MQTTAsync client = nullptr;
     int bell = -1;  // our end of the client's connection
     std::atomic<unsigned long> rings{0};
+    std::atomic<bool> broken{false};
 
     State() = default;
     State(const State&) = delete;
@@ -196,7 +211,9 @@ struct ReceiveThreadDoorbell::State {
 
 bool ReceiveThreadDoorbell::State::set_up(Clock::time_point deadline) noexcept {
     std::string uri;
-    const int listener = open_listener(uri);
+    sockaddr_storage listening{};
+    socklen_t listening_length = 0;
+    const int listener = open_listener(uri, listening, listening_length);
     if (listener < 0) {
         return false;
     }
@@ -225,20 +242,30 @@ bool ReceiveThreadDoorbell::State::set_up(Clock::time_point deadline) noexcept {
             ::close(listener);
             return false;
         }
-        // Accept the client's connection, and only it.
-        for (int strangers = 0; bell < 0 && strangers <= kMaxStrangers;) {
+        // Accept the client's connection, and only it. Looks at Paho's verdict between short waits: a
+        // client that failed to connect must not hold the set-up (and the registry) for the whole budget.
+        const auto refused = [&] {
+            std::lock_guard<std::mutex> lock(signal.mutex);
+            return signal.outcome == -1;
+        };
+        for (int strangers = 0; bell < 0 && strangers < kMaxStrangers && !refused();) {
             pollfd waiting{listener, POLLIN, 0};
-            if (::poll(&waiting, 1, remaining_ms(deadline)) <= 0) {
+            const int ready = ::poll(&waiting, 1, std::min(remaining_ms(deadline), 10));
+            if (ready < 0 || (ready == 0 && remaining_ms(deadline) == 0)) {
                 break;
+            }
+            if (ready == 0) {
+                continue;
             }
             sockaddr_storage peer{};
             socklen_t length = sizeof peer;
             const int accepted = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &length,
                                            SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (accepted < 0) {
+                ++strangers;  // out of descriptors, or the connection went: bounded like a stranger
                 continue;
             }
-            if (is_own_socket(peer, length)) {
+            if (is_own_socket(peer, length, listening, listening_length)) {
                 // Every ring must leave at once: with Nagle on, a ring would wait for the acknowledgement
                 // of the previous one, which the client's kernel delays by up to 40 ms.
                 const int on = 1;
@@ -273,7 +300,11 @@ std::shared_ptr<ReceiveThreadDoorbell> ReceiveThreadDoorbell::acquire(millisecon
         Registry& shared = registry();
         std::lock_guard<std::mutex> lock(shared.mutex);
         if (auto existing = shared.current.lock()) {
-            return existing;
+            if (existing->working()) {
+                return existing;
+            }
+            // Broken: its holders keep it (their rings fail, and they fall back to nudges); a new one
+            // serves from now on.
         }
         if (shared.failed && Clock::now() - shared.failed_at < kRetryAfterFailure) {
             return nullptr;
@@ -300,11 +331,24 @@ std::shared_ptr<ReceiveThreadDoorbell> ReceiveThreadDoorbell::acquire(millisecon
     }
 }
 
-void ReceiveThreadDoorbell::ring() const noexcept {
-    if (::send(state_->bell, kPingresp, sizeof kPingresp, MSG_DONTWAIT | MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(sizeof kPingresp)) {
-        state_->rings.fetch_add(1, std::memory_order_relaxed);
+bool ReceiveThreadDoorbell::ring() const noexcept {
+    if (state_->broken.load(std::memory_order_relaxed)) {
+        return false;
     }
+    const ssize_t sent = ::send(state_->bell, kPingresp, sizeof kPingresp, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent == static_cast<ssize_t>(sizeof kPingresp)) {
+        state_->rings.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return true;  // full of rings Paho has yet to read: it will run its passes
+    }
+    state_->broken.store(true, std::memory_order_relaxed);  // Paho closed its end (or it never was)
+    return false;
+}
+
+bool ReceiveThreadDoorbell::working() const noexcept {
+    return !state_->broken.load(std::memory_order_relaxed);
 }
 
 unsigned long ReceiveThreadDoorbell::rings() const noexcept {

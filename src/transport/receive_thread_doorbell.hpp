@@ -44,7 +44,12 @@ public:
     /// Makes Paho's receive thread run one more pass of its loop soon (one per call: each ring is read as
     /// one packet). Never blocks, never throws; a ring that finds the socket full is dropped, since the
     /// thread then has rings enough to read.
-    void ring() const noexcept;
+    /// @return false when the doorbell's connection is gone (Paho closed it): it is then broken for good,
+    /// and the next acquire() sets up a new one.
+    bool ring() const noexcept;
+
+    /// False once a ring found the connection gone.
+    bool working() const noexcept;
 
     /// How many rings went out (for tests and the bench).
     unsigned long rings() const noexcept;
