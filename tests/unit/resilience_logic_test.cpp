@@ -136,6 +136,27 @@ TEST(TakeoverDetector, ALossExplainedByARecordDuringItOrTheNextConnectionIsOneSi
     EXPECT_NE(detector.describe().find("3 signs within 60000 ms"), std::string::npos) << detector.describe();
 }
 
+TEST(TakeoverDetector, LossesWhileSubscribingCountOncePerConnectionNumber) {
+    // A connection lost after its CONNACK and before its subscriptions were done is retried under the same
+    // number: one record of another instance must not pair with every retry (a false verdict).
+    TakeoverDetector detector(3, milliseconds(60000));
+    const auto start = Clock::now();
+    EXPECT_FALSE(detector.foreign_record(7, start, "instance x (online)"));
+    EXPECT_FALSE(detector.connection_lost(7, start + milliseconds(1), true));  // one sign
+    EXPECT_FALSE(detector.connection_lost(7, start + milliseconds(2), true));  // the same number again
+    EXPECT_FALSE(detector.connection_lost(7, start + milliseconds(3), true));
+    EXPECT_EQ(detector.signs(), 1U);
+    EXPECT_FALSE(detector.decided());
+    // The connection that finally got through under that number, lost in turn, is a loss of its own.
+    EXPECT_FALSE(detector.connection_lost(7, start + milliseconds(4)));
+    EXPECT_EQ(detector.signs(), 2U);
+    // And the next number's loss while subscribing counts again (the other process announced itself
+    // during it).
+    EXPECT_FALSE(detector.foreign_record(8, start + milliseconds(5), "instance x (online)"));
+    EXPECT_TRUE(detector.connection_lost(8, start + milliseconds(6), true));
+    EXPECT_TRUE(detector.decided());
+}
+
 TEST(TakeoverDetector, DisabledItNeverDecides) {
     TakeoverDetector disabled(0, milliseconds(1000));
     EXPECT_FALSE(disabled.sign(Clock::now(), "a"));
