@@ -659,7 +659,7 @@ ConnectionSupervisor::Ending ConnectionSupervisor::watch() {
     // pump is woken every half window of completions under a stream).
     auto next_sweep = Clock::now();
     WriteWatch writes;  // the watch on stalled writes (watch_writes())
-    const bool write_watch = hooks_.writes && hooks_.wake_client && hooks_.kick_sender;
+    const bool write_watch = hooks_.writes && hooks_.wake_client;
     for (;;) {
         auto until = Clock::time_point::max();
         if (hooks_.sweep) {
@@ -706,14 +706,14 @@ ConnectionSupervisor::Ending ConnectionSupervisor::watch() {
     }
 }
 
-// The writes watched (watch_writes()). Paho C leaves two threads asleep around a write to a full socket:
-// - its receive thread goes on with the write only at its next pass (data arriving, or its 1 s poll
-//   timeout): nothing completed since the last look while QoS 0 publications are unwritten, so the client
-//   is woken (the doorbell);
-// - its send thread, which found the socket busy, then sleeps until a new command comes (or a second):
-//   something completed after such a wake-up and publications are still unwritten, so it is given one.
-// Looks every kWriteCheck, twice as late after each wake-up that brought nothing (a broker that reads
-// nothing), and stops once everything is written: the next large or blocked hand-over starts it again.
+// The writes watched (watch_writes()). Paho C's receive thread goes on with a write left unfinished by a
+// full socket only at its next pass (data arriving, or its 1 s poll timeout): nothing completed since the
+// last look while QoS 0 publications are unwritten, so it is woken (the doorbell). Its send thread, which
+// found the socket busy, also sleeps until a new command comes (or a second); giving it one from here (an
+// UNSUBSCRIBE nudge) was tried and lost QoS 0 publications Paho had reported written (2 runs in 6 of a
+// 1 000-message stream), so it is left alone (docs/performance.md). Looks every kWriteCheck, twice as late
+// after each wake-up that brought nothing (a broker that reads nothing), and stops once everything is
+// written: the next large or blocked hand-over starts it again.
 void ConnectionSupervisor::check_writes(WriteWatch& watch) {
     const Outbox::Writes writes = hooks_.writes();
     if (writes.unwritten == 0) {
@@ -727,9 +727,6 @@ void ConnectionSupervisor::check_writes(WriteWatch& watch) {
         }
         watch.interval = std::min(watch.interval * 2, kLongestWriteCheck);
     } else {
-        if (watch.rung) {
-            hooks_.kick_sender();
-        }
         watch.rung = false;
         watch.interval = kWriteCheck;
     }

@@ -82,12 +82,10 @@ public:
         std::function<void(const std::string& error)> close_outbox;  ///< a sticky failure: fail what is owed
         /// Another process uses our id: tell it (@p other: its instance, @p why), bounded wait.
         std::function<void(const std::string& other, const std::string& why)> farewell;
-        /// The watch on stalled writes (watch_writes()): what the writes are doing, a wake-up of Paho's
-        /// receive thread (the doorbell) and a command for its send thread (false when none was possible).
-        /// Any of them null: no watch.
+        /// The watch on stalled writes (watch_writes()): what the writes are doing, and a wake-up of Paho's
+        /// receive thread (the doorbell; false when none was possible). Either null: no watch.
         std::function<Outbox::Writes()> writes;
         std::function<bool()> wake_client;
-        std::function<bool()> kick_sender;
     };
 
     ConnectionSupervisor(Config config, Counters& counters, TakeoverDetector& takeover, Hooks hooks);

@@ -483,7 +483,6 @@ private:
         // Rung without the publisher's lock: a thread busy pumping does not mean the partial write moves.
         // Supervisor thread, like make_session(), the only other user of doorbell_.
         hooks.wake_client = [this] { return doorbell_ && doorbell_->ring(); };
-        hooks.kick_sender = [this] { return publisher_.kick_sender(); };
         hooks.farewell = [this](const std::string& other, const std::string& why) {
             if (!options_.presence || !publisher_.link_up()) {
                 return;

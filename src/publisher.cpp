@@ -173,11 +173,6 @@ void Publisher::pump() {
     pump_locked();
 }
 
-bool Publisher::kick_sender() {
-    std::unique_lock<std::mutex> send(send_mutex_, std::try_to_lock);
-    return send.owns_lock() && session_ && link_up() && session_->kick_sender();
-}
-
 // send_mutex_ held: the session cannot change, and publications leave in the outbox's order.
 void Publisher::pump_locked() {
     if (!session_ || !link_up()) {

@@ -96,10 +96,6 @@ public:
     /// See Outbox::writes().
     Outbox::Writes writes() const { return outbox_.writes(); }
 
-    /// Session::kick_sender(). Skipped, false, while another thread pumps (it gives Paho's send thread a
-    /// command anyway) or no session is attached.
-    bool kick_sender();
-
     /// A connection is up: @p session becomes the one publications go to; @p first are added before what
     /// waited is pumped.
     void attach(std::unique_ptr<Session> session, std::vector<Control> first);

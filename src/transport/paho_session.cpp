@@ -562,23 +562,6 @@ void PahoSession::keep_nudge_token(mqtt::token_ptr token) {
     nudge_tokens_.push_back(std::move(token));
 }
 
-bool PahoSession::kick_sender() noexcept {
-    try {
-        if (!alive_.load()) {
-            return false;
-        }
-        mqtt::token_ptr token;
-        {
-            const ClientThreadHold::Use use(ClientThreadHold::Kind::brief);
-            token = client_->unsubscribe(kNudgeTopic, nullptr, nudge_answers_);
-        }
-        keep_nudge_token(std::move(token));
-        return true;
-    } catch (...) {
-        return false;  // not connected any more, or out of memory
-    }
-}
-
 bool PahoSession::still_moving(std::int64_t now) noexcept {
     // An answer can wait behind a long transfer without the connection being stalled: Paho sends nothing
     // behind a message it is still writing, and reads the UNSUBACK only after a message it is still

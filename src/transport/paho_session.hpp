@@ -51,10 +51,6 @@ public:
     /// message object created here would have its last reference dropped inside libpaho-mqttpp3 on Paho's
     /// thread, a hand-over ThreadSanitizer cannot see); with MQTT 5 properties a message object is needed.
     SendResult publish(const Publication& publication) override;
-    /// Sends a nudge (an UNSUBSCRIBE of a topic nobody uses): the only way to wake Paho's send thread is to
-    /// give it a command (MQTTAsync_addCommand() signals it), and it sleeps up to 1 s after it found the
-    /// socket busy with a partial write.
-    bool kick_sender() noexcept override;
 
     bool disconnect(std::chrono::milliseconds timeout) noexcept override;
     bool connected() const noexcept override;

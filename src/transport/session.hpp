@@ -151,11 +151,6 @@ public:
     /// Hands one publication to the client without waiting. Never throws except std::bad_alloc.
     virtual SendResult publish(const Publication& publication) = 0;
 
-    /// Makes the client's sending thread look at its queue again now: after it found the socket busy with
-    /// an unfinished write, it waits for a new command (or a second) even once that write is done. Any
-    /// thread; never blocks, never throws. @return false when the session has no way to do it.
-    virtual bool kick_sender() noexcept { return false; }
-
     /// Sends DISCONNECT and waits at most @p timeout for it to complete. Never throws.
     virtual bool disconnect(std::chrono::milliseconds timeout) noexcept = 0;
 
