@@ -697,7 +697,6 @@ ConnectionSupervisor::Ending ConnectionSupervisor::watch() {
         if (watch && write_watch && writes.next == Clock::time_point::max()) {
             writes.completions_seen = hooks_.writes().completions;
             writes.interval = kWriteCheck;
-            writes.rung = false;
             writes.next = Clock::now() + writes.interval;
         }
         if (work || (hooks_.sweep && Clock::now() >= next_sweep)) {
@@ -721,13 +720,11 @@ void ConnectionSupervisor::check_writes(WriteWatch& watch) {
         return;
     }
     if (writes.completions == watch.completions_seen) {
-        watch.rung = hooks_.wake_client();
-        if (watch.rung) {
+        if (hooks_.wake_client()) {
             Counters::bump(counters_.stalled_writes_woken);
         }
         watch.interval = std::min(watch.interval * 2, kLongestWriteCheck);
     } else {
-        watch.rung = false;
         watch.interval = kWriteCheck;
     }
     watch.completions_seen = writes.completions;

@@ -178,7 +178,6 @@ private:
         Clock::time_point next = Clock::time_point::max();  // never: not watching
         std::uint64_t completions_seen = 0;
         std::chrono::microseconds interval{0};
-        bool rung = false;  // the last look woke the client
     };
     void check_writes(WriteWatch& watch);
     void abandon(const char* what) noexcept;

@@ -707,7 +707,8 @@ private:
     detail::PresenceService presence_;
     // Paho's receive thread's doorbell (transport/receive_thread_doorbell.hpp), acquired at the first
     // connection attempt and kept until this component is destroyed, so that reconnections find it ready.
-    // Used by make_session() only, on one attempt at a time; released after the supervisor's sessions.
+    // Used on the supervisor thread only (make_session() and the wake_client hook); released after the
+    // supervisor's sessions.
     std::shared_ptr<detail::ReceiveThreadDoorbell> doorbell_;
     detail::ConnectionSupervisor supervisor_;
     // Last: its dispatcher thread uses everything above, and it is stopped before they are destroyed.
