@@ -38,6 +38,7 @@ struct Counters {
     std::atomic<std::uint64_t> errors_rate_limited{0};
     std::atomic<std::uint64_t> logs_rate_limited{0};
     std::atomic<std::uint64_t> foreign_presence_records{0};
+    std::atomic<std::uint64_t> presence_records_refused{0};
     // Signed messages (InboundPipeline::check_signature()).
     std::atomic<std::uint64_t> signatures_verified{0};
     std::atomic<std::uint64_t> signature_unsigned{0};
@@ -79,6 +80,7 @@ struct Counters {
         stats.errors_rate_limited = errors_rate_limited.load(std::memory_order_relaxed);
         stats.logs_rate_limited = logs_rate_limited.load(std::memory_order_relaxed);
         stats.foreign_presence_records = foreign_presence_records.load(std::memory_order_relaxed);
+        stats.presence_records_refused = presence_records_refused.load(std::memory_order_relaxed);
         stats.signatures_verified = signatures_verified.load(std::memory_order_relaxed);
         stats.signature_unsigned = signature_unsigned.load(std::memory_order_relaxed);
         stats.signature_unknown_signer = signature_unknown_signer.load(std::memory_order_relaxed);

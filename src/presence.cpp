@@ -120,7 +120,19 @@ std::optional<PresenceRecord> decode_presence(const std::string& payload, const 
 
 std::optional<PresenceEvent> PresenceTracker::apply(const PresenceRecord& record, Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mutex_);
-    Node& node = nodes_[record.id];
+    auto found = nodes_.find(record.id);
+    if (found == nodes_.end()) {
+        if (record.state != "online") {
+            return std::nullopt;  // nothing to take offline; keeping it would let anyone fill the map
+        }
+        if (nodes_.size() >= capacity_ && !evict_offline_locked()) {
+            ++refused_;
+            return std::nullopt;
+        }
+        found = nodes_.emplace(record.id, Node{}).first;
+        ++offline_;  // until the record below takes it online
+    }
+    Node& node = found->second;
     PresenceEvent event;
     event.type = ComponentType::node;
     event.id = record.id;
@@ -130,6 +142,9 @@ std::optional<PresenceEvent> PresenceTracker::apply(const PresenceRecord& record
     }
     if (record.state == "online") {
         const bool was_online = node.online && same_instance;
+        if (!node.online) {
+            --offline_;
+        }
         node.online = true;
         node.ack = record.ack;
         node.heartbeat = std::chrono::milliseconds(record.heartbeat_ms);
@@ -150,6 +165,8 @@ std::optional<PresenceEvent> PresenceTracker::apply(const PresenceRecord& record
     }
     node.seq = record.seq;
     node.online = false;
+    node.left = now;
+    ++offline_;
     event.online = false;
     event.reason = record.state == "duplicate"
                        ? std::string("duplicate id")
@@ -170,6 +187,8 @@ PresenceTracker::Expiry PresenceTracker::expire(Clock::time_point now, Clock::ti
             continue;
         }
         node.online = false;
+        node.left = now;
+        ++offline_;
         PresenceEvent event;
         event.type = ComponentType::node;
         event.id = id;
@@ -225,9 +244,40 @@ bool PresenceTracker::acknowledges(const std::string& id) const {
     return found != nodes_.end() && found->second.online && found->second.ack != 0;
 }
 
+std::size_t PresenceTracker::size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return nodes_.size();
+}
+
+std::uint64_t PresenceTracker::refused() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return refused_;
+}
+
 void PresenceTracker::clear() {
     std::lock_guard<std::mutex> lock(mutex_);
     nodes_.clear();
+    offline_ = 0;
+}
+
+// A linear scan, but only when the map is full and something is offline: each eviction needs a component
+// taken online then offline first, so a flood of records costs at most one scan per two of them.
+bool PresenceTracker::evict_offline_locked() {
+    if (offline_ == 0) {
+        return false;
+    }
+    auto oldest = nodes_.end();
+    for (auto it = nodes_.begin(); it != nodes_.end(); ++it) {
+        if (!it->second.online && (oldest == nodes_.end() || it->second.left < oldest->second.left)) {
+            oldest = it;
+        }
+    }
+    if (oldest == nodes_.end()) {
+        return false;
+    }
+    nodes_.erase(oldest);
+    --offline_;
+    return true;
 }
 
 }  // namespace fedbiomed::detail

@@ -49,6 +49,11 @@ inline constexpr std::size_t kMaxPresenceRecordBytes = 4096;
 /// A component that announced heartbeats is offline after this many periods without a record from it.
 inline constexpr int kHeartbeatsMissed = 3;
 
+/// How many components a PresenceTracker follows at most. Anyone allowed to publish on the presence topics
+/// can announce any number of made-up ids: without a bound, each would cost memory for good. A federation
+/// has tens to hundreds of nodes; past the bound, offline components make room and new ones are refused.
+inline constexpr std::size_t kMaxTrackedComponents = 10000;
+
 /// A fresh random instance id (16 hex digits).
 std::string make_instance_id();
 
@@ -68,8 +73,14 @@ class PresenceTracker {
 public:
     using Clock = std::chrono::steady_clock;
 
+    /// Follows at most @p capacity components (kMaxTrackedComponents; tests use less).
+    explicit PresenceTracker(std::size_t capacity = kMaxTrackedComponents) : capacity_(capacity) {}
+
     /// Applies a node's record received on its topic at @p now. @return the event to report when the
-    /// node's state changed (a record of an older instance never takes a newer one offline).
+    /// node's state changed (a record of an older instance never takes a newer one offline). A record of a
+    /// component not followed yet is kept only if it says "online" (an offline one changes nothing) and
+    /// there is room: when capacity() components are followed, the one offline for the longest is
+    /// forgotten, and with none offline the record is refused (counted by refused()).
     std::optional<PresenceEvent> apply(const PresenceRecord& record, Clock::time_point now = Clock::now());
 
     /// What expire() found.
@@ -95,6 +106,16 @@ public:
     /// Whether @p id is online and announced end-to-end acknowledgement.
     bool acknowledges(const std::string& id) const;
 
+    /// How many components are followed (online or offline).
+    std::size_t size() const;
+
+    /// The most components followed at once.
+    std::size_t capacity() const noexcept { return capacity_; }
+
+    /// "online" records of new components refused because capacity() components, all online, were
+    /// followed.
+    std::uint64_t refused() const;
+
     void clear();
 
 private:
@@ -105,9 +126,16 @@ private:
         std::uint32_t ack = 0;
         std::chrono::milliseconds heartbeat{0};
         Clock::time_point heard;  // its last record
+        Clock::time_point left;   // when it went offline
     };
+    // Forgets the component offline for the longest. @return false when none is offline.
+    bool evict_offline_locked();
+
+    const std::size_t capacity_;
     mutable std::mutex mutex_;
     std::map<std::string, Node> nodes_;
+    std::size_t offline_ = 0;  // entries of nodes_ that are offline (eviction candidates)
+    std::uint64_t refused_ = 0;
 };
 
 }  // namespace fedbiomed::detail

@@ -136,7 +136,19 @@ void PresenceService::peer_record(const std::string& topic, const std::string& p
         }
         const auto record = decode_presence(payload, config_.limits);
         if (record && record->id == id && record->type == type_name(peer_type)) {
-            peers_.apply(*record);
+            // Counted here, where every peer record passes (a researcher's nodes_ sees the same ones).
+            const std::uint64_t refused = peers_.refused();
+            if (!peers_.apply(*record) && peers_.refused() != refused) {
+                Counters::bump(counters_.presence_records_refused);
+                const std::uint64_t connection = hooks_.connection_seq();
+                if (warned_full_connection_.exchange(connection) != connection) {
+                    // Once per connection: a flood of records must not become a flood of log lines.
+                    library_logger()->warn(
+                        "Messaging {}: already follows the presence of {} components, all online: the record "
+                        "of {} {} is ignored (a flood of made-up ids? see stats().presence_records_refused)",
+                        config_.id, peers_.capacity(), type_name(peer_type), id);
+                }
+            }
         }
     } catch (...) {
         // Malformed: the dispatcher decodes it again and reports it.

@@ -115,6 +115,7 @@ private:
     std::atomic<bool> acknowledging_{false};
     std::atomic<std::uint64_t> reannounced_connection_{0};  // connection that already repaired its record
     std::uint64_t warned_foreign_connection_ = 0;           // dispatcher thread only
+    std::atomic<std::uint64_t> warned_full_connection_{0};  // connection that reported a full tracker
     // Heartbeat timing: written by the supervisor thread, read by the dispatcher's expire_nodes().
     mutable std::mutex timing_mutex_;
     Clock::time_point connected_at_;

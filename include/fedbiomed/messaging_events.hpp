@@ -85,6 +85,10 @@ struct MessagingStats {
     /// Presence records of another instance found on this component's own presence topic: another process
     /// with the same id, or a forgery. None of them changes the component's state by itself.
     std::uint64_t foreign_presence_records = 0;
+    /// "online" records of new components ignored because this component already followed the presence
+    /// of 10 000 others, all online (a flood of made-up ids: the bound keeps its memory in check; an
+    /// offline component is forgotten to make room first).
+    std::uint64_t presence_records_refused = 0;
     // Signed messages (MessagingOptions::signing). Each refused publication is counted once, under its
     // cause, and is not delivered (nor acknowledged end to end, nor taken as presence).
     /// Publications whose signature was checked and accepted (messages, acknowledgements, presence).

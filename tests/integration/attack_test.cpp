@@ -1,6 +1,7 @@
 // Attacks by an ordinary client of the broker (anonymous, allowed to publish anywhere), against components
 // of this library (docs/reliability.md, "Under attack"). Each test asserts that the component keeps its
 // state and keeps answering; what it measures is printed as "[ measure  ]" lines.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -296,6 +297,78 @@ TEST(Attack, AFloodOfMessagesOfAnotherProtocolVersionIsHandledAndLoggedBoundedly
     EXPECT_LE(sink->count(), 5U + static_cast<std::size_t>(seconds) + 1U) << "in " << seconds << " s";
     measure("version_flood.messages", kMessages);
     measure("version_flood.lines_logged", sink->count());
+}
+
+// Anyone allowed to publish on the presence topics can announce any number of made-up nodes. The researcher
+// follows at most 10 000 components (offline ones make room first): the flood costs it bounded memory, the
+// real node stays followed, one warning is logged per connection, and it keeps answering.
+TEST(Attack, AFloodOfMadeUpNodesFillsTheResearchersPresenceTrackingOnlyUpToItsBound) {
+    MosquittoBroker broker;
+    const std::string suffix = unique_suffix();
+    const std::string node_id = "node_real_" + suffix;
+    const std::string researcher_id = "researcher_flooded_" + suffix;
+    std::unique_ptr<Messaging> node;
+    node = std::make_unique<Messaging>(
+        [&](const Json& msg, const std::string&) {
+            if (msg.value("command", "") == "ping") {
+                node->send_message(Json{{"protocol_version", "1"},
+                                        {"researcher_id", msg.at("researcher_id")},
+                                        {"node_id", node_id},
+                                        {"success", true},
+                                        {"sequence", msg.at("sequence")},
+                                        {"command", "pong"}});
+            }
+        },
+        ComponentType::node, node_id, attack_options(broker, fedbiomed::MqttVersion::v5));
+    node->start();
+    Recorder pongs;
+    Messaging researcher(pongs.handler(), ComponentType::researcher, researcher_id,
+                         attack_options(broker, fedbiomed::MqttVersion::v5));
+    researcher.start();
+    ASSERT_TRUE(wait_until([&] { return researcher.online_nodes().size() == 1; }, kWait));
+    auto sink = std::make_shared<CountingSink>("already follows the presence of");
+    sink->set_level(spdlog::level::warn);
+    fedbiomed::add_log_sink(sink);
+
+    constexpr std::size_t kBound = 10000;
+    constexpr std::size_t kMadeUp = kBound + 50;  // 9 999 fit next to the real node, 51 do not
+    constexpr std::size_t kBatch = 1000;  // then wait: the broker's queue for the researcher is finite
+    RawClient attacker(broker, {});
+    for (std::size_t sent = 0; sent < kMadeUp;) {
+        for (std::size_t end = std::min(sent + kBatch, kMadeUp); sent < end; ++sent) {
+            const std::string id = "made_up_" + std::to_string(sent);
+            attacker.publish("fedbiomed-messaging/presence/node/" + id,
+                             fedbiomed::serialize_msg(Json{{"state", "online"},
+                                                           {"type", "node"},
+                                                           {"id", id},
+                                                           {"instance", "attacker"},
+                                                           {"seq", 1}}));
+        }
+        const std::size_t expected_online = std::min(sent + 1, kBound);
+        ASSERT_TRUE(wait_until(
+            [&] {
+                return researcher.online_nodes().size() == expected_online &&
+                       researcher.stats().presence_records_refused == (sent + 1) - expected_online;
+            },
+            kWait))
+            << sent << " sent: " << researcher.online_nodes().size() << " online, "
+            << researcher.stats().presence_records_refused << " refused";
+    }
+    fedbiomed::remove_log_sink(sink);
+    const auto online = researcher.online_nodes();
+    EXPECT_EQ(online.size(), kBound);
+    EXPECT_TRUE(std::binary_search(online.begin(), online.end(), node_id));
+    EXPECT_EQ(researcher.stats().presence_records_refused, kMadeUp + 1 - kBound);
+    EXPECT_EQ(sink->count(), 1U);
+    // Still answering, and still connected.
+    ASSERT_TRUE(researcher.send_message(ping(researcher_id, 1), node_id).wait_for(kWait));
+    ASSERT_TRUE(pongs.wait_messages(1));
+    EXPECT_TRUE(researcher.is_connected());
+    measure("presence_flood.records_published", kMadeUp);
+    measure("presence_flood.followed", online.size());
+    measure("presence_flood.refused", researcher.stats().presence_records_refused);
+    node->stop();
+    researcher.stop();
 }
 
 }  // namespace

@@ -308,6 +308,49 @@ TEST(Presence, TheTrackerIgnoresStaleRecordsOfAnInstanceAndWillsOfOlderInstances
     EXPECT_EQ(event->reason, "duplicate id");
 }
 
+TEST(Presence, TheTrackerFollowsABoundedNumberOfComponentsAndForgetsTheOfflineOnesFirst) {
+    using fedbiomed::detail::PresenceTracker;
+    const auto t0 = PresenceTracker::Clock::time_point{} + std::chrono::hours(1);
+    const auto at = [&](int seconds) { return t0 + std::chrono::seconds(seconds); };
+    EXPECT_EQ(PresenceTracker().capacity(), fedbiomed::detail::kMaxTrackedComponents);
+    PresenceTracker tracker(3);
+    for (const char* id : {"n1", "n2", "n3"}) {
+        EXPECT_TRUE(tracker.apply(record("online", "i", 1, id), at(0))) << id;
+    }
+    // Full, everyone online: a new component is refused and counted; the ones followed are untouched.
+    EXPECT_FALSE(tracker.apply(record("online", "i", 1, "n4"), at(1)));
+    EXPECT_EQ(tracker.refused(), 1U);
+    EXPECT_EQ(tracker.size(), 3U);
+    // Offline records of unknown components are not kept, whatever their number.
+    for (int i = 0; i < 100; ++i) {
+        EXPECT_FALSE(tracker.apply(record("offline", "i", 1, "ghost" + std::to_string(i)), at(1)));
+    }
+    EXPECT_EQ(tracker.size(), 3U);
+    EXPECT_EQ(tracker.refused(), 1U);
+    // Two go offline, n3 first: the next newcomers take the place of the one offline for longest first.
+    ASSERT_TRUE(tracker.apply(record("offline", "i", 1, "n3"), at(2)));
+    ASSERT_TRUE(tracker.apply(record("offline", "i", 1, "n1"), at(3)));
+    EXPECT_TRUE(tracker.apply(record("online", "i", 1, "n4"), at(4)));
+    EXPECT_EQ(tracker.online(), (std::vector<std::string>{"n2", "n4"}));
+    EXPECT_EQ(tracker.size(), 3U);
+    // n1, still followed, comes back without taking anyone's place.
+    EXPECT_TRUE(tracker.apply(record("online", "i", 2, "n1"), at(5)));
+    EXPECT_EQ(tracker.size(), 3U);
+    EXPECT_FALSE(tracker.apply(record("online", "i", 1, "n5"), at(6)));
+    EXPECT_EQ(tracker.refused(), 2U);
+    // A node taken offline by its silence makes room too.
+    PresenceTracker beating(1);
+    PresenceRecord with_heartbeat = record("online", "i", 1, "b1");
+    with_heartbeat.heartbeat_ms = 1000;
+    ASSERT_TRUE(beating.apply(with_heartbeat, at(0)));
+    EXPECT_FALSE(beating.apply(record("online", "i", 1, "b2"), at(1)));
+    EXPECT_EQ(beating.expire(at(10), at(0)).offline.size(), 1U);
+    EXPECT_TRUE(beating.apply(record("online", "i", 1, "b2"), at(11)));
+    EXPECT_EQ(beating.online(), std::vector<std::string>{"b2"});
+    tracker.clear();
+    EXPECT_EQ(tracker.size(), 0U);
+}
+
 TEST(Presence, AHeartbeatPeriodRoundTripsAndAnAbsurdOneIsFb601) {
     PresenceRecord original = record("online", "i1", 1);
     original.heartbeat_ms = 250;
