@@ -51,6 +51,26 @@ MessagingOptions attack_options(const MosquittoBroker& broker, fedbiomed::MqttVe
     return options;
 }
 
+// A node that answers each ping with a pong carrying its sequence (not started).
+std::unique_ptr<Messaging> ponging_node(const std::string& node_id, const MessagingOptions& options) {
+    // The handler runs only after start(), once the pointer is set.
+    auto self = std::make_shared<Messaging*>(nullptr);
+    auto node = std::make_unique<Messaging>(
+        [self, node_id](const Json& msg, const std::string&) {
+            if (msg.value("command", "") == "ping") {
+                (*self)->send_message(Json{{"protocol_version", "1"},
+                                           {"researcher_id", msg.at("researcher_id")},
+                                           {"node_id", node_id},
+                                           {"success", true},
+                                           {"sequence", msg.at("sequence")},
+                                           {"command", "pong"}});
+            }
+        },
+        ComponentType::node, node_id, options);
+    *self = node.get();
+    return node;
+}
+
 // Counts what matters to these tests: failures and connections, in order of arrival.
 class StateLog {
 public:
@@ -113,19 +133,7 @@ void forged_presence_leaves_components_untouched(fedbiomed::MqttVersion version)
     StateLog researcher_states;
     Recorder node_faults;
     Recorder researcher_faults;
-    std::unique_ptr<Messaging> node;
-    node = std::make_unique<Messaging>(
-        [&](const Json& msg, const std::string&) {
-            if (msg.value("command", "") == "ping") {
-                node->send_message(Json{{"protocol_version", "1"},
-                                        {"researcher_id", msg.at("researcher_id")},
-                                        {"node_id", node_id},
-                                        {"success", true},
-                                        {"sequence", msg.at("sequence")},
-                                        {"command", "pong"}});
-            }
-        },
-        ComponentType::node, node_id, attack_options(broker, version));
+    std::unique_ptr<Messaging> node = ponging_node(node_id, attack_options(broker, version));
     node->set_connection_state_handler(node_states.handler());
     node->set_fault_handler(node_faults.fault_handler());
     node->start();
@@ -307,19 +315,8 @@ TEST(Attack, AFloodOfMadeUpNodesFillsTheResearchersPresenceTrackingOnlyUpToItsBo
     const std::string suffix = unique_suffix();
     const std::string node_id = "node_real_" + suffix;
     const std::string researcher_id = "researcher_flooded_" + suffix;
-    std::unique_ptr<Messaging> node;
-    node = std::make_unique<Messaging>(
-        [&](const Json& msg, const std::string&) {
-            if (msg.value("command", "") == "ping") {
-                node->send_message(Json{{"protocol_version", "1"},
-                                        {"researcher_id", msg.at("researcher_id")},
-                                        {"node_id", node_id},
-                                        {"success", true},
-                                        {"sequence", msg.at("sequence")},
-                                        {"command", "pong"}});
-            }
-        },
-        ComponentType::node, node_id, attack_options(broker, fedbiomed::MqttVersion::v5));
+    std::unique_ptr<Messaging> node =
+        ponging_node(node_id, attack_options(broker, fedbiomed::MqttVersion::v5));
     node->start();
     Recorder pongs;
     Messaging researcher(pongs.handler(), ComponentType::researcher, researcher_id,
