@@ -15,6 +15,15 @@ const char* environment(const char* name) {
 
 }  // namespace
 
+const char* const kBrokerHelp =
+    R"(  --broker HOST[:PORT][,HOST[:PORT]...]
+                     the MQTT broker, or a list of brokers to fail over between (the
+                     nodes of a cluster): the first that answers is used and, when it is
+                     lost, the next ones are tried; an entry may also be [IPV6]:PORT or
+                     ssl://HOST:PORT (default: localhost)
+  --port PORT        TCP port of the brokers given without one (default: 1883)
+)";
+
 const char* const kSecurityHelp =
     R"(Broker security (see docs/security.md):
   --tls              connect with TLS, trusting the system's CAs (implied by the options below)

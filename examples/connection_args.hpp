@@ -16,6 +16,10 @@ inline constexpr const char* kPasswordEnv = "FBM_PASSWORD";
 /// @brief Environment variable holding the TLS key's password when --tls-key-password-file is not given.
 inline constexpr const char* kKeyPasswordEnv = "FBM_TLS_KEY_PASSWORD";
 
+/// @brief The --help lines of --broker and --port (same text in both programs; parsed by each with
+/// split_broker_list() and parse_port()).
+extern const char* const kBrokerHelp;
+
 /// @brief The --help lines that document these options (same text in both programs).
 extern const char* const kSecurityHelp;
 

@@ -34,13 +34,11 @@ does) and list (every dataset) requests, answers a malformed or unsupported requ
 error message, and forwards its log records (INFO and above) on general/logger.
 
 Options:
-  --broker HOST[:PORT][,HOST[:PORT]...]
-                     the MQTT broker, or a list of brokers to fail over between (the
-                     nodes of a cluster): the first that answers is used and, when it is
-                     lost, the next ones are tried; an entry may also be [IPV6]:PORT or
-                     ssl://HOST:PORT (default: localhost)
-  --port PORT        TCP port of the brokers given without one (default: 1883)
-  --id NODE_ID       this node's id, e.g. node_1 (required; no '/', '+' or '#')
+)";
+
+// After fbm_cli::kBrokerHelp.
+constexpr const char* kOptions =
+    R"(  --id NODE_ID       this node's id, e.g. node_1 (required; no '/', '+' or '#')
   --datasets FILE    a JSON array of dataset entries with the fields name, data_type, tags,
                      description, shape, path, dataset_id, dtypes and dataset_parameters
                      (default: the node holds no dataset)
@@ -288,7 +286,8 @@ int main(int argc, char** argv) {
         return fbm_cli::kExitUsage;
     }
     if (options.help) {
-        std::cout << kUsage << '\n' << fbm_cli::kSecurityHelp << kUsageTail;
+        std::cout << kUsage << fbm_cli::kBrokerHelp << kOptions << '\n'
+                  << fbm_cli::kSecurityHelp << kUsageTail;
         return 0;
     }
     if (options.version) {

@@ -44,13 +44,11 @@ Requests:
                      (without path); the others stay silent
 
 Options:
-  --broker HOST[:PORT][,HOST[:PORT]...]
-                     the MQTT broker, or a list of brokers to fail over between (the
-                     nodes of a cluster): the first that answers is used and, when it is
-                     lost, the next ones are tried; an entry may also be [IPV6]:PORT or
-                     ssl://HOST:PORT (default: localhost)
-  --port PORT        TCP port of the brokers given without one (default: 1883)
-  --id ID            this researcher's id, e.g. researcher_1 (required; no '/', '+' or '#')
+)";
+
+// After fbm_cli::kBrokerHelp.
+constexpr const char* kOptions =
+    R"(  --id ID            this researcher's id, e.g. researcher_1 (required; no '/', '+' or '#')
   --nodes N          return as soon as N distinct nodes answered (default: wait the whole
                      timeout)
   --timeout SECONDS  how long to wait for replies, decimals allowed (default: 5)
@@ -378,7 +376,8 @@ int main(int argc, char** argv) {
         return fbm_cli::kExitUsage;
     }
     if (options.help) {
-        std::cout << kUsage << '\n' << fbm_cli::kSecurityHelp << kUsageTail;
+        std::cout << kUsage << fbm_cli::kBrokerHelp << kOptions << '\n'
+                  << fbm_cli::kSecurityHelp << kUsageTail;
         return 0;
     }
     if (options.version) {
