@@ -91,10 +91,16 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
         }
         // The size first: a signature is checked over the whole payload.
         std::string signer;
-        // A presence record is signed by the component it announces (the topic's last level); retained state,
-        // so its signature is checked for authenticity only (docs/security.md says what a replay can do).
-        if (presence && !check_signature(message, topic.substr(topic.rfind('/') + 1),
-                                         MessageSigning::Freshness::authentic_only, signer)) {
+        // A presence record is signed by the component it announces (the topic's last level). Retained state
+        // and the will are signed long before some subscriber gets them: checked for authenticity only. A
+        // heartbeat ("live", which its signature covers) is signed as it is sent: fresh, and not a replay,
+        // or a replayed one would keep a dead node online (docs/security.md).
+        if (presence &&
+            !check_signature(message, topic.substr(topic.rfind('/') + 1),
+                             config_.signing != nullptr && is_live_presence(payload, config_.limits)
+                                 ? MessageSigning::Freshness::fresh
+                                 : MessageSigning::Freshness::authentic_only,
+                             signer)) {
             return;
         }
         if (presence && !config_.peer_presence_prefix.empty() &&

@@ -64,7 +64,19 @@ std::string encode_presence(const PresenceRecord& record) {
     if (record.heartbeat_ms != 0) {
         object["heartbeat"] = record.heartbeat_ms;
     }
+    if (record.live) {
+        object["live"] = true;
+    }
     return object.dump();
+}
+
+bool is_live_presence(const std::string& payload, const DecodeLimits& limits) noexcept {
+    try {
+        const auto record = decode_presence(payload, limits);
+        return record && record->live;
+    } catch (...) {
+        return false;
+    }
 }
 
 std::optional<PresenceRecord> decode_presence(const std::string& payload, const DecodeLimits& limits) {
@@ -110,6 +122,13 @@ std::optional<PresenceRecord> decode_presence(const std::string& payload, const 
                                "presence announcement: 'heartbeat' is not 0 or a period in 10..86400000 ms");
         }
         record.heartbeat_ms = heartbeat->get<std::uint64_t>();
+    }
+    const auto live = object.find("live");
+    if (live != object.end()) {
+        if (!live->is_boolean()) {
+            throw MessageError(ErrorNumbers::FB601, "presence announcement: 'live' is not a boolean");
+        }
+        record.live = live->get<bool>();
     }
     if (record.state != "online" && record.state != "offline" && record.state != "duplicate") {
         throw MessageError(ErrorNumbers::FB601, "presence announcement with unknown state '" +

@@ -39,7 +39,16 @@ struct PresenceRecord {
     /// where the broker can lose it (a RabbitMQ node that dies loses the wills and retained records of the
     /// clients connected to it).
     std::uint64_t heartbeat_ms = 0;
+    /// online: this is a heartbeat, a live copy the broker never stores, signed as it is sent. Written as
+    /// "live": true only when set. With signed messages a live record must be fresh (within signing.max_age,
+    /// not a replay); the retained records and the will, signed long before they are delivered, are
+    /// checked for authenticity only. Signed, so a replayed heartbeat cannot shed it.
+    bool live = false;
 };
+
+/// Whether @p payload is a well-formed record marked "live" (a heartbeat); false for anything else,
+/// malformed included (the dispatcher reports those). Never throws.
+bool is_live_presence(const std::string& payload, const DecodeLimits& limits) noexcept;
 
 /// A record is about 150 bytes. Larger payloads on a presence topic are rejected before decoding, whatever
 /// MessagingOptions::max_payload_bytes says (a component with a tiny max_payload_bytes must still read its

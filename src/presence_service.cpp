@@ -80,7 +80,9 @@ PresenceService::Clock::time_point PresenceService::tick(Clock::time_point now) 
         // Not once stop() or a duplicate-id verdict announced our end: a heartbeat after our "offline" or
         // "duplicate" record would make us online again to everyone (the same instance and seq).
         if (beat && hooks_.may_repair()) {
-            hooks_.heartbeat(payload("online", {}));
+            PresenceRecord heartbeat = record("online", {});
+            heartbeat.live = true;
+            hooks_.heartbeat(encode_presence(heartbeat));
         }
         // The peers we send to: a silent one no longer holds our messages back waiting for its
         // acknowledgement (no event: the dispatcher's presence events are about nodes).

@@ -446,6 +446,60 @@ TEST(SignedMessages, TheWillIsSignedAndTakenWhenTheConnectionDies) {
     researcher.stop();
 }
 
+// A heartbeat is signed as it is sent and marked "live" under its signature, so it must be fresh: captured
+// and published again, it is refused as a replay, and a node that went silent is taken offline on time
+// although an attacker keeps replaying its last heartbeat (which used to keep it online for good).
+TEST(SignedMessages, AReplayedHeartbeatIsRefusedAndDoesNotKeepASilentNodeOnline) {
+    Federation federation;
+    const std::string node_topic = "fedbiomed-messaging/presence/node/" + federation.node_a;
+    Mqtt5Peer spy(federation.broker, "spy_" + federation.suffix, {node_topic});
+    Messaging researcher(nullptr, ComponentType::researcher, federation.researcher_id,
+                         federation.options(federation.researcher_id, true));
+    researcher.start();
+    StallingProxy proxy(federation.broker.port());
+    MessagingOptions node_options = federation.options(federation.node_a, true);
+    node_options.port = proxy.port();
+    node_options.presence_heartbeat = std::chrono::milliseconds(100);
+    Messaging node(nullptr, ComponentType::node, federation.node_a, node_options);
+    node.start();
+    ASSERT_TRUE(wait_until(
+        [&] { return researcher.online_nodes() == std::vector<std::string>{federation.node_a}; }, kWait));
+    mqtt::const_message_ptr heartbeat;
+    ASSERT_TRUE(wait_until(
+        [&] {
+            for (const auto& message : spy.messages()) {
+                if (message->get_payload_str().find(R"("live":true)") != std::string::npos) {
+                    heartbeat = message;
+                    return true;
+                }
+            }
+            return false;
+        },
+        kWait));
+    EXPECT_EQ(user_property(heartbeat->get_properties(), "fbm-sig-by"), federation.node_a);
+
+    // The node goes silent without a will (a stalled network: the broker keeps its connection), and an
+    // attacker replays its heartbeat, signature and all, faster than the node's period.
+    proxy.pause();
+    Mqtt5Peer attacker(federation.broker, "attacker_" + federation.suffix);
+    std::size_t replays = 0;
+    const bool offline = wait_until(
+        [&] {
+            attacker.publish(node_topic, heartbeat->get_payload_str(), heartbeat->get_properties());
+            ++replays;
+            return researcher.online_nodes().empty();
+        },
+        kWait);
+    EXPECT_TRUE(offline) << replays << " replays kept the node online";
+    EXPECT_TRUE(
+        wait_stats(researcher, [&](const MessagingStats& s) { return s.signature_replayed == replays; }))
+        << researcher.stats().signature_replayed << " of " << replays << " replays refused";
+    EXPECT_EQ(researcher.stats().signature_invalid, 0U);
+    proxy.resume();
+    node.stop();
+    researcher.stop();
+}
+
 // The documented trade-off of the window: a message that waited in the node's persistent session longer
 // than max_age is refused as stale when the node returns; what is sent afterwards is taken.
 TEST(SignedMessages, AMessageQueuedLongerThanTheWindowIsRefusedAsStale) {

@@ -308,6 +308,31 @@ TEST(Presence, TheTrackerIgnoresStaleRecordsOfAnInstanceAndWillsOfOlderInstances
     EXPECT_EQ(event->reason, "duplicate id");
 }
 
+TEST(Presence, AHeartbeatIsMarkedLiveAndOnlyAWellFormedLiveRecordCountsAsOne) {
+    const fedbiomed::DecodeLimits limits{};
+    PresenceRecord heartbeat = record("online", "i1", 1);
+    heartbeat.live = true;
+    const std::string text = fedbiomed::detail::encode_presence(heartbeat);
+    EXPECT_NE(text.find(R"("live":true)"), std::string::npos) << text;
+    EXPECT_TRUE(fedbiomed::detail::decode_presence(text, limits)->live);
+    EXPECT_TRUE(fedbiomed::detail::is_live_presence(text, limits));
+    // The retained record and the will carry no such key, as in earlier versions.
+    const std::string retained = fedbiomed::detail::encode_presence(record("online", "i1", 1));
+    EXPECT_EQ(retained.find("live"), std::string::npos) << retained;
+    EXPECT_FALSE(fedbiomed::detail::is_live_presence(retained, limits));
+    EXPECT_FALSE(fedbiomed::detail::is_live_presence("", limits));
+    EXPECT_FALSE(fedbiomed::detail::is_live_presence("not json", limits));
+    const std::string mistyped =
+        R"({"state": "online", "type": "node", "id": "x", "instance": "y", "live": 1})";
+    EXPECT_FALSE(fedbiomed::detail::is_live_presence(mistyped, limits));
+    try {
+        fedbiomed::detail::decode_presence(mistyped, limits);
+        ADD_FAILURE() << "accepted: " << mistyped;
+    } catch (const fedbiomed::FedbiomedError& error) {
+        EXPECT_EQ(error.code(), fedbiomed::ErrorNumbers::FB601);
+    }
+}
+
 TEST(Presence, TheTrackerFollowsABoundedNumberOfComponentsAndForgetsTheOfflineOnesFirst) {
     using fedbiomed::detail::PresenceTracker;
     const auto t0 = PresenceTracker::Clock::time_point{} + std::chrono::hours(1);
