@@ -282,6 +282,7 @@ void ConnectionSupervisor::supervise() {
     // once, and a start() that fails names the reason of each.
     std::size_t failed_in_round = 0;
     std::string round_errors;
+    int start_losses_while_subscribing = 0;  // before the first connection (see below)
     for (;;) {
         if (stop_requested()) {
             if (!ever_connected) {
@@ -361,15 +362,33 @@ void ConnectionSupervisor::supervise() {
             last_error = result.detail;
             library_logger()->debug("Messaging {}: connection attempt {} failed: {}", config_.id, attempts,
                                     result.detail);
-            if (ever_connected && result.lost_after_connack &&
+            // The broker closed the connection after its CONNACK, while we subscribed: another process with
+            // our id may have just taken the session (the faster both reconnect, the likelier). Counted as
+            // a lost connection for the takeover detector, before the first connection too: a second
+            // process started while the first reconnects must not fail start() on that race and leave the
+            // first unaware, but go on until both see the duplicate. A broker that closes the connection
+            // on every SUBSCRIBE (RabbitMQ's refusal) still fails start(), after takeover_threshold tries.
+            bool retry_start = false;
+            if (result.lost_after_connack && (ever_connected || config_.presence) &&
                 takeover_sign_at_loss(attempt_seq_.load(), true)) {
-                // As after a lost connection (above): take the session back once, then leave for good.
-                if (attempt().kind == Attempt::connected) {
+                if (!ever_connected) {
+                    fail_duplicate();
+                    std::string verdict;
+                    {
+                        std::lock_guard<std::mutex> lock(mutex_);
+                        verdict = sticky_reason_;
+                    }
+                    finish_start(false, verdict);  // start() throws the verdict
+                } else if (attempt().kind == Attempt::connected) {
+                    // As after a lost connection (above): take the session back once, then leave for good.
                     give_up_duplicate();
                 } else {
                     fail_duplicate();
                 }
                 break;
+            }
+            if (!ever_connected && result.lost_after_connack && config_.presence) {
+                retry_start = ++start_losses_while_subscribing < takeover_.threshold();
             }
             if (config_.brokers.size() > 1) {
                 round_errors += (round_errors.empty() ? "" : "; ") + result.detail;
@@ -383,7 +402,7 @@ void ConnectionSupervisor::supervise() {
                                           ? "no broker of the list answered (" + round_errors + ")"
                                           : result.detail;
             round_errors.clear();
-            if (!ever_connected && (!keep_trying || Clock::now() >= first_deadline)) {
+            if (!ever_connected && (!(keep_trying || retry_start) || Clock::now() >= first_deadline)) {
                 std::string error = round;
                 if (keep_trying) {
                     error += " (gave up after " + std::to_string(attempts) + " attempts in " +

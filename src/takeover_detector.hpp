@@ -46,6 +46,9 @@ public:
     /// while connection number @p connection was up. @return true when this completes a verdict.
     bool foreign_record(std::uint64_t connection, Clock::time_point now, const std::string& what);
 
+    /// The signs a verdict needs (MessagingOptions::takeover_threshold; 0 or less: detection off).
+    int threshold() const noexcept { return threshold_; }
+
     /// True once a verdict was reached. Thread-safe.
     bool decided() const;
 

@@ -202,8 +202,11 @@ struct MessagingOptions {
     /// Each connection attempt gives up after this (FB101): it bounds the CONNACK and the SUBACKs together.
     std::chrono::milliseconds connect_timeout{10000};
     /// What start() does when the broker is not there. FirstConnect::fail_fast (the default) throws FB101
-    /// after one attempt; FirstConnect::keep_trying retries (backoff of @ref reconnect, no busy loop)
-    /// until first_connect_deadline.
+    /// after one attempt (one round of @ref brokers), except when the broker closes the connection after
+    /// its CONNACK while the component subscribes, which another process taking this id over also does:
+    /// with @ref presence that is tried up to takeover_threshold times, and a duplicate id found meanwhile
+    /// is the FB101. FirstConnect::keep_trying retries (backoff of @ref reconnect, no busy loop) until
+    /// first_connect_deadline.
     FirstConnect first_connect = FirstConnect::fail_fast;
     /// FirstConnect::keep_trying only: start() throws FB101 when not connected after this long.
     /// std::chrono::milliseconds::max() waits forever (stop() from another thread still interrupts it).
