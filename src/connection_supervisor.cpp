@@ -283,6 +283,7 @@ void ConnectionSupervisor::supervise() {
     std::size_t failed_in_round = 0;
     std::string round_errors;
     int start_losses_while_subscribing = 0;  // before the first connection (see below)
+    bool retry_round = false;
     for (;;) {
         if (stop_requested()) {
             if (!ever_connected) {
@@ -368,17 +369,10 @@ void ConnectionSupervisor::supervise() {
             // process started while the first reconnects must not fail start() on that race and leave the
             // first unaware, but go on until both see the duplicate. A broker that closes the connection
             // on every SUBSCRIBE (RabbitMQ's refusal) still fails start(), after takeover_threshold tries.
-            bool retry_start = false;
             if (result.lost_after_connack && (ever_connected || config_.presence) &&
                 takeover_sign_at_loss(attempt_seq_.load(), true)) {
                 if (!ever_connected) {
-                    fail_duplicate();
-                    std::string verdict;
-                    {
-                        std::lock_guard<std::mutex> lock(mutex_);
-                        verdict = sticky_reason_;
-                    }
-                    finish_start(false, verdict);  // start() throws the verdict
+                    finish_start(false, duplicate_verdict());  // start() throws it as FB101
                 } else if (attempt().kind == Attempt::connected) {
                     // As after a lost connection (above): take the session back once, then leave for good.
                     give_up_duplicate();
@@ -387,8 +381,9 @@ void ConnectionSupervisor::supervise() {
                 }
                 break;
             }
-            if (!ever_connected && result.lost_after_connack && config_.presence) {
-                retry_start = ++start_losses_while_subscribing < takeover_.threshold();
+            if (!ever_connected && result.lost_after_connack && config_.presence &&
+                ++start_losses_while_subscribing < takeover_.threshold()) {
+                retry_round = true;  // any broker of the round
             }
             if (config_.brokers.size() > 1) {
                 round_errors += (round_errors.empty() ? "" : "; ") + result.detail;
@@ -398,11 +393,13 @@ void ConnectionSupervisor::supervise() {
                 continue;  // the next broker of this round, at once
             }
             failed_in_round = 0;
+            const bool retry_start = retry_round;
+            retry_round = false;
             const std::string round = config_.brokers.size() > 1
                                           ? "no broker of the list answered (" + round_errors + ")"
                                           : result.detail;
             round_errors.clear();
-            if (!ever_connected && (!(keep_trying || retry_start) || Clock::now() >= first_deadline)) {
+            if (!ever_connected && (keep_trying ? Clock::now() >= first_deadline : !retry_start)) {
                 std::string error = round;
                 if (keep_trying) {
                     error += " (gave up after " + std::to_string(attempts) + " attempts in " +
@@ -834,14 +831,15 @@ void ConnectionSupervisor::give_up_duplicate() {
 
 void ConnectionSupervisor::fail_duplicate() {
     move({Phase::connected, Phase::reconnecting}, Phase::farewell);
-    fail_sticky(
-        ErrorNumbers::FB101,
-        with_code(ErrorNumbers::FB101,
-                  "another process is connected with the same component id (" +
-                      std::string(type_name(config_.type)) + " " + config_.id +
-                      (config_.client_id.empty() ? std::string() : ", client id " + config_.client_id) +
-                      "): the broker keeps disconnecting one for the other; stopped reconnecting (" +
-                      takeover_.describe() + "). Give every component its own id."));
+    fail_sticky(ErrorNumbers::FB101, with_code(ErrorNumbers::FB101, duplicate_verdict()));
+}
+
+std::string ConnectionSupervisor::duplicate_verdict() const {
+    return "another process is connected with the same component id (" +
+           std::string(type_name(config_.type)) + " " + config_.id +
+           (config_.client_id.empty() ? std::string() : ", client id " + config_.client_id) +
+           "): the broker keeps disconnecting one for the other; stopped reconnecting (" +
+           takeover_.describe() + "). Give every component its own id.";
 }
 
 // After the loss of connection @p connection: whether the broker's evidence of a takeover

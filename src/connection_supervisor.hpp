@@ -201,6 +201,8 @@ private:
     void fail_sticky(ErrorNumbers code, const std::string& text);
     void give_up_duplicate();
     void fail_duplicate();
+    // The FB101 text (without its code) of a duplicate-id verdict.
+    std::string duplicate_verdict() const;
     bool takeover_sign_at_loss(std::uint64_t connection, bool while_subscribing = false);
     // Moves phase_ from one of @p from to @p to; false when it was elsewhere.
     bool move(std::initializer_list<Phase> from, Phase to) noexcept;

@@ -91,13 +91,15 @@ void InboundPipeline::received(const ReceivedMessage& message) noexcept {
         }
         // The size first: a signature is checked over the whole payload.
         std::string signer;
+        // Decoded as the presence service will (whatever max_payload_bytes says).
+        const DecodeLimits presence_limits{config_.limits.max_depth, kMaxPresenceRecordBytes};
         // A presence record is signed by the component it announces (the topic's last level). Retained state
         // and the will are signed long before some subscriber gets them: checked for authenticity only. A
         // heartbeat ("live", which its signature covers) is signed as it is sent: fresh, and not a replay,
         // or a replayed one would keep a dead node online (docs/security.md).
         if (presence &&
             !check_signature(message, topic.substr(topic.rfind('/') + 1),
-                             config_.signing != nullptr && is_live_presence(payload, config_.limits)
+                             config_.signing != nullptr && is_live_presence(payload, presence_limits)
                                  ? MessageSigning::Freshness::fresh
                                  : MessageSigning::Freshness::authentic_only,
                              signer)) {

@@ -399,7 +399,8 @@ private:
             instance_,
             *presence_topic_ref_,
             DecodeLimits{options_.max_json_depth, detail::kMaxPresenceRecordBytes},
-            options_.presence_heartbeat};
+            options_.presence_heartbeat,
+            signing_ != nullptr};
     }
 
     detail::PresenceService::Hooks presence_hooks() {

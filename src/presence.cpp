@@ -160,6 +160,10 @@ std::optional<PresenceEvent> PresenceTracker::apply(const PresenceRecord& record
         return std::nullopt;  // older than what we know: e.g. the will of a connection since replaced
     }
     if (record.state == "online") {
+        if (signed_heartbeats_ && !record.live && same_instance && record.seq == node.seq &&
+            !node.instance.empty()) {
+            return std::nullopt;  // the connection's record again (retained, or replayed): no news
+        }
         const bool was_online = node.online && same_instance;
         if (!node.online) {
             --offline_;

@@ -82,8 +82,13 @@ class PresenceTracker {
 public:
     using Clock = std::chrono::steady_clock;
 
-    /// Follows at most @p capacity components (kMaxTrackedComponents; tests use less).
-    explicit PresenceTracker(std::size_t capacity = kMaxTrackedComponents) : capacity_(capacity) {}
+    /// Follows at most @p capacity components (kMaxTrackedComponents; tests use less). With
+    /// @p signed_heartbeats (signed messages: a "live" record was checked fresh), only a heartbeat proves a
+    /// component still there: a copy of the "online" record of a connection already known (its retained
+    /// record, which anyone may read and publish again) neither counts as hearing from it nor brings it
+    /// back after it went offline.
+    explicit PresenceTracker(std::size_t capacity = kMaxTrackedComponents, bool signed_heartbeats = false)
+        : capacity_(capacity), signed_heartbeats_(signed_heartbeats) {}
 
     /// Applies a node's record received on its topic at @p now. @return the event to report when the
     /// node's state changed (a record of an older instance never takes a newer one offline). A record of a
@@ -141,6 +146,7 @@ private:
     bool evict_offline_locked();
 
     const std::size_t capacity_;
+    const bool signed_heartbeats_;
     mutable std::mutex mutex_;
     std::map<std::string, Node> nodes_;
     std::size_t offline_ = 0;  // entries of nodes_ that are offline (eviction candidates)

@@ -13,7 +13,9 @@ PresenceService::PresenceService(Config config, Counters& counters, TakeoverDete
       counters_(counters),
       takeover_(takeover),
       callbacks_(callbacks),
-      hooks_(std::move(hooks)) {}
+      hooks_(std::move(hooks)),
+      nodes_(kMaxTrackedComponents, config_.signed_heartbeats),
+      peers_(kMaxTrackedComponents, config_.signed_heartbeats) {}
 
 PresenceRecord PresenceService::record(const std::string& state, const std::string& reason,
                                        std::uint64_t seq) const {
@@ -138,18 +140,11 @@ void PresenceService::peer_record(const std::string& topic, const std::string& p
         }
         const auto record = decode_presence(payload, config_.limits);
         if (record && record->id == id && record->type == type_name(peer_type)) {
-            // Counted here, where every peer record passes (a researcher's nodes_ sees the same ones).
             const std::uint64_t refused = peers_.refused();
-            if (!peers_.apply(*record) && peers_.refused() != refused) {
-                Counters::bump(counters_.presence_records_refused);
-                const std::uint64_t connection = hooks_.connection_seq();
-                if (warned_full_connection_.exchange(connection) != connection) {
-                    // Once per connection: a flood of records must not become a flood of log lines.
-                    library_logger()->warn(
-                        "Messaging {}: already follows the presence of {} components, all online: the record "
-                        "of {} {} is ignored (a flood of made-up ids? see stats().presence_records_refused)",
-                        config_.id, peers_.capacity(), type_name(peer_type), id);
-                }
+            if (!peers_.apply(*record) && peers_.refused() != refused &&
+                config_.type == ComponentType::node) {
+                // A researcher counts the refusals of its node list instead (received()): the same records.
+                note_refused(peers_, id);
             }
         }
     } catch (...) {
@@ -187,10 +182,30 @@ void PresenceService::received(const InboundPresence& presence) {
     if (config_.type != ComponentType::researcher || node_of_presence_topic(topic) != decoded->id) {
         return;
     }
-    if (auto event = nodes_.apply(*decoded)) {
+    const std::uint64_t refused = nodes_.refused();
+    const auto event = nodes_.apply(*decoded);
+    if (nodes_.refused() != refused) {
+        note_refused(nodes_, decoded->id);
+    }
+    if (event) {
         library_logger()->debug("Messaging {}: node {} is {} ({})", config_.id, event->id,
                                 event->online ? "online" : "offline", event->reason);
         callbacks_.presence(*event);
+    }
+}
+
+// A record the tracker had no room for (client thread for a node's peers, dispatcher thread for a
+// researcher's nodes: one of them per component).
+void PresenceService::note_refused(const PresenceTracker& tracker, const std::string& id) {
+    Counters::bump(counters_.presence_records_refused);
+    // Once per connection (or attempt: retained records arrive while we subscribe): a flood of records must
+    // not become a flood of log lines.
+    const std::uint64_t connection = hooks_.attempt_seq();
+    if (warned_full_connection_.exchange(connection) != connection) {
+        library_logger()->warn(
+            "Messaging {}: already follows the presence of {} components, all online: the record of {} is "
+            "ignored (a flood of made-up ids? see stats().presence_records_refused)",
+            config_.id, tracker.capacity(), id);
     }
 }
 

@@ -31,6 +31,8 @@ public:
         std::string own_topic;  ///< fedbiomed-messaging/presence/<type>/<id>
         DecodeLimits limits;
         std::chrono::milliseconds heartbeat{0};  ///< MessagingOptions::presence_heartbeat (0: none)
+        /// Signed messages are on: heartbeats arrive checked fresh (see PresenceTracker's constructor).
+        bool signed_heartbeats = false;
     };
 
     /// Given by the composition root; called on the dispatcher thread.
@@ -104,6 +106,7 @@ public:
 
 private:
     void own_record(const PresenceRecord& record, bool retained);
+    void note_refused(const PresenceTracker& tracker, const std::string& id);
 
     const Config config_;
     Counters& counters_;

@@ -333,6 +333,38 @@ TEST(Presence, AHeartbeatIsMarkedLiveAndOnlyAWellFormedLiveRecordCountsAsOne) {
     }
 }
 
+TEST(Presence, WithSignedHeartbeatsOnlyAHeartbeatKeepsAComponentOnlineOrBringsItBack) {
+    using fedbiomed::detail::PresenceTracker;
+    const auto t0 = PresenceTracker::Clock::time_point{} + std::chrono::hours(1);
+    const auto at = [&](int ms) { return t0 + std::chrono::milliseconds(ms); };
+    PresenceRecord announced = record("online", "i1", 1);  // the retained record of connection 1
+    announced.heartbeat_ms = 1000;
+    PresenceRecord heartbeat = announced;
+    heartbeat.live = true;
+    PresenceTracker tracker(fedbiomed::detail::kMaxTrackedComponents, true);
+    ASSERT_TRUE(tracker.apply(announced, at(0)));
+    // The retained record published again (anyone can) is no news: the node is still silent since 0.
+    EXPECT_FALSE(tracker.apply(announced, at(2500)));
+    EXPECT_EQ(tracker.expire(at(3100), at(0)).offline.size(), 1U);
+    EXPECT_FALSE(tracker.apply(announced, at(3200)));  // nor does it bring it back
+    EXPECT_TRUE(tracker.online().empty());
+    const auto back = tracker.apply(heartbeat, at(3300));  // a heartbeat does
+    ASSERT_TRUE(back);
+    EXPECT_TRUE(back->online);
+    EXPECT_TRUE(tracker.expire(at(5000), at(0)).offline.empty());  // and counts as hearing from it
+    // A later connection's record is news, marked or not.
+    PresenceRecord next = announced;
+    next.seq = 2;
+    tracker.apply(record("offline", "i1", 1), at(5100));
+    EXPECT_TRUE(tracker.apply(next, at(5200)));
+
+    // Without signatures a heartbeat is no better proof than the record: both count, as before.
+    PresenceTracker unsigned_tracker;
+    ASSERT_TRUE(unsigned_tracker.apply(announced, at(0)));
+    EXPECT_FALSE(unsigned_tracker.apply(announced, at(2500)));
+    EXPECT_TRUE(unsigned_tracker.expire(at(3100), at(0)).offline.empty());
+}
+
 TEST(Presence, TheTrackerFollowsABoundedNumberOfComponentsAndForgetsTheOfflineOnesFirst) {
     using fedbiomed::detail::PresenceTracker;
     const auto t0 = PresenceTracker::Clock::time_point{} + std::chrono::hours(1);
