@@ -66,6 +66,14 @@ std::string unique(const std::string& prefix) {
 }
 
 /// Options for a component of the cluster tests, connected first to the brokers in @p order.
+// For a component started right after a RabbitMQ node was restarted: that node may still close a
+// connection or two (seen in CI), so start() keeps trying, as docs/deploy.md advises cluster users.
+MessagingOptions after_restart(MessagingOptions options) {
+    options.first_connect = fedbiomed::FirstConnect::keep_trying;
+    options.first_connect_deadline = milliseconds(60000);
+    return options;
+}
+
 MessagingOptions cluster_options(const TestBroker& cluster, std::vector<int> order) {
     MessagingOptions options;
     for (const int node : order) {
@@ -332,7 +340,7 @@ TEST(Cluster, KillingTheNodeAReceiverUsesFailsItOverAndItsSessionIsResumedWhenTh
     fedbiomed::set_log_level("DEBUG");
     fbm_test::StateRecorder resumed_states;
     receiver = std::make_unique<Messaging>(received.handler(), ComponentType::node, nid,
-                                           cluster_options(cluster, {2, 3, 1}));
+                                           after_restart(cluster_options(cluster, {2, 3, 1})));
     receiver->set_connection_state_handler(resumed_states.handler());
     receiver->start();
     // Node 2 comes first in the list, but a node that has just rebooted may still drop a connection
@@ -516,7 +524,8 @@ TEST(Cluster, APersistentSessionIsResumedAfterItsRabbitMqNodeIsKilledAndRestarte
     sender.stop();
     KilledNode(cluster, 3).restart();
 
-    Messaging node(received.handler(), ComponentType::node, nid, cluster_options(cluster, {3}));
+    Messaging node(received.handler(), ComponentType::node, nid,
+                   after_restart(cluster_options(cluster, {3})));
     node.start();
     EXPECT_TRUE(received.wait_distinct(10, milliseconds(30000))) << received.distinct() << " of 10";
     node.stop();
