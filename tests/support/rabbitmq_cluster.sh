@@ -3,7 +3,7 @@
 #
 #   rabbitmq_cluster.sh start BASE N [WATCH_PID|parent]   N nodes (3 for kill tests: a 2-node cluster loses its
 #                                                  Raft majority with one node); prints READY once every
-#                                                  node's MQTT port accepts connections. With WATCH_PID, a
+#                                                  node answers MQTT (CONNACK and SUBACK). With WATCH_PID, a
 #                                                  watchdog stops the cluster when that process ends (ctest
 #                                                  interrupted by Ctrl-C never runs its cleanup fixture).
 #   rabbitmq_cluster.sh stop BASE                  stops every node and the private epmd, removes BASE
@@ -69,6 +69,26 @@ wait_port() {
             return 0
         fi
         sleep 0.2
+    done
+    return 1
+}
+
+# The node on $1 answers MQTT: a CONNECT gets its CONNACK and a SUBSCRIBE its SUBACK. An open port is not
+# enough: the CONNACK needs the node's place in the cluster's client-id tracking (a Raft group), which a
+# node may not have yet, or ever (see cmd_start).
+answers_mqtt() {
+    timeout 10 mosquitto_sub -h 127.0.0.1 -p "$1" -q 1 -t fbm-ready-probe -E -W 5 >/dev/null 2>&1
+}
+
+# Waits up to $2 seconds for node $1 to answer MQTT.
+wait_mqtt() {
+    local port deadline=$((SECONDS + $2))
+    port=$(cat "$BASE/node$1/mqtt.port")
+    while ((SECONDS < deadline)); do
+        if answers_mqtt "$port"; then
+            return 0
+        fi
+        sleep 0.5
     done
     return 1
 }
@@ -172,22 +192,36 @@ EOF
         setsid bash -c "while kill -0 $WATCH_PID 2>/dev/null && [[ -e '$BASE/$MARKER' ]]; do sleep 1; done
                         [[ -e '$BASE/$MARKER' ]] && '$0' stop '$BASE'" >/dev/null 2>&1 </dev/null &
     fi
-    # Node 1 first: the others join it at their first boot (classic_config peer discovery).
-    launch_node 1
-    if ! wait_port "${ports[0]}"; then
-        show_failure
-        cmd_stop
-        die "node 1 did not open its MQTT port within ${BOOT_TIMEOUT_S} s"
-    fi
-    for i in $(seq 2 "$N"); do
+    # One node at a time, each joining the ones before it at its first boot (classic_config peer discovery),
+    # and each answering MQTT before the next starts. Nodes 2 and 3 booted together used to join the MQTT
+    # client-id Raft group concurrently; Raft takes one membership change at a time, and the loser was left
+    # outside the group: every CONNECT on it (or, once, on all nodes) ended in "client ID registration timed
+    # out", for minutes. Serial boot costs a few seconds; a node that still does not answer is restarted
+    # once (a restarted node checks its membership and asks the leader to add it).
+    for i in $(seq 1 "$N"); do
         launch_node "$i"
-    done
-    for i in $(seq 2 "$N"); do
         if ! wait_port "${ports[$((i - 1))]}"; then
             show_failure
             cmd_stop
             die "node $i did not open its MQTT port within ${BOOT_TIMEOUT_S} s"
         fi
+        if ! wait_mqtt "$i" 60; then
+            echo "rabbitmq_cluster: node $i does not answer MQTT 60 s after its port opened; restarting it" >&2
+            show_failure
+            cmd_kill "$i" KILL
+            (cmd_restart "$i" 60) || {
+                cmd_stop
+                die "node $i does not answer MQTT, even after a restart"
+            }
+        fi
+    done
+    # The last join made the group hold an election: every node must still answer.
+    for i in $(seq 1 "$N"); do
+        wait_mqtt "$i" 60 || {
+            show_failure
+            cmd_stop
+            die "node $i stopped answering MQTT once the cluster was complete"
+        }
     done
     echo "RMQ_MQTT_PORTS=\"${ports[*]}\""
     echo READY
@@ -239,8 +273,10 @@ cmd_ctl() {
     )
 }
 
+# Starts node $1 again. With $2, fails unless the node answers MQTT within $2 seconds; without it, waits up to
+# 30 s for that and only warns (a kill test then meets a node that is slow to take sessions, as users would).
 cmd_restart() {
-    local i=$1 port
+    local i=$1 must_answer_s=${2:-} port
     port=$(cat "$BASE/node$i/mqtt.port")
     rm -f "$BASE/node$i/beam.pid"
     launch_node "$i"
@@ -249,16 +285,12 @@ cmd_restart() {
         die "node $i did not open its MQTT port within ${BOOT_TIMEOUT_S} s"
     }
     # A restarted node listens a moment before it takes sessions (CI saw a CONNECT closed unanswered, then
-    # the port closed, right after it opened): wait until it gives a CONNACK and a SUBACK. At most 30 s and
-    # not fatal: a node whose client-id tracking stalls (seen once at a first boot) is the tests' to meet.
-    local deadline=$((SECONDS + 30))
-    while ((SECONDS < deadline)); do
-        if timeout 10 mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t fbm-ready-probe -E -W 5 >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.2
-    done
-    echo "rabbitmq_cluster: node $i restarted but does not answer MQTT yet" >&2
+    # the port closed, right after it opened).
+    if [[ -n "$must_answer_s" ]]; then
+        wait_mqtt "$i" "$must_answer_s"
+        return
+    fi
+    wait_mqtt "$i" 30 || echo "rabbitmq_cluster: node $i restarted but does not answer MQTT yet" >&2
 }
 
 [[ $# -ge 2 ]] ||
