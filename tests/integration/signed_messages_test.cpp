@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -137,6 +138,42 @@ struct Federation {
         options.signing.key_file = keys.key(key_of);
         options.signing.trusted_keys = keys.trusted_dir();
         options.signing.require_signed = require_signed;
+        return options;
+    }
+};
+
+// A signing researcher and node_a, the node connected through a proxy that the test can stall or cut; both
+// started, and node_a seen online by the researcher. Stopped in reverse order at the end of the test.
+struct ResearcherAndProxiedNode {
+    Messaging researcher;
+    StallingProxy proxy;
+    Messaging node;
+
+    ResearcherAndProxiedNode(const Federation& federation, MessagingOptions node_options)
+        : researcher(nullptr, ComponentType::researcher, federation.researcher_id,
+                     federation.options(federation.researcher_id, true)),
+          proxy(federation.broker.port()),
+          node(nullptr, ComponentType::node, federation.node_a, through(proxy, std::move(node_options))) {
+        researcher.start();
+        node.start();
+        online = wait_until(
+            [&] { return researcher.online_nodes() == std::vector<std::string>{federation.node_a}; }, kWait);
+    }
+
+    ~ResearcherAndProxiedNode() {
+        proxy.resume();
+        node.stop();
+        researcher.stop();
+    }
+
+    ResearcherAndProxiedNode(const ResearcherAndProxiedNode&) = delete;
+    ResearcherAndProxiedNode& operator=(const ResearcherAndProxiedNode&) = delete;
+
+    bool online = false;  ///< node_a was seen online after the start
+
+private:
+    static MessagingOptions through(const StallingProxy& proxy, MessagingOptions options) {
+        options.port = proxy.port();
         return options;
     }
 };
@@ -423,18 +460,12 @@ TEST(SignedMessages, TheWillIsSignedAndTakenWhenTheConnectionDies) {
     Federation federation;
     Mqtt5Peer spy(federation.broker, "spy_" + federation.suffix,
                   {"fedbiomed-messaging/presence/node/" + federation.node_a});
-    Messaging researcher(nullptr, ComponentType::researcher, federation.researcher_id,
-                         federation.options(federation.researcher_id, true));
-    researcher.start();
-    StallingProxy proxy(federation.broker.port());
     MessagingOptions node_options = federation.options(federation.node_a, true);
-    node_options.port = proxy.port();
     node_options.reconnect.enabled = false;  // the will stays the last word
-    Messaging node(nullptr, ComponentType::node, federation.node_a, node_options);
-    node.start();
-    ASSERT_TRUE(wait_until(
-        [&] { return researcher.online_nodes() == std::vector<std::string>{federation.node_a}; }, kWait));
-    proxy.drop_connections();  // the broker publishes the node's will, signed when it connected
+    ResearcherAndProxiedNode members(federation, node_options);
+    ASSERT_TRUE(members.online);
+    Messaging& researcher = members.researcher;
+    members.proxy.drop_connections();  // the broker publishes the node's will, signed when it connected
     ASSERT_TRUE(wait_until([&] { return researcher.online_nodes().empty(); }, kWait));
     ASSERT_TRUE(spy.wait_for_count(2));
     const auto will = spy.messages().back();
@@ -442,8 +473,6 @@ TEST(SignedMessages, TheWillIsSignedAndTakenWhenTheConnectionDies) {
     EXPECT_EQ(user_property(will->get_properties(), "fbm-sig-by"), federation.node_a);
     const MessagingStats stats = researcher.stats();
     EXPECT_EQ(stats.signature_invalid + stats.signature_unsigned + stats.signature_stale, 0U);
-    node.stop();
-    researcher.stop();
 }
 
 // A heartbeat is signed as it is sent and marked "live" under its signature, so it must be fresh: captured
@@ -453,17 +482,11 @@ TEST(SignedMessages, AReplayedHeartbeatIsRefusedAndDoesNotKeepASilentNodeOnline)
     Federation federation;
     const std::string node_topic = "fedbiomed-messaging/presence/node/" + federation.node_a;
     Mqtt5Peer spy(federation.broker, "spy_" + federation.suffix, {node_topic});
-    Messaging researcher(nullptr, ComponentType::researcher, federation.researcher_id,
-                         federation.options(federation.researcher_id, true));
-    researcher.start();
-    StallingProxy proxy(federation.broker.port());
     MessagingOptions node_options = federation.options(federation.node_a, true);
-    node_options.port = proxy.port();
     node_options.presence_heartbeat = std::chrono::milliseconds(100);
-    Messaging node(nullptr, ComponentType::node, federation.node_a, node_options);
-    node.start();
-    ASSERT_TRUE(wait_until(
-        [&] { return researcher.online_nodes() == std::vector<std::string>{federation.node_a}; }, kWait));
+    ResearcherAndProxiedNode members(federation, node_options);
+    ASSERT_TRUE(members.online);
+    Messaging& researcher = members.researcher;
     // Its retained "online" record (which anyone may read) and one of its heartbeats.
     mqtt::const_message_ptr record;
     mqtt::const_message_ptr heartbeat;
@@ -482,7 +505,7 @@ TEST(SignedMessages, AReplayedHeartbeatIsRefusedAndDoesNotKeepASilentNodeOnline)
     // The node goes silent without a will (a stalled network: the broker keeps its connection), and an
     // attacker replays both, signatures and all, faster than the node's period.
     Mqtt5Peer attacker(federation.broker, "attacker_" + federation.suffix);  // connected before the pause
-    proxy.pause();
+    members.proxy.pause();
     std::size_t replays = 0;
     const bool offline = wait_until(
         [&] {
@@ -508,9 +531,6 @@ TEST(SignedMessages, AReplayedHeartbeatIsRefusedAndDoesNotKeepASilentNodeOnline)
         << researcher.online_nodes().size() << " nodes online";
     witness.stop();
     EXPECT_EQ(researcher.stats().signature_invalid, 0U);
-    proxy.resume();
-    node.stop();
-    researcher.stop();
 }
 
 // The documented trade-off of the window: a message that waited in the node's persistent session longer
