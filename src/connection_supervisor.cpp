@@ -300,12 +300,16 @@ void ConnectionSupervisor::supervise() {
             const auto connected_at = Clock::now();
             failed_in_round = 0;
             round_errors.clear();
+            // Counted before the event is queued: a handler that reads stats() on "connected" sees this
+            // reconnection in them.
+            if (ever_connected) {
+                Counters::bump(counters_.reconnections);
+            }
             // Queued before start() returns: what the caller publishes after start() (and the answers to
             // it) comes after the "connected" event in the dispatcher's queue, never before it.
             hooks_.state(ConnectionEvent{ConnectionState::connected, result.detail, attempts,
                                          current_broker().display(), result.session});
             if (ever_connected) {
-                Counters::bump(counters_.reconnections);
                 library_logger()->info("Messaging {} reconnected to the broker {} after {} attempt(s)",
                                        config_.id, current_broker().display(), attempts);
             } else {

@@ -199,7 +199,10 @@ public:
     /// @brief This component's type. @throws nothing.
     ComponentType component_type() const noexcept;
 
-    /// @brief A snapshot of the counters. @throws nothing.
+    /// @brief A snapshot of the counters. The connection counters (connection_attempts,
+    /// connection_losses, reconnections) are updated before the connection-state event that reports the
+    /// same change is queued, so a state handler that reads them sees that change counted. Any thread.
+    /// @throws nothing.
     MessagingStats stats() const noexcept;
 
 private:

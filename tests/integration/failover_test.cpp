@@ -2,7 +2,10 @@
 // start() with none answering names each one's reason, and a component that loses its broker fails over
 // to the next one, where its subscriptions work and what it sent meanwhile arrives; the connection
 // events say which broker each one is about.
+#include <cstdint>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -96,7 +99,18 @@ TEST(Failover, ALostBrokerIsReplacedByTheNextAndBack) {
     StateRecorder states;
     const std::string id = "node_" + unique_suffix();
     Messaging node(recorder.handler(), ComponentType::node, id, options);
-    node.set_connection_state_handler(states.handler());
+    // The counters as the state handler sees them at each event: the change an event reports is counted.
+    std::mutex counted_mutex;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> counted;  // (connection_losses, reconnections)
+    node.set_connection_state_handler(
+        [&, forward = states.handler()](const fedbiomed::ConnectionEvent& event) {
+            const auto now = node.stats();
+            {
+                std::lock_guard<std::mutex> lock(counted_mutex);
+                counted.emplace_back(now.connection_losses, now.reconnections);
+            }
+            forward(event);
+        });
     node.start();
     ASSERT_TRUE(states.wait_count_if(in_state(ConnectionState::connected), 1));
 
@@ -145,6 +159,12 @@ TEST(Failover, ALostBrokerIsReplacedByTheNextAndBack) {
         {ConnectionState::connected, address_of(first)},
     };
     EXPECT_EQ(seen, expected);
+    {
+        std::lock_guard<std::mutex> lock(counted_mutex);
+        const std::vector<std::pair<std::uint64_t, std::uint64_t>> counted_expected = {
+            {0, 0}, {1, 0}, {1, 1}, {2, 1}, {2, 2}};
+        EXPECT_EQ(counted, counted_expected);
+    }
     const auto stats = node.stats();
     EXPECT_EQ(stats.connection_losses, 2U);
     EXPECT_EQ(stats.reconnections, 2U);
