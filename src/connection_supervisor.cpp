@@ -26,6 +26,12 @@ constexpr std::chrono::milliseconds kDisconnectTimeout{1000};
 constexpr std::chrono::microseconds kWriteCheck{500};
 // While wake-ups bring no progress (a broker that reads nothing), the looks space out up to this.
 constexpr std::chrono::microseconds kLongestWriteCheck{4000};
+// How long the farewell connection of a duplicate-id verdict waits for the other process to come back
+// (give_up_duplicate()): a few of its reconnection delays, within bounds.
+std::chrono::milliseconds farewell_hold(const ReconnectOptions& reconnect) {
+    return std::clamp(reconnect.min_delay * 16, std::chrono::milliseconds(1000),
+                      std::chrono::milliseconds(5000));
+}
 
 ConnectionSupervisor::Clock::time_point saturating_add(ConnectionSupervisor::Clock::time_point from,
                                                        std::chrono::milliseconds span) {
@@ -822,6 +828,12 @@ void ConnectionSupervisor::fail_sticky(ErrorNumbers code, const std::string& tex
 // Another process uses this id (connected: this connection has just taken the session back, the other
 // process's last sign): leave a retained "duplicate" record naming it, disconnect, and stay failed. The
 // record is information for operators, not proof: nobody acts on it (takeover_detector.hpp).
+//
+// The other process may be between two connections at that moment (it lost its last one before this one
+// took the session back). It would then come back after we left, lose nothing more, and stay connected,
+// unaware, one sign short (seen in CI). So the farewell connection stays up a little (farewell_hold()): if
+// the other takes it over, it is connected again and has seen our record, and one more connection takes
+// the session from it: its last sign. Once only, so that two processes in farewell cannot go on for ever.
 void ConnectionSupervisor::give_up_duplicate() {
     std::string other;
     {
@@ -830,7 +842,20 @@ void ConnectionSupervisor::give_up_duplicate() {
     }
     move({Phase::connected, Phase::reconnecting}, Phase::farewell);
     hooks_.farewell(other, takeover_.describe());
+    if (wait_for_loss(Clock::now() + farewell_hold(config_.reconnect))) {
+        hooks_.connection_lost();
+        teardown(false);
+        if (attempt().kind == Attempt::connected) {
+            hooks_.farewell(other, takeover_.describe());
+        }
+    }
     fail_duplicate();
+}
+
+bool ConnectionSupervisor::wait_for_loss(Clock::time_point until) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait_until(lock, until, [&] { return signals_.stop || signals_.lost; });
+    return signals_.lost && !signals_.stop;
 }
 
 void ConnectionSupervisor::fail_duplicate() {

@@ -193,6 +193,8 @@ private:
     const BrokerAddress& current_broker() const noexcept { return config_.brokers[broker_index_]; }
     Ending watch();
     bool wait_backoff(Clock::time_point wake);
+    // Waits until @p until for the connection to be lost: true when it was (and stop() was not asked).
+    bool wait_for_loss(Clock::time_point until);
     bool stop_requested();
     void finish_start(bool ok, const std::string& error);
     std::string take_loss_cause();

@@ -66,12 +66,6 @@ set(FBM_CLUSTER_EXCLUDED
     "Fault.AStalledNetworkIsDetectedAndRecovered"    # a stalling proxy in front of a broker of its own
     "Fault.AStalledNetworkIsDetectedOnTheComponentThatKeepsItsProcessAwake"  # the same
     "Fault.DuplicateIdsAreDetectedOnBothProcessesWithMqtt5"  # MQTT 5: RabbitMQ 3.10 speaks 3.1.1 only
-    "Fault.DuplicateIdsAreDetectedOnBothProcesses"  # NOT a cluster difference: a race of the library's
-                                # own (the process that decides first says farewell and leaves while the
-                                # other is between two connections, which then misses its last sign and
-                                # stays connected). Seen once in six cluster runs, never on Mosquitto,
-                                # where the test still runs. To put back once the farewell waits for the
-                                # other's reconnection and takes the session from it once more.
     "Presence.AResearcherFollowsNodesComingAndGoing"  # retained presence records are per node on the
                                 # cluster: a researcher on node 1 does not see a node announced on node 2
     "Presence.ReferenceTopicsCarryNothingButTheReferenceTraffic"  # counts all traffic of a broker of its own
