@@ -27,10 +27,13 @@ constexpr std::chrono::microseconds kWriteCheck{500};
 // While wake-ups bring no progress (a broker that reads nothing), the looks space out up to this.
 constexpr std::chrono::microseconds kLongestWriteCheck{4000};
 // How long the farewell connection of a duplicate-id verdict waits for the other process to come back
-// (give_up_duplicate()): a few of its reconnection delays, within bounds.
+// (give_up_duplicate()). The other's reconnection delay has doubled at each of its recent losses (3 to 5
+// in a takeover storm), so 64 x min_delay covers six doublings; at least 1 s, at most max_delay (8 s
+// at most: the component is failing, and says so only afterwards).
 std::chrono::milliseconds farewell_hold(const ReconnectOptions& reconnect) {
-    return std::clamp(reconnect.min_delay * 16, std::chrono::milliseconds(1000),
-                      std::chrono::milliseconds(5000));
+    const auto longest =
+        std::clamp(reconnect.max_delay, std::chrono::milliseconds(1000), std::chrono::milliseconds(8000));
+    return std::clamp(reconnect.min_delay * 64, std::chrono::milliseconds(1000), longest);
 }
 
 ConnectionSupervisor::Clock::time_point saturating_add(ConnectionSupervisor::Clock::time_point from,
@@ -855,7 +858,8 @@ void ConnectionSupervisor::give_up_duplicate() {
 bool ConnectionSupervisor::wait_for_loss(Clock::time_point until) {
     std::unique_lock<std::mutex> lock(mutex_);
     wake_.wait_until(lock, until, [&] { return signals_.stop || signals_.lost; });
-    return signals_.lost && !signals_.stop;
+    // stop() began (it marks the phase before it asks the supervisor to stop): no new connection then.
+    return signals_.lost && !signals_.stop && phase_.load() != Phase::leaving;
 }
 
 void ConnectionSupervisor::fail_duplicate() {

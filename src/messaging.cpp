@@ -186,7 +186,8 @@ public:
                           before == detail::Phase::farewell || before == detail::Phase::failed;
             uninstall_forwarder();
             if (was_started && before != detail::Phase::failed) {
-                if (options_.presence && publisher_.link_up()) {
+                // In farewell the retained record says "duplicate": it stays the last word.
+                if (options_.presence && publisher_.link_up() && before != detail::Phase::farewell) {
                     publisher_.publish_control_waited(
                         presence_topic_ref_, presence_.payload("offline", "stopped"), Outbox::Retain::yes);
                 }
