@@ -65,15 +65,15 @@ std::string unique(const std::string& prefix) {
     return prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
 }
 
-/// Options for a component of the cluster tests, connected first to the brokers in @p order.
-// For a component started right after a RabbitMQ node was restarted: that node may still close a
-// connection or two (seen in CI), so start() keeps trying, as docs/deploy.md advises cluster users.
+/// For a component started right after a RabbitMQ node was restarted: that node may still close a
+/// connection or two (seen in CI), so start() keeps trying, as docs/deploy.md advises cluster users.
 MessagingOptions after_restart(MessagingOptions options) {
     options.first_connect = fedbiomed::FirstConnect::keep_trying;
     options.first_connect_deadline = milliseconds(60000);
     return options;
 }
 
+/// Options for a component of the cluster tests, connected first to the brokers in @p order.
 MessagingOptions cluster_options(const TestBroker& cluster, std::vector<int> order) {
     MessagingOptions options;
     for (const int node : order) {
