@@ -164,7 +164,7 @@ public:
     KilledNode(const KilledNode&) = delete;
     KilledNode& operator=(const KilledNode&) = delete;
 
-    /// Starts the node again now; returns once its MQTT port accepts connections.
+    /// Starts the node again now; returns once every node of the cluster answers MQTT.
     void restart() {
         cluster_.restart(node_);
         restarted_ = true;

@@ -7,6 +7,8 @@
 /// On the cluster the components of one test are spread over the RabbitMQ nodes: each call of
 /// TestBroker::port() (or of an option builder taking a TestBroker) names the next node, round robin from
 /// node 1, so the first component of a test lands on node 1, the second on node 2, the third on node 3.
+/// Before the first test_broker() call of a process returns, every node of the cluster answers MQTT (a
+/// node that does not is restarted once; the call throws if it still does not).
 #pragma once
 
 #include <memory>
@@ -41,7 +43,8 @@ public:
     /// @throws std::runtime_error when it cannot be killed.
     virtual void kill(int node) = 0;
 
-    /// @brief Starts node @p node again after kill(); returns once its MQTT port accepts connections.
+    /// @brief Starts node @p node again after kill(); returns once its MQTT port accepts connections (on
+    /// the cluster: once every node answers MQTT, a CONNACK and a SUBACK).
     /// @throws std::runtime_error when it does not come back.
     virtual void restart(int node) = 0;
 
@@ -67,7 +70,8 @@ private:
 
 /// @brief The broker of this test process: the cluster named by the FBM_RMQ_BASE environment variable
 /// (set by ctest for the tests labelled `cluster`), otherwise shared_broker() (started on first use).
-/// @throws std::runtime_error when FBM_RMQ_BASE names no running 3-node cluster.
+/// @throws std::runtime_error when FBM_RMQ_BASE names no running 3-node cluster, or one with a node that
+/// does not answer MQTT even after a restart.
 TestBroker& test_broker();
 
 /// @brief True when the tests of this process run against the RabbitMQ cluster (FBM_RMQ_BASE is set).
