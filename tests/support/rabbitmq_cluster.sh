@@ -172,7 +172,11 @@ cmd_start() {
         cmd_stop
     fi
     mkdir -p "$BASE/home"
-    touch "$BASE/$MARKER"
+    # The marker names this start, so that the watchdog of an earlier cluster at the same BASE (its ctest
+    # gone, the cluster already stopped by its cleanup fixture) never stops this one.
+    local run_id
+    run_id=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    echo "$run_id" >"$BASE/$MARKER"
     local epmd_port cookie i ports=()
     epmd_port=$(free_port)
     cookie=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -209,6 +213,11 @@ EOF
             echo "loopback_users.guest = true"
             echo "log.file.level = info"
             echo "log.console = false"
+            # A persistent session's queue outlives its test (RabbitMQ 3.10 keeps it a day by default) and
+            # takes a copy of every later broadcast to general/nodes: over the run, hundreds of stale queues
+            # filling up on every node. 30 s without a consumer removes them; no test leaves a session it
+            # resumes unconsumed that long (a queue recovered by a restarted node counts from its recovery).
+            echo "mqtt.subscription_ttl = 30000"
             if ((i > 1)); then
                 echo "cluster_formation.peer_discovery_backend = classic_config"
                 echo "cluster_formation.classic_config.nodes.1 = rabbit1@localhost"
@@ -233,8 +242,9 @@ EOF
     echo "RMQ_MQTT_PORTS=\"${ports[*]}\"" >"$BASE/cluster.env"
     if [[ -n "${WATCH_PID:-}" ]]; then
         # Detached from the caller, so that it outlives the ctest fixture process that started it.
-        setsid bash -c "while kill -0 $WATCH_PID 2>/dev/null && [[ -e '$BASE/$MARKER' ]]; do sleep 1; done
-                        [[ -e '$BASE/$MARKER' ]] && '$0' stop '$BASE'" >/dev/null 2>&1 </dev/null &
+        local ours_still="grep -qx '$run_id' '$BASE/$MARKER' 2>/dev/null"
+        setsid bash -c "while kill -0 $WATCH_PID 2>/dev/null && $ours_still; do sleep 1; done
+                        $ours_still && '$0' stop '$BASE'" >/dev/null 2>&1 </dev/null &
     fi
     # One node at a time, each joining the ones before it at its first boot (classic_config peer discovery),
     # and each answering MQTT before the next starts. A CI run once started the tests on a cluster whose
