@@ -88,9 +88,14 @@ set(FBM_CLUSTER_EXCLUDED
 )
 
 # Registers the tests of @p target for the cluster run: all but FBM_CLUSTER_EXCLUDED, with those matching
-# the gtest filter KILLS (tests that kill a RabbitMQ node) RUN_SERIAL. TIMEOUT: each test's ctest timeout.
+# the gtest filter KILLS (tests that kill a RabbitMQ node) RUN_SERIAL. TIMEOUT: each test's ctest timeout
+# on Mosquitto; the cluster run adds FBM_CLUSTER_CHECK_S, the bound of the check that every node answers
+# before the test starts (rabbitmq_cluster.sh check), so that a test that waited for the cluster still
+# fails on its own waits, saying why, rather than by ctest's kill.
+set(FBM_CLUSTER_CHECK_S 240)
 function(fbm_add_cluster_run target)
     cmake_parse_arguments(ARG "" "TIMEOUT;KILLS" "" ${ARGN})
+    math(EXPR ARG_TIMEOUT "${ARG_TIMEOUT} + ${FBM_CLUSTER_CHECK_S}")
     list(JOIN FBM_CLUSTER_EXCLUDED ":" excluded)
     set(common LABELS cluster FIXTURES_REQUIRED rabbitmq_cluster RESOURCE_LOCK rabbitmq_cluster
         ENVIRONMENT "FBM_RMQ_BASE=${FBM_RMQ_BASE}" TIMEOUT ${ARG_TIMEOUT}

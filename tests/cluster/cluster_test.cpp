@@ -214,7 +214,8 @@ TEST(Cluster, KillingTheNodeASenderUsesFailsItOverAndLosesNothingAcknowledged) {
     // The receiver lives on node 2 (its persistent session's queue is there); the sender on node 1 with a
     // clean session, so that nothing it needs dies with node 1. The stream goes to the receiver's own
     // topic: a broadcast would also fill the queue of every persistent node session earlier tests left on
-    // the cluster (RabbitMQ keeps them 24 h), at the speed of RabbitMQ's disk writes.
+    // the cluster (until a minute after their last consumer: the test cluster's mqtt.subscription_ttl), at
+    // the speed of RabbitMQ's disk writes.
     const std::string nid = unique("node");
     Messaging receiver(received.handler(), ComponentType::node, nid, cluster_options(cluster, {2, 3, 1}));
     receiver.start();

@@ -6,7 +6,8 @@
 #                                                  node answers MQTT (CONNACK and SUBACK). With WATCH_PID, a
 #                                                  watchdog stops the cluster when that process ends (ctest
 #                                                  interrupted by Ctrl-C never runs its cleanup fixture).
-#   rabbitmq_cluster.sh stop BASE                  stops every node and the private epmd, removes BASE
+#   rabbitmq_cluster.sh stop BASE [RUN_ID]         stops every node and the private epmd, removes BASE
+#                                                  (with RUN_ID: only if BASE still holds that start)
 #   rabbitmq_cluster.sh kill BASE I [SIGNAL]       kill -9 (or SIGNAL) node I's Erlang VM
 #   rabbitmq_cluster.sh restart BASE I             starts node I again (it rejoins by itself); returns
 #                                                  once every node answers MQTT (fails if one does not,
@@ -27,6 +28,17 @@ readonly RMQ_BIN=/usr/lib/rabbitmq/bin
 readonly MARKER=.fbm-rabbitmq-cluster
 # Boot is CPU-bound (16-21 s for 3 nodes booted one after the other on 2 cores, more under load).
 readonly BOOT_TIMEOUT_S=${FBM_RMQ_BOOT_TIMEOUT:-240}
+# Every command that waits for nodes gives up at DEADLINE (SECONDS), whatever it is waiting for: `check` and
+# `restart` within 240 s, under the test support's 300 s bound on a cluster command (test_broker.cpp), so
+# that a test fails with this script's explanation rather than a kill; `start` within 540 s, under the
+# fixture's 600 s.
+DEADLINE=$((SECONDS + 240))
+
+# Seconds left before DEADLINE, at most $1.
+budget() {
+    local left=$((DEADLINE - SECONDS))
+    ((left < $1)) && echo "$left" || echo "$1"
+}
 
 die() {
     echo "rabbitmq_cluster: $*" >&2
@@ -65,7 +77,7 @@ alive() {
 }
 
 wait_port() {
-    local port=$1 deadline=$((SECONDS + BOOT_TIMEOUT_S))
+    local port=$1 deadline=$((SECONDS + $(budget "$BOOT_TIMEOUT_S")))
     while ((SECONDS < deadline)); do
         if port_in_use "$port"; then
             return 0
@@ -82,9 +94,9 @@ answers_mqtt() {
     timeout 10 mosquitto_sub -h 127.0.0.1 -p "$1" -q 1 -t fbm-ready-probe -E -W 5 >/dev/null 2>&1
 }
 
-# Waits up to $2 seconds for node $1 to answer MQTT.
+# Waits up to $2 seconds (and not past DEADLINE) for node $1 to answer MQTT.
 wait_mqtt() {
-    local port deadline=$((SECONDS + $2))
+    local port deadline=$((SECONDS + $(budget "$2")))
     port=$(cat "$BASE/node$1/mqtt.port")
     while ((SECONDS < deadline)); do
         if answers_mqtt "$port"; then
@@ -134,20 +146,37 @@ relaunch() {
     }
 }
 
-# Returns 0 once node $1 answers MQTT. A node that does not within 60 s is killed and started again once;
-# returns 1, with every node's log, if it still does not answer. Says on stderr when a node was late, so
-# that a test that met a slow node shows it in its output.
-answer_or_restart() {
-    local i=$1 began=$SECONDS
-    if wait_mqtt "$i" 60; then
-        if ((SECONDS - began > 1)); then
-            echo "rabbitmq_cluster: node $i answered MQTT after $((SECONDS - began)) s" >&2
-        fi
+# Node $1's Erlang VM runs, or at least something listens on its MQTT port (its pid file comes a moment
+# after its launch).
+node_up() {
+    local i=$1 pid
+    pid=$(cat "$BASE/node$i/beam.pid" 2>/dev/null) || pid=
+    if [[ -n "$pid" ]] && alive "$pid" && ours "$pid"; then
         return 0
     fi
-    echo "rabbitmq_cluster: node $i does not answer MQTT within 60 s; restarting it" >&2
-    show_failure
-    (cmd_kill "$i" KILL) || true  # its VM may have died already
+    port_in_use "$(cat "$BASE/node$i/mqtt.port")"
+}
+
+# Returns 0 once node $1 answers MQTT. A node that is down (a test that killed it did not live to restart
+# it) is started at once; one that runs but does not answer within 60 s is killed and started again. Either
+# happens once, and sets RELAUNCHED=1. Returns 1, with every node's latest errors, if the node still does
+# not answer. Says on stderr when a node was late, so that a test that met a slow node shows it.
+answer_or_restart() {
+    local i=$1 began=$SECONDS
+    if node_up "$i"; then
+        if wait_mqtt "$i" 60; then
+            if ((SECONDS - began > 1)); then
+                echo "rabbitmq_cluster: node $i answered MQTT after $((SECONDS - began)) s" >&2
+            fi
+            return 0
+        fi
+        echo "rabbitmq_cluster: node $i does not answer MQTT within $((SECONDS - began)) s; restarting it" >&2
+        show_failure
+        (cmd_kill "$i" KILL) || true  # its VM may have died meanwhile
+    else
+        echo "rabbitmq_cluster: node $i is not running; starting it" >&2
+    fi
+    RELAUNCHED=1
     if relaunch "$i" && wait_mqtt "$i" 60; then
         echo "rabbitmq_cluster: node $i answers MQTT after its restart" >&2
         return 0
@@ -156,12 +185,21 @@ answer_or_restart() {
     return 1
 }
 
-# Returns 0 once every node answers MQTT (answer_or_restart on each).
+# Returns 0 once every node answers MQTT (answer_or_restart on each). A node coming back makes the client-id
+# Raft group hold an election, so after a restart every node is checked again, from the first.
 all_answer() {
-    local i
-    for i in $(seq 1 "$N"); do
-        answer_or_restart "$i" || return 1
+    local i pass
+    for pass in 1 2 3; do
+        RELAUNCHED=0
+        for i in $(seq 1 "$N"); do
+            answer_or_restart "$i" || return 1
+        done
+        if ((RELAUNCHED == 0)); then
+            return 0
+        fi
     done
+    echo "rabbitmq_cluster: nodes still had to be restarted after $pass passes" >&2
+    return 1
 }
 
 cmd_start() {
@@ -215,10 +253,11 @@ EOF
             echo "log.console = false"
             # A persistent session's queue outlives its test (RabbitMQ 3.10 keeps it a day by default) and
             # takes a copy of every later broadcast to general/nodes: one run ended with about 180 stale
-            # queues holding about 65 000 messages. 30 s without a consumer removes them; no test leaves a
-            # session it resumes unconsumed that long (a queue recovered by a restarted node counts from its
-            # recovery).
-            echo "mqtt.subscription_ttl = 30000"
+            # queues holding about 65 000 messages. 60 s without a consumer removes them. No test leaves a
+            # session it resumes unconsumed that long: a kill test resumes as soon as `restart` returns,
+            # and a queue on a restarted node counts from its recovery (which a relaunch repeats), while
+            # a restarted node that does not answer within 60 s is relaunched.
+            echo "mqtt.subscription_ttl = 60000"
             if ((i > 1)); then
                 echo "cluster_formation.peer_discovery_backend = classic_config"
                 echo "cluster_formation.classic_config.nodes.1 = rabbit1@localhost"
@@ -245,7 +284,7 @@ EOF
         # Detached from the caller, so that it outlives the ctest fixture process that started it.
         local ours_still="grep -qx '$run_id' '$BASE/$MARKER' 2>/dev/null"
         setsid bash -c "while kill -0 $WATCH_PID 2>/dev/null && $ours_still; do sleep 1; done
-                        $ours_still && '$0' stop '$BASE'" >/dev/null 2>&1 </dev/null &
+                        $ours_still && '$0' stop '$BASE' '$run_id'" >/dev/null 2>&1 </dev/null &
     fi
     # One node at a time, each joining the ones before it at its first boot (classic_config peer discovery),
     # and each answering MQTT before the next starts. A CI run once started the tests on a cluster whose
@@ -286,6 +325,10 @@ stop_pid() {
 cmd_stop() {
     [[ -e "$BASE" ]] || return 0
     [[ -e "$BASE/$MARKER" ]] || die "$BASE was not made by this script"
+    # The watchdog names the start it watched: a cluster started again at BASE since is not its own.
+    if [[ -n "${RUN_ID:-}" ]] && ! grep -qx "$RUN_ID" "$BASE/$MARKER" 2>/dev/null; then
+        return 0
+    fi
     local f pids=()
     for f in "$BASE"/node*/beam.pid "$BASE"/node*/wrapper.pid "$BASE/epmd.pid"; do
         [[ -r "$f" ]] && pids+=("$(cat "$f")")
@@ -344,19 +387,27 @@ cmd_check() {
     die "usage: $0 start BASE N [WATCH_PID] | stop BASE | kill BASE I [SIGNAL] | restart BASE I | check BASE | ctl BASE I ARGS..."
 command=$1
 BASE=$(realpath -m "$2")
-if [[ "$command" != start ]]; then
-    N=$(find "$BASE" -maxdepth 1 -name 'node*' -type d 2>/dev/null | wc -l)
+N=0
+if [[ "$command" != start && -d "$BASE" ]]; then
+    N=$(find "$BASE" -mindepth 1 -maxdepth 1 -name 'node[0-9]*' -type d | wc -l)
+fi
+if [[ "$command" =~ ^(kill|restart|check|ctl)$ ]] && ((N < 1)); then
+    die "no cluster at $BASE (the cluster.start ctest fixture makes one)"
 fi
 case "$command" in
 start)
     N=${3:?number of nodes}
+    DEADLINE=$((SECONDS + 540))
     WATCH_PID=${4:-}
     if [[ "$WATCH_PID" == parent ]]; then
         WATCH_PID=$PPID  # ctest, when this runs as its fixture
     fi
     cmd_start
     ;;
-stop) cmd_stop ;;
+stop)
+    RUN_ID=${3:-}
+    cmd_stop
+    ;;
 kill) cmd_kill "${3:?node}" "${4:-KILL}" ;;
 restart) cmd_restart "${3:?node}" ;;
 check) cmd_check ;;
