@@ -90,9 +90,9 @@ set(FBM_CLUSTER_EXCLUDED
 # Registers the tests of @p target for the cluster run: all but FBM_CLUSTER_EXCLUDED, with those matching
 # the gtest filter KILLS (tests that kill a RabbitMQ node) RUN_SERIAL. TIMEOUT: each test's ctest timeout
 # on Mosquitto; the cluster run adds FBM_CLUSTER_CHECK_S, the bound of the check that every node answers
-# before the test starts (rabbitmq_cluster.sh check), so that a test that waited for the cluster still
-# fails on its own waits, saying why, rather than by ctest's kill.
-set(FBM_CLUSTER_CHECK_S 240)
+# before the test starts (rabbitmq_cluster.sh check: 240 s, and a probe under way), so that a test that
+# waited for the cluster still fails on its own waits, saying why, rather than by ctest's kill.
+set(FBM_CLUSTER_CHECK_S 270)
 function(fbm_add_cluster_run target)
     cmake_parse_arguments(ARG "" "TIMEOUT;KILLS" "" ${ARGN})
     math(EXPR ARG_TIMEOUT "${ARG_TIMEOUT} + ${FBM_CLUSTER_CHECK_S}")

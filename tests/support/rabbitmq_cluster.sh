@@ -76,35 +76,30 @@ alive() {
         ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null
 }
 
+# Waits up to BOOT_TIMEOUT_S (and not past DEADLINE) for port $1 to open; looks at least once.
 wait_port() {
     local port=$1 deadline=$((SECONDS + $(budget "$BOOT_TIMEOUT_S")))
-    while ((SECONDS < deadline)); do
-        if port_in_use "$port"; then
-            return 0
-        fi
+    until port_in_use "$port"; do
+        ((SECONDS < deadline)) || return 1
         sleep 0.2
     done
-    return 1
 }
 
 # The node on $1 answers MQTT: a CONNECT gets its CONNACK and a SUBSCRIBE its SUBACK. An open port is not
 # enough: the CONNACK needs the node's place in the cluster's client-id tracking (a Raft group), which a
 # node may not have yet, or ever (see cmd_start).
 answers_mqtt() {
-    timeout 10 mosquitto_sub -h 127.0.0.1 -p "$1" -q 1 -t fbm-ready-probe -E -W 5 >/dev/null 2>&1
+    timeout 8 mosquitto_sub -h 127.0.0.1 -p "$1" -q 1 -t fbm-ready-probe -E -W 5 >/dev/null 2>&1
 }
 
-# Waits up to $2 seconds (and not past DEADLINE) for node $1 to answer MQTT.
+# Waits up to $2 seconds (and not past DEADLINE) for node $1 to answer MQTT; probes at least once.
 wait_mqtt() {
     local port deadline=$((SECONDS + $(budget "$2")))
     port=$(cat "$BASE/node$1/mqtt.port")
-    while ((SECONDS < deadline)); do
-        if answers_mqtt "$port"; then
-            return 0
-        fi
+    until answers_mqtt "$port"; do
+        ((SECONDS < deadline)) || return 1
         sleep 0.5
     done
-    return 1
 }
 
 node_env() {
@@ -146,14 +141,33 @@ relaunch() {
     }
 }
 
-# Node $1's Erlang VM runs, or at least something listens on its MQTT port (its pid file comes a moment
-# after its launch).
+# kill -9 of node $1's VM and of the script that launched it, whichever still runs; waits until both are gone.
+kill_node() {
+    local i=$1 pid pids=()
+    for pid in "$(cat "$BASE/node$i/beam.pid" 2>/dev/null)" "$(cat "$BASE/node$i/wrapper.pid" 2>/dev/null)"; do
+        if [[ -n "$pid" ]] && alive "$pid" && ours "$pid"; then
+            kill -KILL "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+    done
+    local deadline=$((SECONDS + 10))
+    for pid in "${pids[@]}"; do
+        while alive "$pid" && ((SECONDS < deadline)); do
+            sleep 0.05
+        done
+    done
+}
+
+# Node $1 runs or is booting: its Erlang VM, or the rabbitmq-server script that launches it (the VM writes
+# its pid file a moment after its launch), or at least something on its MQTT port. A node up is never
+# launched a second time.
 node_up() {
     local i=$1 pid
-    pid=$(cat "$BASE/node$i/beam.pid" 2>/dev/null) || pid=
-    if [[ -n "$pid" ]] && alive "$pid" && ours "$pid"; then
-        return 0
-    fi
+    for pid in "$(cat "$BASE/node$i/beam.pid" 2>/dev/null)" "$(cat "$BASE/node$i/wrapper.pid" 2>/dev/null)"; do
+        if [[ -n "$pid" ]] && alive "$pid" && ours "$pid"; then
+            return 0
+        fi
+    done
     port_in_use "$(cat "$BASE/node$i/mqtt.port")"
 }
 
@@ -170,9 +184,14 @@ answer_or_restart() {
             fi
             return 0
         fi
+        if ((SECONDS >= DEADLINE)); then
+            echo "rabbitmq_cluster: out of time waiting for node $i to answer MQTT" >&2
+            show_failure
+            return 1
+        fi
         echo "rabbitmq_cluster: node $i does not answer MQTT within $((SECONDS - began)) s; restarting it" >&2
         show_failure
-        (cmd_kill "$i" KILL) || true  # its VM may have died meanwhile
+        kill_node "$i"
     else
         echo "rabbitmq_cluster: node $i is not running; starting it" >&2
     fi
