@@ -13,6 +13,7 @@
 #                                                  once every node answers MQTT (fails if one does not,
 #                                                  even after being restarted once more)
 #   rabbitmq_cluster.sh check BASE                 returns once every node answers MQTT (the same way)
+#   rabbitmq_cluster.sh logs BASE                  each node's state and latest errors (changes nothing)
 #   rabbitmq_cluster.sh ctl BASE I ARGS...         rabbitmqctl ARGS against node I (users, permissions;
 #                                                  about 2 s per call)
 #
@@ -397,20 +398,38 @@ cmd_restart() {
     all_answer || die "a node does not answer MQTT after node $i was restarted"
 }
 
+# Prints each node's state (answers MQTT, runs without answering, or down) and its latest errors: what a
+# failed test of the cluster run shows (test_broker.cpp). Changes nothing.
+cmd_logs() {
+    local i port state errors
+    for i in $(seq 1 "$N"); do
+        port=$(cat "$BASE/node$i/mqtt.port")
+        if answers_mqtt "$port"; then
+            state="answers MQTT"
+        elif node_up "$i"; then
+            state="runs but does not answer MQTT"
+        else
+            state="down"
+        fi
+        errors=$(grep -hE "\[error\]|timed out" "$BASE/node$i/log/"*.log 2>/dev/null | tail -n 12) || true
+        echo "--- RabbitMQ node $i (127.0.0.1:$port): $state; its latest errors: ${errors:-none}"
+    done
+}
+
 # Returns once every node answers MQTT (each test of the cluster run checks this before it starts).
 cmd_check() {
     all_answer || die "a node does not answer MQTT, even after a restart"
 }
 
 [[ $# -ge 2 ]] ||
-    die "usage: $0 start BASE N [WATCH_PID] | stop BASE | kill BASE I [SIGNAL] | restart BASE I | check BASE | ctl BASE I ARGS..."
+    die "usage: $0 start BASE N [WATCH_PID] | stop BASE [RUN_ID] | kill BASE I [SIGNAL] | restart BASE I | check BASE | logs BASE | ctl BASE I ARGS..."
 command=$1
 BASE=$(realpath -m "$2")
 N=0
 if [[ "$command" != start && -d "$BASE" ]]; then
     N=$(find "$BASE" -mindepth 1 -maxdepth 1 -name 'node[0-9]*' -type d | wc -l)
 fi
-if [[ "$command" =~ ^(kill|restart|check|ctl)$ ]] && ((N < 1)); then
+if [[ "$command" =~ ^(kill|restart|check|logs|ctl)$ ]] && ((N < 1)); then
     die "no cluster at $BASE (the cluster.start ctest fixture makes one)"
 fi
 case "$command" in
@@ -430,6 +449,7 @@ stop)
 kill) cmd_kill "${3:?node}" "${4:-KILL}" ;;
 restart) cmd_restart "${3:?node}" ;;
 check) cmd_check ;;
+logs) cmd_logs ;;
 ctl)
     node=${3:?node}
     shift 3

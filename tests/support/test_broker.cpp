@@ -10,6 +10,10 @@
 #include "child_process.hpp"
 #include "mosquitto_broker.hpp"
 
+#if FBM_TEST_SUPPORT_WITH_GTEST
+#include <gtest/gtest.h>
+#endif
+
 #ifndef FBM_RMQ_SCRIPT
 #define FBM_RMQ_SCRIPT "rabbitmq_cluster.sh"
 #endif
@@ -25,6 +29,45 @@ std::string cluster_base() {
     const char* value = std::getenv("FBM_RMQ_BASE");
     return value == nullptr ? std::string() : std::string(value);
 }
+
+/// Runs the cluster script on @p base: command args[0], with the rest of @p args; throws with its output
+/// if it fails. Its stderr (a late or restarted node) goes to the test's output.
+std::string run_cluster_script(const std::string& base, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/bin/bash", FBM_RMQ_SCRIPT, args.at(0), base};
+    argv.insert(argv.end(), args.begin() + 1, args.end());
+    const RunResult result = run_program(argv, kClusterCommandTimeout);
+    if (result.status != 0) {
+        throw std::runtime_error("rabbitmq_cluster.sh " + args.at(0) + " failed:\n" + result.out +
+                                 result.err);
+    }
+    std::cerr << result.err;
+    return result.out;
+}
+
+#if FBM_TEST_SUPPORT_WITH_GTEST
+/// After a failed test of the cluster run: the state of each RabbitMQ node and its latest errors, so that a
+/// failure the broker caused says so (CI keeps no broker logs, and a node that closes CONNECTs unanswered
+/// looks the same from the client whatever the cause).
+class ClusterStateOnFailure final : public ::testing::EmptyTestEventListener {
+public:
+    explicit ClusterStateOnFailure(std::string base) : base_(std::move(base)) {}
+
+    void OnTestEnd(const ::testing::TestInfo& info) override {
+        if (!info.result()->Failed()) {
+            return;
+        }
+        try {
+            std::cout << "---- the RabbitMQ nodes after this failure (rabbitmq_cluster.sh logs) ----\n"
+                      << run_cluster_script(base_, {"logs"}) << std::flush;
+        } catch (const std::exception& error) {
+            std::cout << "(the RabbitMQ nodes' state could not be read: " << error.what() << ")" << std::endl;
+        }
+    }
+
+private:
+    std::string base_;
+};
+#endif
 
 class MosquittoTestBroker final : public TestBroker {
 public:
@@ -75,28 +118,33 @@ public:
         // a test that met a node closing every CONNECT unanswered would fail for the broker, not for
         // what it tests. A late node is said in the test's output (the script's stderr).
         run({"check"});
+#if FBM_TEST_SUPPORT_WITH_GTEST
+        // GoogleTest owns the listener. Appended from within a test, between two of its events.
+        ::testing::UnitTest::GetInstance()->listeners().Append(new ClusterStateOnFailure(base_));
+#endif
     }
-    BrokerKind kind() const override { return BrokerKind::rabbitmq_cluster; }
-    int nodes() const override { return static_cast<int>(ports_.size()); }
+    BrokerKind kind() const override {
+        return BrokerKind::rabbitmq_cluster;
+    }
+    int nodes() const override {
+        return static_cast<int>(ports_.size());
+    }
     int port_of(int node) const override {
         if (node < 1 || node > nodes()) {
             throw std::out_of_range("the cluster has no node " + std::to_string(node));
         }
         return ports_[static_cast<std::size_t>(node - 1)];
     }
-    void kill(int node) override { run({"kill", std::to_string(node)}); }
-    void restart(int node) override { run({"restart", std::to_string(node)}); }
+    void kill(int node) override {
+        run({"kill", std::to_string(node)});
+    }
+    void restart(int node) override {
+        run({"restart", std::to_string(node)});
+    }
 
 private:
     void run(const std::vector<std::string>& args) const {
-        std::vector<std::string> argv = {"/bin/bash", FBM_RMQ_SCRIPT, args.at(0), base_};
-        argv.insert(argv.end(), args.begin() + 1, args.end());
-        const RunResult result = run_program(argv, kClusterCommandTimeout);
-        if (result.status != 0) {
-            throw std::runtime_error("rabbitmq_cluster.sh " + args.at(0) + " failed:\n" + result.out +
-                                     result.err);
-        }
-        std::cerr << result.err;  // a node that was late or had to be restarted
+        run_cluster_script(base_, args);
     }
 
     std::string base_;

@@ -8,7 +8,8 @@
 /// TestBroker::port() (or of an option builder taking a TestBroker) names the next node, round robin from
 /// node 1, so the first component of a test lands on node 1, the second on node 2, the third on node 3.
 /// Before the first test_broker() call of a process returns, every node of the cluster answers MQTT (a
-/// node that does not is restarted once; the call throws if it still does not).
+/// node that does not is restarted once; the call throws if it still does not). A test of the cluster
+/// run that fails then prints each node's state and latest errors after its failure messages.
 #pragma once
 
 #include <memory>
