@@ -142,21 +142,26 @@ relaunch() {
     }
 }
 
-# kill -9 of node $1's VM and of the script that launched it, whichever still runs; waits until both are gone.
-kill_node() {
-    local i=$1 pid pids=()
-    for pid in "$(cat "$BASE/node$i/beam.pid" 2>/dev/null)" "$(cat "$BASE/node$i/wrapper.pid" 2>/dev/null)"; do
+# kill -9 of each PID given that is alive and ours; waits up to 10 s for them to be gone.
+kill_and_wait() {
+    local pid killed=()
+    for pid in "$@"; do
         if [[ -n "$pid" ]] && alive "$pid" && ours "$pid"; then
             kill -KILL "$pid" 2>/dev/null || true
-            pids+=("$pid")
+            killed+=("$pid")
         fi
     done
     local deadline=$((SECONDS + 10))
-    for pid in "${pids[@]}"; do
+    for pid in "${killed[@]}"; do
         while alive "$pid" && ((SECONDS < deadline)); do
             sleep 0.05
         done
     done
+}
+
+# kill -9 of node $1's VM and of the script that launched it, whichever still runs.
+kill_node() {
+    kill_and_wait "$(cat "$BASE/node$1/beam.pid" 2>/dev/null)" "$(cat "$BASE/node$1/wrapper.pid" 2>/dev/null)"
 }
 
 # Node $1 runs or is booting: its Erlang VM, or the rabbitmq-server script that launches it (the VM writes
@@ -335,13 +340,6 @@ EOF
     echo READY
 }
 
-stop_pid() {
-    local pid=$1 signal=$2
-    if alive "$pid" && ours "$pid"; then
-        kill "-$signal" "$pid" 2>/dev/null || true
-    fi
-}
-
 cmd_stop() {
     [[ -e "$BASE" ]] || return 0
     [[ -e "$BASE/$MARKER" ]] || die "$BASE was not made by this script"
@@ -354,15 +352,7 @@ cmd_stop() {
         [[ -r "$f" ]] && pids+=("$(cat "$f")")
     done
     # The data is thrown away: no graceful stop needed, SIGKILL is immediate.
-    for pid in "${pids[@]}"; do
-        stop_pid "$pid" KILL
-    done
-    local deadline=$((SECONDS + 10))
-    for pid in "${pids[@]}"; do
-        while alive "$pid" && ((SECONDS < deadline)); do
-            sleep 0.1
-        done
-    done
+    kill_and_wait "${pids[@]}"
     rm -rf "$BASE"
 }
 
