@@ -21,8 +21,9 @@
 namespace fbm_test {
 namespace {
 
-// Restarting a killed RabbitMQ node takes 5 to 12 s on an idle machine, more under load; the script may
-// restart a node that does not answer once more (up to 60 s to answer, each time).
+// Restarting a killed RabbitMQ node takes 5 to 12 s on an idle machine, more under load. The script's
+// check and restart give up at their own 240 s deadline (a probe under way may add up to 8 s), so that
+// its explanation, not this bound, ends a command that cannot succeed.
 constexpr std::chrono::milliseconds kClusterCommandTimeout{300000};
 
 std::string cluster_base() {
