@@ -553,9 +553,27 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_versions(bool 
     return older;
 }
 
+// One connection attempt, made a second time at once when Paho failed the first for another connection's
+// socket (session.hpp, SocketNumberMixUp). That happens when the attempt comes right after a failure, which
+// is how MqttVersion::automatic meets a broker that hangs up on MQTT 5 (RabbitMQ 3.10): its 3.1.1 attempt
+// failed now and then, and with FirstConnect::fail_fast that failed start(). The second try is not exposed:
+// the failure that freed the socket number has been handled by then.
+ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion version, bool fallback) {
+    AttemptResult result = attempt_once(version, fallback);
+    if (!result.socket_mix_up || stop_requested()) {
+        return result;
+    }
+    library_logger()->debug("Messaging {}: {}; trying again at once", config_.id, result.detail);
+    result = attempt_once(version, fallback);
+    if (result.socket_mix_up) {
+        result.detail += ", twice in a row";
+    }
+    return result;
+}
+
 // One connection attempt, with a session of its own (see paho_session.hpp): a failed attempt or a lost
 // connection destroys the client, so nothing it held can be sent again behind the outbox's back.
-ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion version, bool fallback) {
+ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_once(MqttVersion version, bool fallback) {
     const bool clean_session = fallback || !config_.persistent_session;
     const std::uint64_t seq = connection_seq_.load() + 1;
     attempt_seq_.store(seq);
@@ -610,6 +628,10 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion
         result.kind = Attempt::transient;
         result.detail = error.detail();
         result.version_in_doubt = true;
+    } catch (const SocketNumberMixUp& error) {
+        result.kind = Attempt::transient;
+        result.detail = error.detail();
+        result.socket_mix_up = true;
     } catch (const FedbiomedError& error) {
         // Connected without a session, and then the subscriptions failed (not refused): see attempt().
         result.kind = no_session ? Attempt::unresumable : Attempt::transient;

@@ -160,6 +160,8 @@ private:
         // The broker answered the CONNECT, and the connection was then lost before the attempt finished
         // (during the subscriptions): to the takeover detector, a lost connection like any other.
         bool lost_after_connack = false;
+        // Paho failed the attempt for another connection's socket (SocketNumberMixUp): made again at once.
+        bool socket_mix_up = false;
     };
     enum class Ending : std::uint8_t { stop, lost, takeover };
     // Wake-up reasons of the supervisor thread (guarded by mutex_).
@@ -182,9 +184,11 @@ private:
     void check_writes(WriteWatch& watch);
     void abandon(const char* what) noexcept;
     AttemptResult attempt();
-    // attempt() falls back to a clean session; attempt_versions() to MQTT 3.1.1; attempt_in() is one try.
+    // attempt() falls back to a clean session; attempt_versions() to MQTT 3.1.1; attempt_in() tries again
+    // after a socket mix-up; attempt_once() is one try.
     AttemptResult attempt_versions(bool fallback);
     AttemptResult attempt_in(MqttVersion version, bool fallback);
+    AttemptResult attempt_once(MqttVersion version, bool fallback);
     // What a successful connection with @p clean_session whose CONNACK said @p present means for the
     // session; records where the persistent session lives. Sets @p warning for a lost session.
     SessionOutcome session_outcome(bool clean_session, bool present, std::string& warning);

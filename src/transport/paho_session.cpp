@@ -55,6 +55,9 @@ std::string format_host(const std::string& host) {
 // the CONNECT it had sent (MQTTAsyncUtils.c, MQTTAsync_cycle): the TCP connection was up, the broker hung
 // up on the CONNECT. A broker that does not speak the requested protocol version does that.
 constexpr const char* kClosedAfterConnect = "TCP connect completion failure";
+// Paho's words when its receive thread fails a client for an error on the client's socket number
+// (session.hpp, SocketNumberMixUp): before a CONNACK, most likely another connection's socket.
+constexpr const char* kReceiveThreadSocketError = "socket error";
 
 int mqtt_version_number(MqttVersion version) {
     return version == MqttVersion::v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
@@ -887,6 +890,10 @@ void PahoSession::connect(Clock::time_point deadline) {
                                  "broker " + endpoint_ + " refused the connection: " + connack_text(code));
         }
         std::string paho_text = error.what();
+        if (code == MQTTASYNC_FAILURE && error.get_message() == kReceiveThreadSocketError) {
+            throw SocketNumberMixUp("broker " + endpoint_ + ": Paho failed the attempt before any answer (" +
+                                    paho_text + ")");
+        }
         if (paho_text.find(kClosedAfterConnect) != std::string::npos) {
             // Paho's words for "CONNECT sent, then the socket closed before any CONNACK". Over TLS 1.3 a
             // broker refuses a client certificate after the handshake, when our CONNECT is already written:

@@ -124,6 +124,17 @@ public:
     explicit ClosedBeforeConnack(const std::string& detail) : MessagingError(ErrorNumbers::FB101, detail) {}
 };
 
+/// Paho failed the connection attempt with "socket error" before any CONNACK. Seen when the number of the
+/// attempt's new socket had just been freed by another connection's failure: Paho C 1.3.12's receive thread
+/// handles a failed read on a connection that is still handshaking twice (MQTTAsync_cycle() fails the
+/// connection and closes its socket, then MQTTAsync_receiveThread() looks the socket's number up again and
+/// fails whatever client holds it now). The attempt tells nothing about the broker: the caller makes it
+/// again once, at once. A genuine write error on the CONNECT says the same words, and fails again.
+class SocketNumberMixUp : public MessagingError {
+public:
+    explicit SocketNumberMixUp(const std::string& detail) : MessagingError(ErrorNumbers::FB101, detail) {}
+};
+
 class Session {
 public:
     using Clock = std::chrono::steady_clock;
@@ -135,8 +146,10 @@ public:
     Session& operator=(const Session&) = delete;
 
     /// Connects and waits for the CONNACK until @p deadline or interrupt() (no busy loop).
-    /// @throws ConnectRefused when the broker answered with a refusal; MessagingError (FB101) saying why
-    ///         otherwise: unreachable, unknown host, TLS failure, timeout, or interrupted.
+    /// @throws ConnectRefused when the broker answered with a refusal; ClosedBeforeConnack when it hung up
+    ///         on the CONNECT; SocketNumberMixUp when Paho failed the attempt for another connection's
+    ///         socket; MessagingError (FB101) saying why otherwise: unreachable, unknown host, TLS failure,
+    ///         timeout, or interrupted.
     virtual void connect(Clock::time_point deadline) = 0;
 
     /// Subscribes every topic at @p qos and waits for each SUBACK until @p deadline or interrupt().

@@ -447,30 +447,20 @@ TEST(Cluster, AForbiddenSubscriptionOrPublicationIsReportedByTopicAndRetriedWith
     };
 
     // The node may not read its own topic: RabbitMQ closes the connection instead of refusing the
-    // SUBSCRIBE; start() fails and names the topic. A node hanging up on the first CONNECT (which RabbitMQ
-    // does now and then, docs/deploy.md) fails start() before any SUBSCRIBE: that start is made again, at
-    // most twice.
-    for (int attempt = 1; attempt <= 3; ++attempt) {
-        try {
-            Messaging node(nullptr, ComponentType::node, forbidden, with_user({1}));
-            node.start();
-            ADD_FAILURE() << "start() succeeded although general/" << forbidden << " may not be read";
-            break;
-        } catch (const fedbiomed::MessagingError& error) {
-            const std::string what = error.what();
-            if (attempt < 3 && fbm_test::hung_up_before_connack(what)) {
-                std::cout << "[ retry    ] RabbitMQ hung up on the first CONNECT: " << what << std::endl;
-                continue;
-            }
-            EXPECT_EQ(error.code(), fedbiomed::ErrorNumbers::FB101) << what;
-            // Named among the subscriptions not acknowledged when the connection closed (the SUBACK of an
-            // earlier one may be seen after the close).
-            EXPECT_NE(what.find("closed the connection right after the SUBSCRIBE to "), std::string::npos)
-                << what;
-            EXPECT_NE(what.find("general/" + forbidden), std::string::npos) << what;
-            EXPECT_NE(what.find("ACL"), std::string::npos) << what;
-            break;
-        }
+    // SUBSCRIBE; start() fails and names the topic.
+    try {
+        Messaging node(nullptr, ComponentType::node, forbidden, with_user({1}));
+        node.start();
+        ADD_FAILURE() << "start() succeeded although general/" << forbidden << " may not be read";
+    } catch (const fedbiomed::MessagingError& error) {
+        const std::string what = error.what();
+        EXPECT_EQ(error.code(), fedbiomed::ErrorNumbers::FB101) << what;
+        // Named among the subscriptions not acknowledged when the connection closed (the SUBACK of an
+        // earlier one may be seen after the close).
+        EXPECT_NE(what.find("closed the connection right after the SUBSCRIBE to "), std::string::npos)
+            << what;
+        EXPECT_NE(what.find("general/" + forbidden), std::string::npos) << what;
+        EXPECT_NE(what.find("ACL"), std::string::npos) << what;
     }
 
     // A researcher may not publish to it: each time, RabbitMQ closes the connection; each loss names the
@@ -478,8 +468,6 @@ TEST(Cluster, AForbiddenSubscriptionOrPublicationIsReportedByTopicAndRetriedWith
     const std::string rid = unique("researcher");
     MessagingOptions options = with_user({1});
     options.persistent_session = false;
-    options.first_connect = fedbiomed::FirstConnect::keep_trying;  // through a hang-up, as above
-    options.first_connect_deadline = milliseconds(20000);
     fbm_test::StateRecorder states;
     Messaging researcher(nullptr, ComponentType::researcher, rid, options);
     researcher.set_connection_state_handler(states.handler());

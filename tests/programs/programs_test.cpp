@@ -18,7 +18,6 @@
 #include "fedbiomed/messaging.hpp"
 #include "mosquitto_broker.hpp"
 #include "test_broker.hpp"
-#include "test_options.hpp"
 #include <signal.h>
 
 namespace {
@@ -74,20 +73,13 @@ public:
     TestResearcher(const std::string& researcher_id, const fbm_test::MosquittoBroker& broker)
         : TestResearcher(researcher_id, broker.port()) {}
 
-    /// On the test broker: on the next node of a cluster, where start() keeps trying through the hang-up
-    /// a RabbitMQ node now and then gives a first CONNECT (fbm_test::options_for).
+    /// On the test broker: on the next node of a cluster.
     TestResearcher(const std::string& researcher_id, fbm_test::TestBroker& broker)
-        : TestResearcher(researcher_id, fbm_test::options_for(broker)) {}
+        : TestResearcher(researcher_id, broker.port()) {}
 
     TestResearcher(const std::string& researcher_id, int port)
         : bus_([this](const Json& msg, const std::string& topic) { record(msg, topic); },
                fedbiomed::ComponentType::researcher, researcher_id, "127.0.0.1", port) {
-        bus_.start();
-    }
-
-    TestResearcher(const std::string& researcher_id, fedbiomed::MessagingOptions options)
-        : bus_([this](const Json& msg, const std::string& topic) { record(msg, topic); },
-               fedbiomed::ComponentType::researcher, researcher_id, std::move(options)) {
         bus_.start();
     }
 
@@ -152,20 +144,6 @@ protected:
         return std::to_string(on != nullptr ? on->port() : broker().port());
     }
 
-    /// A RabbitMQ node now and then hangs up on a first CONNECT (docs/deploy.md, which tells users of a
-    /// cluster to give its node list and keep trying). A program given one node, as here, fails at once
-    /// with FB101 on it: in the cluster run, and for that error only, the program is run again, at most
-    /// twice more, saying so. Every other failure stands.
-    bool hung_up_on_connect(bool on_own_broker, const std::string& err, int attempt) {
-        if (on_own_broker || broker().kind() != fbm_test::BrokerKind::rabbitmq_cluster || attempt >= 3 ||
-            !fbm_test::hung_up_before_connack(err)) {
-            return false;
-        }
-        std::cout << "[ retry    ] a RabbitMQ node hung up on the program's first CONNECT (attempt "
-                  << attempt << "); running it again" << std::endl;
-        return true;
-    }
-
     /// Starts fbm-node and waits until it says it is connected and subscribed.
     std::unique_ptr<ChildProcess> start_node(const std::string& node_id, const std::string& datasets = "",
                                              fbm_test::MosquittoBroker* on = nullptr) {
@@ -174,17 +152,12 @@ protected:
         if (!datasets.empty()) {
             argv.insert(argv.end(), {"--datasets", data_dir + "/" + datasets});
         }
-        for (int attempt = 1;; ++attempt) {
-            auto node = std::make_unique<ChildProcess>(argv);
-            const bool ready = node->wait_for_stdout("waiting for requests", kReady);
-            if (!ready && hung_up_on_connect(on != nullptr, node->err(), attempt)) {
-                continue;
-            }
-            EXPECT_TRUE(ready) << node->command_line() << "\n--- stdout ---\n"
-                               << node->out() << "--- stderr ---\n"
-                               << node->err();
-            return node;
-        }
+        auto node = std::make_unique<ChildProcess>(argv);
+        const bool ready = node->wait_for_stdout("waiting for requests", kReady);
+        EXPECT_TRUE(ready) << node->command_line() << "\n--- stdout ---\n"
+                           << node->out() << "--- stderr ---\n"
+                           << node->err();
+        return node;
     }
 
     std::vector<std::string> researcher_argv(const std::string& researcher_id, std::vector<std::string> args,
@@ -196,13 +169,7 @@ protected:
     }
 
     RunResult researcher(const std::string& researcher_id, std::vector<std::string> args) {
-        const std::vector<std::string> argv = researcher_argv(researcher_id, std::move(args));
-        for (int attempt = 1;; ++attempt) {
-            RunResult result = fbm_test::run_program(argv, kProgramRun);
-            if (result.status == 0 || !hung_up_on_connect(false, result.err, attempt)) {
-                return result;
-            }
-        }
+        return fbm_test::run_program(researcher_argv(researcher_id, std::move(args)), kProgramRun);
     }
 };
 

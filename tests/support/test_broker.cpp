@@ -170,14 +170,6 @@ std::vector<std::string> TestBroker::brokers_from(int first) const {
     return list;
 }
 
-bool hung_up_before_connack(const std::string& error) {
-    const std::string about_mqtt311 = error.substr(0, error.find(" (in MQTT 5 before it:"));
-    return about_mqtt311.find("accepted the TCP connection but the MQTT handshake failed") !=
-               std::string::npos ||
-           about_mqtt311.find("closed the connection after the CONNECT without answering it") !=
-               std::string::npos;
-}
-
 bool on_cluster() {
     return !cluster_base().empty();
 }

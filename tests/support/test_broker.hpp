@@ -75,12 +75,6 @@ private:
 /// does not answer MQTT even after a restart.
 TestBroker& test_broker();
 
-/// @brief Whether @p error (a failed start's message, or a program's stderr) says that the broker hung up on
-/// the MQTT 3.1.1 CONNECT without a CONNACK, as a RabbitMQ node now and then does on a first connection
-/// (docs/deploy.md). What it says of the MQTT 5 attempt before it ("in MQTT 5 before it: ...", where
-/// RabbitMQ 3.10 always hangs up) is not looked at.
-bool hung_up_before_connack(const std::string& error);
-
 /// @brief True when the tests of this process run against the RabbitMQ cluster (FBM_RMQ_BASE is set).
 bool on_cluster();
 
