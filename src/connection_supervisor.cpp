@@ -563,7 +563,10 @@ ConnectionSupervisor::AttemptResult ConnectionSupervisor::attempt_in(MqttVersion
     if (!result.socket_mix_up || stop_requested()) {
         return result;
     }
-    library_logger()->debug("Messaging {}: {}; trying again at once", config_.id, result.detail);
+    library_logger()->info(
+        "Messaging {}: {} (Paho C mistook another connection's socket for this one's); "
+        "trying again at once",
+        config_.id, result.detail);
     result = attempt_once(version, fallback);
     if (result.socket_mix_up) {
         result.detail += ", twice in a row";

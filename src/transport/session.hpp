@@ -129,7 +129,8 @@ public:
 /// handles a failed read on a connection that is still handshaking twice (MQTTAsync_cycle() fails the
 /// connection and closes its socket, then MQTTAsync_receiveThread() looks the socket's number up again and
 /// fails whatever client holds it now). The attempt tells nothing about the broker: the caller makes it
-/// again once, at once. A genuine write error on the CONNECT says the same words, and fails again.
+/// again once, at once. The one genuine failure in those words, a CONNECT only partly written whose rest
+/// cannot be sent (Socket_continueWrites()), then costs one more try.
 class SocketNumberMixUp : public MessagingError {
 public:
     explicit SocketNumberMixUp(const std::string& detail) : MessagingError(ErrorNumbers::FB101, detail) {}

@@ -121,6 +121,7 @@ protected:
             const Phase before = supervisor_->begin_leaving();
             supervisor_->stop_and_join();
             supervisor_->finish_stop(before);
+            supervisor_.reset();  // before the members its hooks use
         }
     }
 
