@@ -225,9 +225,11 @@ struct MessagingOptions {
     /// round over many idle nodes meets such a wait often (docs/performance.md, "Change 6"). On: while
     /// connected, the process exchanges an UNSUBSCRIBE of an unused topic and the broker's UNSUBACK every
     /// 500 ms (about 40 bytes each way; once per process, whatever its number of components; nothing
-    /// changes at the broker), which keeps that thread reading. Off: no periodic traffic through this
-    /// component (another component of the process connecting may still nudge through it once); the waits
-    /// come back unless another component of the process keeps it on.
+    /// changes at the broker), which keeps that thread reading. None while messages arrive (within 125 ms
+    /// of the last one): that thread is reading then, and an exchange would cut short the holds of
+    /// @ref inbound_max_bytes. Off: no periodic traffic through this component (another component of the
+    /// process connecting may still nudge through it once); the waits come back unless another component of
+    /// the process keeps it on.
     bool keep_awake = true;
     /// QoS of publications and subscriptions (0, 1 or 2). The reference uses 0; 1 (the default) lets a
     /// Delivery report the broker's acknowledgement and lets the broker keep messages for absent

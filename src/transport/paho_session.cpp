@@ -1,7 +1,9 @@
 #include "transport/paho_session.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -246,11 +248,24 @@ bool nudge_others(const PahoSession* self, bool keeping_awake = false) {
     return false;
 }
 
-// The waker's periodic nudge. Skipped while a hold keeps the receive thread in a callback: it is not in
-// poll() then, and the nudge's Use would end the hold (client_thread_hold.hpp).
+// When Paho's receive thread last entered the message callback (steady_ns(); 0: never). Written by that
+// thread for every message, read by the waker.
+std::atomic<std::int64_t> last_delivery_ns{0};
+
+// Within this much of a delivery the receive thread is not in a poll about to time out: the poll that
+// followed the delivery began less than this before the tick, so the next tick (one period later) still
+// lands before its second is up (period 500 ms + 125 ms < 1 s).
+constexpr milliseconds kRecentDelivery = kReceiveWakePeriod / 4;
+
+// The waker's periodic nudge. Skipped while a hold keeps the receive thread in a callback (it is not in
+// poll() then), and while messages flow, which is when holds come and go: the nudge's Use ends a hold, and
+// while the waker then waits for Paho's mutex every hold yields at once, so a flood at a slow handler had
+// QoS 1 messages dropped for the inbound bound (client_thread_hold.hpp, Dispatcher::admit()).
 void keep_receive_thread_awake() noexcept {
     try {
-        if (!ClientThreadHold::holding()) {
+        const std::int64_t since_delivery = steady_ns() - last_delivery_ns.load(std::memory_order_relaxed);
+        if (!ClientThreadHold::holding() &&
+            since_delivery >= std::chrono::duration_cast<std::chrono::nanoseconds>(kRecentDelivery).count()) {
             nudge_others(nullptr, true);
         }
     } catch (...) {
@@ -390,6 +405,7 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
 
     // Registered before connect() and never changed afterwards (Paho's rule). Nothing escapes into Paho.
     client_->set_message_callback([this](const mqtt::const_message_ptr& message) {
+        last_delivery_ns.store(steady_ns(), std::memory_order_relaxed);
         try {
             CarriedTags carried = mqtt5_ ? read_tags(*message) : CarriedTags{};
             ReceivedMessage received{message->get_topic(),   message->get_payload_str(),

@@ -13,6 +13,7 @@
 // kReceiveWakePeriod for an UNSUBSCRIBE of a topic nobody uses (the session's nudge(), which changes nothing
 // at the broker); the broker's UNSUBACK ends the poll well before its second is up. It costs two packets of
 // about 40 bytes per period per process (not per session), and the broker's handling of an UNSUBSCRIBE.
+// No nudge goes out while messages arrive (paho_session.cpp, keep_receive_thread_awake()).
 #pragma once
 
 #include <chrono>
