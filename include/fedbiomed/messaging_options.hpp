@@ -215,9 +215,10 @@ struct MessagingOptions {
     /// MQTT keepalive interval. A silent connection (stalled network) is detected as lost within about
     /// three times this interval (Paho sends a PINGREQ after one interval of silence, checking once per
     /// interval, and gives up one interval later), then reconnected. A connection that carries
-    /// @ref keep_awake exchanges is never silent, so Paho sends it no PINGREQ: there an exchange unanswered
-    /// for 1.5 intervals while the connection moved no data reports it lost instead. 0 turns
-    /// keepalive, and with it the detection of a silent connection, off (MQTT's rule).
+    /// @ref keep_awake exchanges is not silent, so Paho sends it no PINGREQ: there an exchange unanswered
+    /// for 1.5 intervals while the connection moved no data reports it lost instead (while messages arrive
+    /// at the process, no exchange is made and Paho's PINGREQ takes over). 0 turns keepalive, and with it
+    /// the detection of a silent connection, off (MQTT's rule).
     std::chrono::seconds keepalive{60};
     /// Keep the MQTT client reading while nothing happens. Paho C 1.3 reads every connection of the process
     /// on one thread, which stops reading for 100 ms after each second without traffic: a request that
@@ -225,8 +226,8 @@ struct MessagingOptions {
     /// round over many idle nodes meets such a wait often (docs/performance.md, "Change 6"). On: while
     /// connected, the process exchanges an UNSUBSCRIBE of an unused topic and the broker's UNSUBACK every
     /// 500 ms (about 40 bytes each way; once per process, whatever its number of components; nothing
-    /// changes at the broker), which keeps that thread reading. None while messages arrive (within 125 ms
-    /// of the last one): that thread is reading then, and an exchange would cut short the holds of
+    /// changes at the broker), which keeps that thread reading. None within 125 ms of a message delivered
+    /// to the process: that thread is reading then, and an exchange would cut short the holds of
     /// @ref inbound_max_bytes. Off: no periodic traffic through this component (another component of the
     /// process connecting may still nudge through it once); the waits come back unless another component of
     /// the process keeps it on.

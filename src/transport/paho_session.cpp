@@ -248,19 +248,21 @@ bool nudge_others(const PahoSession* self, bool keeping_awake = false) {
     return false;
 }
 
-// When Paho's receive thread last entered the message callback (steady_ns(); 0: never). Written by that
-// thread for every message, read by the waker.
+// When Paho's receive thread last entered or left the message callback (steady_ns(); 0: never). Written
+// by that thread for every message, on the way in and on the way out (a hold can last seconds), read by the
+// waker.
 std::atomic<std::int64_t> last_delivery_ns{0};
 
 // Within this much of a delivery the receive thread is not in a poll about to time out: the poll that
-// followed the delivery began less than this before the tick, so the next tick (one period later) still
-// lands before its second is up (period 500 ms + 125 ms < 1 s).
+// followed the delivery began less than this before the skipped tick, so the next tick comes less than
+// 625 ms into that poll, and its nudge has 375 ms for its answer to end the poll before its second is up.
 constexpr milliseconds kRecentDelivery = kReceiveWakePeriod / 4;
 
 // The waker's periodic nudge. Skipped while a hold keeps the receive thread in a callback (it is not in
 // poll() then), and while messages flow, which is when holds come and go: the nudge's Use ends a hold, and
 // while the waker then waits for Paho's mutex every hold yields at once, so a flood at a slow handler had
-// QoS 1 messages dropped for the inbound bound (client_thread_hold.hpp, Dispatcher::admit()).
+// QoS 1 messages dropped for the inbound bound (client_thread_hold.hpp, Dispatcher::admit()). Meanwhile
+// the nudges' watch on stalled connections (PahoSession::nudge()) pauses, and Paho's keepalive takes over.
 void keep_receive_thread_awake() noexcept {
     try {
         const std::int64_t since_delivery = steady_ns() - last_delivery_ns.load(std::memory_order_relaxed);
@@ -415,6 +417,7 @@ PahoSession::PahoSession(const MessagingOptions& options, const SessionSettings&
         } catch (...) {
             // The receiver counts what it could not take (memory exhausted) itself.
         }
+        last_delivery_ns.store(steady_ns(), std::memory_order_relaxed);  // after a hold, too
         // A QoS 0 message (a reply, a federation's pongs) gets no PUBACK from us to carry the TCP
         // acknowledgement, and a broker with Nagle on holds its next message until that acknowledgement
         // comes. When nothing more is waiting in the socket, acknowledge now. (At QoS 1 Paho has already

@@ -84,7 +84,8 @@ public:
     /// answer for 1.5 keepalives (Paho's own patience for a PINGRESP) while the connection moved no data
     /// (a long transfer in either direction delays the answer without stalling anything), the connection is
     /// stalled and is reported lost. With keepalive 0, never (MQTT's rule). One nudge at a time: while one
-    /// waits for its answer, nudge() sends nothing more and returns true.
+    /// waits for its answer, nudge() sends nothing more and returns true. The waker sends none within 125 ms
+    /// of a message delivered to any session of the process: Paho's keepalive watches meanwhile.
     /// @return false when it could not be sent (this session is not connected any more, or stalled).
     bool nudge() noexcept;
     /// MessagingOptions::keep_awake: this session lets the process's waker (receive_thread_waker.hpp) run

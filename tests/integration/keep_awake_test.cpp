@@ -64,10 +64,10 @@ TEST(KeepAwake, NothingIsExchangedWhileMessagesFlow) {
         ASSERT_TRUE(recorder.wait_messages(sent)) << "message " << sent << " was not handled";
     }
     const std::size_t during = unsubscribes_from(broker, options.client_id) - before;
-    // One may have been on its way when `before` was counted, and one more may slip in if a round trip
+    // One may have been on its way when `before` was counted, and more may slip in when a round trip
     // takes longer than the waker's margin (a quarter of its period) on a loaded machine; six without the
     // rule.
-    EXPECT_LE(during, 2U) << sent << " messages handled\n" << broker.log();
+    EXPECT_LE(during, 3U) << sent << " messages handled\n" << broker.log();
     RecordProperty("messages", static_cast<int>(sent));
     RecordProperty("exchanges_during_the_flow", static_cast<int>(during));
     EXPECT_TRUE(wait_until(
